@@ -64,7 +64,9 @@ pub fn exit_code(findings: u64, errors: u64) -> ExitCode {
 }
 
 /// The directory that config, `.hushignore` and relative paths hang off: the nearest ancestor of
-/// `start` (inclusive) holding `.hush.toml`, `.hushignore` or `.git`, else `start` itself.
+/// `start` (inclusive) holding `.hush.toml`, `.hushignore` or `.git`; failing that, the current
+/// directory if `start` lies below it, else `start` itself. Fingerprints are relative to it, so
+/// `hush scan src` and `hush scan .` agree.
 pub fn find_root(start: &Path) -> PathBuf {
     let start = start.canonicalize().unwrap_or_else(|_| start.to_path_buf());
     let base = if start.is_file() {
@@ -82,7 +84,10 @@ pub fn find_root(start: &Path) -> PathBuf {
             return dir.to_path_buf();
         }
     }
-    base
+    match std::env::current_dir().and_then(|d| d.canonicalize()) {
+        Ok(cwd) if base.starts_with(&cwd) => cwd,
+        _ => base,
+    }
 }
 
 /// Prints a one-line warning on stderr.

@@ -89,30 +89,40 @@ impl Finding {
         }
     }
 
-    fn json(&self, style: Style) -> serde_json::Value {
-        let mut v = serde_json::json!({
-            "rule_id": self.rule_id,
-            "description": self.description,
-            "path": self.path,
-            "line": self.line,
-            "fingerprint": self.fingerprint,
-        });
-        let map = v
-            .as_object_mut()
-            .expect("json! of an object literal is an object"); // ok: literal
-        if let Some(column) = self.column {
-            map.insert("column".into(), column.into());
+    /// The contract's JSON object for this finding, fields in the documented order.
+    fn json(&self, style: Style) -> JsonFinding<'_> {
+        JsonFinding {
+            rule_id: &self.rule_id,
+            description: &self.description,
+            path: &self.path,
+            line: self.line,
+            column: self.column,
+            commit: self.commit.as_ref().map(|c| c.id.as_str()),
+            author: self.commit.as_ref().map(|c| c.author.as_str()),
+            date: self.commit.as_ref().map(|c| c.date.as_str()),
+            secret: (!self.secret.0.is_empty()).then(|| self.shown_secret(style)),
+            fingerprint: &self.fingerprint,
         }
-        if !self.secret.0.is_empty() {
-            map.insert("secret".into(), self.shown_secret(style).into());
-        }
-        if let Some(commit) = &self.commit {
-            map.insert("commit".into(), commit.id.clone().into());
-            map.insert("author".into(), commit.author.clone().into());
-            map.insert("date".into(), commit.date.clone().into());
-        }
-        v
     }
+}
+
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    rule_id: &'a str,
+    description: &'a str,
+    path: &'a str,
+    line: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    column: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    commit: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    author: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    date: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+    fingerprint: &'a str,
 }
 
 /// At most the first 4 characters (fewer for a short secret), then `…`.
@@ -155,6 +165,12 @@ pub fn sort(findings: &mut [Finding]) {
     });
 }
 
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    findings: Vec<JsonFinding<'a>>,
+    stats: &'a Stats,
+}
+
 struct Jsonl {
     style: Style,
     out: Box<dyn Write + Send>,
@@ -187,14 +203,19 @@ impl Sink for Collect {
 
     fn finish(mut self: Box<Self>, stats: &Stats) -> io::Result<()> {
         sort(&mut self.findings);
-        let doc = match self.format {
-            Format::Sarif => sarif::document(&self.findings, self.style),
-            _ => serde_json::json!({
-                "findings": self.findings.iter().map(|f| f.json(self.style)).collect::<Vec<_>>(),
-                "stats": stats,
-            }),
-        };
-        serde_json::to_writer_pretty(&mut self.out, &doc)?;
+        match self.format {
+            Format::Sarif => serde_json::to_writer_pretty(
+                &mut self.out,
+                &sarif::document(&self.findings, self.style),
+            )?,
+            _ => serde_json::to_writer_pretty(
+                &mut self.out,
+                &JsonReport {
+                    findings: self.findings.iter().map(|f| f.json(self.style)).collect(),
+                    stats,
+                },
+            )?,
+        }
         self.out.write_all(b"\n")?;
         self.out.flush()
     }

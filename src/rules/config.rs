@@ -49,10 +49,8 @@ fn no_config() -> String {
 impl Config {
     /// Parses config text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Config, RuleError> {
-        let mut config: Config = toml::from_str(text).map_err(|e| RuleError::Parse {
-            origin: origin.to_string(),
-            source: Box::new(e),
-        })?;
+        let mut config: Config =
+            toml::from_str(text).map_err(|e| super::toml_error(&e, text, origin))?;
         config.origin = origin.to_string();
         for glob in &config.allow.paths {
             globset::Glob::new(glob).map_err(|e| RuleError::Config {

@@ -78,12 +78,6 @@ pub struct RuleSet {
 /// A rule file or config that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum RuleError {
-    #[error("{origin}: {source}")]
-    Parse {
-        origin: String,
-        #[source]
-        source: Box<toml::de::Error>,
-    },
     #[error("{origin}: rule '{id}': {problem}")]
     Invalid {
         origin: String,
@@ -234,10 +228,22 @@ impl fmt::Display for Checksum {
 }
 
 fn parse<'de, T: Deserialize<'de>>(text: &'de str, origin: &str) -> Result<T, RuleError> {
-    toml::from_str(text).map_err(|e| RuleError::Parse {
+    toml::from_str(text).map_err(|e| toml_error(&e, text, origin))
+}
+
+/// A TOML error as one line: where it is and what is wrong.
+pub(crate) fn toml_error(e: &toml::de::Error, text: &str, origin: &str) -> RuleError {
+    let problem = match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {}", one_line(&e.message()))
+        }
+        None => one_line(&e.message()),
+    };
+    RuleError::Config {
         origin: origin.to_string(),
-        source: Box::new(e),
-    })
+        problem,
+    }
 }
 
 /// Compiles a rule's regex. Unicode is off: secrets are ASCII, and Unicode-aware `\w` or `.` make
