@@ -15,7 +15,7 @@ pub use fingerprint::fingerprint;
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 use regex::bytes::{Regex, RegexSet};
 
 use crate::rules::{Rule, RuleError, RuleSet};
@@ -122,11 +122,23 @@ impl Scanner {
     /// Every confirmed secret in `data`, in order of position, with overlaps resolved (the longer
     /// secret wins; on a tie, the rule listed first, so provider rules beat generic ones).
     pub fn scan(&self, data: &[u8]) -> Vec<Match> {
+        // A plain (non-overlapping) search finds the next line holding any keyword fast; only
+        // that line is then searched for every keyword, overlapping ones included. Overlapping
+        // search over the whole input would cost several times more on text with no keywords.
         let mut windows: Vec<(usize, usize, usize)> = Vec::new();
-        for hit in self.keywords.find_overlapping_iter(data) {
-            for &rule in &self.keyword_rules[hit.pattern().as_usize()] {
-                let (start, end) = self.window(data, hit.start(), hit.end(), rule);
-                windows.push((rule, start, end));
+        let mut at = 0;
+        while let Some(first) = self.keywords.find(Input::new(data).range(at..)) {
+            let (start, end) = segment(data, first.start(), first.end());
+            let segment = Input::new(data).range(start..end);
+            for hit in self.keywords.find_overlapping_iter(segment) {
+                for &rule in &self.keyword_rules[hit.pattern().as_usize()] {
+                    let (start, end) = self.window(data, hit.start(), hit.end(), rule);
+                    windows.push((rule, start, end));
+                }
+            }
+            at = end.max(first.end());
+            if at >= data.len() {
+                break;
             }
         }
         if windows.is_empty() {
@@ -221,6 +233,23 @@ impl Scanner {
             });
         }
     }
+}
+
+/// The line around a keyword hit, clipped on huge lines like a rule's window.
+fn segment(data: &[u8], start: usize, end: usize) -> (usize, usize) {
+    let floor = start.saturating_sub(MAX_LINE_WINDOW);
+    let line_start = match memchr::memrchr(b'\n', &data[floor..start]) {
+        Some(i) => floor + i + 1,
+        None if floor == 0 => 0,
+        None => extend_back(data, start.saturating_sub(CLIP_REACH)),
+    };
+    let ceiling = (end + MAX_LINE_WINDOW).min(data.len());
+    let line_end = match memchr::memchr(b'\n', &data[end..ceiling]) {
+        Some(i) => end + i,
+        None if ceiling == data.len() => ceiling,
+        None => extend_forward(data, (end + CLIP_REACH).min(data.len())),
+    };
+    (line_start, line_end)
 }
 
 /// Moves a clipped window start back to the beginning of the token it cut, so that `\b` and
