@@ -40,9 +40,12 @@ pub struct Match {
     pub rule: usize,
     /// The secret's bytes (the rule's secret group).
     pub secret: Range<usize>,
-    /// 1-based line of the secret's first byte.
+    /// Where the finding is reported: the secret's first byte, or for a multi-line rule the
+    /// start of the whole match (a PEM block's BEGIN line, where a reader looks for it).
+    pub at: usize,
+    /// 1-based line of `at`.
     pub line: usize,
-    /// 1-based byte column of the secret's first byte.
+    /// 1-based byte column of `at`.
     pub column: usize,
 }
 
@@ -157,7 +160,8 @@ impl Scanner {
             self.confirm(rule, data, start..end, &mut found);
         }
         resolve_overlaps(&mut found);
-        found.retain(|m| !line_is_allowed(data, m.secret.start));
+        found.retain(|m| !line_is_allowed(data, m.secret.start) && !line_is_allowed(data, m.at));
+        found.sort_unstable_by_key(|m| m.at);
         locate(data, &mut found);
         found
     }
@@ -228,6 +232,7 @@ impl Scanner {
             out.push(Match {
                 rule: index,
                 secret: base + s..base + e,
+                at: base + if rule.multiline { whole.start() } else { s },
                 line: 0,
                 column: 0,
             });
@@ -309,11 +314,12 @@ fn line_is_allowed(data: &[u8], at: usize) -> bool {
         .any(|marker| memchr::memmem::find(line, marker).is_some())
 }
 
-/// Fills in 1-based line and byte column for matches sorted by position, in one pass.
+/// Fills in 1-based line and byte column of each match's `at`, in one pass over matches sorted
+/// by position.
 pub fn locate(data: &[u8], found: &mut [Match]) {
     let (mut line, mut line_start, mut pos) = (1, 0, 0);
     for m in found.iter_mut() {
-        let at = m.secret.start;
+        let at = m.at;
         for nl in memchr::memchr_iter(b'\n', &data[pos..at]) {
             line += 1;
             line_start = pos + nl + 1;

@@ -49,6 +49,13 @@ pub fn walk(walk: &Walk, examiner: &Examiner, counters: &Counters, events: &Send
     let Some((first, rest)) = paths.split_first() else {
         return;
     };
+    // Each argument with its place below the root, to name walked files relative to the root.
+    let roots: Vec<(PathBuf, String)> = walk
+        .paths
+        .iter()
+        .cloned()
+        .zip(walk.relative.iter().cloned())
+        .collect();
     let mut builder = WalkBuilder::new(first);
     for path in rest {
         builder.add(path);
@@ -59,7 +66,16 @@ pub fn walk(walk: &Walk, examiner: &Examiner, counters: &Counters, events: &Send
         .git_exclude(walk.gitignore)
         .git_global(walk.gitignore)
         .require_git(false)
-        .filter_entry(|entry| entry.file_name() != ".git");
+        .filter_entry({
+            let allow = examiner.allow.clone();
+            let roots = roots.clone();
+            move |entry| {
+                entry.file_name() != ".git"
+                    && !(entry.file_type().is_some_and(|t| t.is_dir())
+                        && allow.dir_allowed(&relative(entry.path(), &roots)))
+            }
+        });
+    let roots = &roots;
     builder.build_parallel().run(|| {
         let mut buffer = Vec::new();
         Box::new(move |entry| {
@@ -75,7 +91,11 @@ pub fn walk(walk: &Walk, examiner: &Examiner, counters: &Counters, events: &Send
                 return WalkState::Continue;
             }
             let shown = display(entry.path());
-            let relative = relative(entry.path(), walk);
+            let relative = relative(entry.path(), roots);
+            if examiner.allow.path_allowed(&relative) {
+                // Allowed paths are not reported, so they need not be read (`target/**`).
+                return WalkState::Continue;
+            }
             match read(entry.path(), walk.max_file_size, &mut buffer) {
                 Ok(true) => examine(&buffer, &shown, &relative, walk, examiner, counters, events),
                 Ok(false) => {
@@ -166,8 +186,8 @@ fn display(path: &Path) -> String {
 }
 
 /// A walked path relative to the root: its argument's relative location plus the rest.
-fn relative(path: &Path, walk: &Walk) -> String {
-    for (arg, prefix) in walk.paths.iter().zip(walk.relative) {
+fn relative(path: &Path, roots: &[(PathBuf, String)]) -> String {
+    for (arg, prefix) in roots {
         if let Ok(rest) = path.strip_prefix(arg) {
             let rest = display(rest);
             return match (prefix.is_empty(), rest.is_empty()) {
