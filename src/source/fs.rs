@@ -39,7 +39,7 @@ pub fn walk(walk: &Walk, examiner: &Examiner, counters: &Counters, events: &Send
     if !stdin.is_empty() {
         let mut data = Vec::new();
         match std::io::stdin().lock().read_to_end(&mut data) {
-            Ok(_) => examine(&data, "-", "-", walk, examiner, counters, events),
+            Ok(_) => examine(Some(&data), "-", "-", walk, examiner, counters, events),
             Err(e) => send(
                 events,
                 Event::Error(format!("cannot read standard input: {e}")),
@@ -97,20 +97,9 @@ pub fn walk(walk: &Walk, examiner: &Examiner, counters: &Counters, events: &Send
                 return WalkState::Continue;
             }
             match read(entry.path(), walk.max_file_size, &mut buffer) {
-                Ok(true) => examine(&buffer, &shown, &relative, walk, examiner, counters, events),
-                Ok(false) => {
-                    counters.skipped.fetch_add(1, Ordering::Relaxed);
-                    send(
-                        events,
-                        Event::Warning(format!(
-                            "skipped '{shown}': larger than --max-file-size ({} bytes)",
-                            walk.max_file_size
-                        )),
-                    );
-                    let found = examiner.examine(&shown, &relative, None, None);
-                    if !found.findings.is_empty() {
-                        send(events, Event::Findings(found.findings));
-                    }
+                Ok(fits) => {
+                    let data = fits.then_some(buffer.as_slice());
+                    examine(data, &shown, &relative, walk, examiner, counters, events);
                 }
                 Err(e) => {
                     counters.errors.fetch_add(1, Ordering::Relaxed);
@@ -122,8 +111,10 @@ pub fn walk(walk: &Walk, examiner: &Examiner, counters: &Counters, events: &Send
     });
 }
 
+/// Examines one file's content; `None` (or content over the size limit) means it was too large
+/// to read: it is counted and warned about, and judged by name alone.
 fn examine(
-    data: &[u8],
+    data: Option<&[u8]>,
     shown: &str,
     relative: &str,
     walk: &Walk,
@@ -131,22 +122,26 @@ fn examine(
     counters: &Counters,
     events: &Sender<Event>,
 ) {
-    if data.len() as u64 > walk.max_file_size {
-        counters.skipped.fetch_add(1, Ordering::Relaxed);
-        send(
-            events,
-            Event::Warning(format!(
-                "skipped '{shown}': larger than --max-file-size ({} bytes)",
-                walk.max_file_size
-            )),
-        );
-        return;
+    let data = data.filter(|d| d.len() as u64 <= walk.max_file_size);
+    match data {
+        Some(data) => {
+            counters.files.fetch_add(1, Ordering::Relaxed);
+            counters
+                .bytes
+                .fetch_add(data.len() as u64, Ordering::Relaxed);
+        }
+        None => {
+            counters.skipped.fetch_add(1, Ordering::Relaxed);
+            send(
+                events,
+                Event::Warning(format!(
+                    "skipped '{shown}': larger than --max-file-size ({} bytes)",
+                    walk.max_file_size
+                )),
+            );
+        }
     }
-    counters.files.fetch_add(1, Ordering::Relaxed);
-    counters
-        .bytes
-        .fetch_add(data.len() as u64, Ordering::Relaxed);
-    let found = examiner.examine(shown, relative, Some(data), None);
+    let found = examiner.examine(shown, relative, data, None);
     if found.binary {
         counters.binary.fetch_add(1, Ordering::Relaxed);
     }
