@@ -9,6 +9,10 @@ use std::sync::mpsc::Sender;
 use ignore::{WalkBuilder, WalkState};
 
 use super::{Event, Examiner};
+use crate::scan::is_binary;
+
+/// How much of a file decides whether it is binary (as git decides).
+const BINARY_PROBE: u64 = 8192;
 
 /// What to walk and how.
 pub struct Walk<'a> {
@@ -151,15 +155,21 @@ fn examine(
 }
 
 /// Reads `path` into `buffer`; `Ok(false)` when it is larger than `max` (not read).
+/// A binary file is judged by its first 8 KiB (a NUL there) and its name, so the rest of it is
+/// never read: libraries and images are often most of a tree's bytes.
 fn read(path: &Path, max: u64, buffer: &mut Vec<u8>) -> std::io::Result<bool> {
-    let file = std::fs::File::open(path)?;
+    let mut file = std::fs::File::open(path)?;
     let size = file.metadata()?.len();
     if size > max {
         return Ok(false);
     }
     buffer.clear();
-    // The size may change while we read; never read past the limit either way.
-    file.take(max + 1).read_to_end(buffer)?;
+    buffer.reserve(usize::try_from(size).unwrap_or(0).saturating_add(1));
+    (&mut file).take(BINARY_PROBE).read_to_end(buffer)?;
+    if buffer.len() as u64 == BINARY_PROBE && !is_binary(buffer) {
+        // The size may change while we read; never read past the limit either way.
+        file.take(max + 1 - BINARY_PROBE).read_to_end(buffer)?;
+    }
     Ok(buffer.len() as u64 <= max)
 }
 
