@@ -126,38 +126,39 @@ impl Scanner {
     /// secret wins; on a tie, the rule listed first, so provider rules beat generic ones).
     pub fn scan(&self, data: &[u8]) -> Vec<Match> {
         // A plain (non-overlapping) search finds the next line holding any keyword fast; only
-        // that line is then searched for every keyword, overlapping ones included. Overlapping
-        // search over the whole input would cost several times more on text with no keywords.
+        // that line is then searched for every keyword, overlapping ones included, and the rules
+        // found there are confirmed before moving on. Overlapping search over the whole input,
+        // or collecting every window before confirming, costs several times more.
+        let mut found = Vec::new();
         let mut windows: Vec<(usize, usize, usize)> = Vec::new();
         let mut at = 0;
         while let Some(first) = self.keywords.find(Input::new(data).range(at..)) {
             let (start, end) = segment(data, first.start(), first.end());
-            let segment = Input::new(data).range(start..end);
-            for hit in self.keywords.find_overlapping_iter(segment) {
+            windows.clear();
+            for hit in self
+                .keywords
+                .find_overlapping_iter(Input::new(data).range(start..end))
+            {
                 for &rule in &self.keyword_rules[hit.pattern().as_usize()] {
                     let (start, end) = self.window(data, hit.start(), hit.end(), rule);
                     windows.push((rule, start, end));
                 }
             }
+            windows.sort_unstable();
+            let mut i = 0;
+            while i < windows.len() {
+                let (rule, start, mut end) = windows[i];
+                i += 1;
+                while i < windows.len() && windows[i].0 == rule && windows[i].1 <= end {
+                    end = end.max(windows[i].2);
+                    i += 1;
+                }
+                self.confirm(rule, data, start..end, &mut found);
+            }
             at = end.max(first.end());
             if at >= data.len() {
                 break;
             }
-        }
-        if windows.is_empty() {
-            return Vec::new();
-        }
-        windows.sort_unstable();
-        let mut found = Vec::new();
-        let mut i = 0;
-        while i < windows.len() {
-            let (rule, start, mut end) = windows[i];
-            i += 1;
-            while i < windows.len() && windows[i].0 == rule && windows[i].1 <= end {
-                end = end.max(windows[i].2);
-                i += 1;
-            }
-            self.confirm(rule, data, start..end, &mut found);
         }
         resolve_overlaps(&mut found);
         found.retain(|m| !line_is_allowed(data, m.secret.start) && !line_is_allowed(data, m.at));
