@@ -13,6 +13,7 @@ pub use files::FileMatcher;
 pub use fingerprint::fingerprint;
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
@@ -52,7 +53,7 @@ pub struct Match {
 /// The rule set, compiled for scanning. Shared by all worker threads.
 pub struct Scanner {
     rules: Vec<CompiledRule>,
-    keywords: AhoCorasick,
+    keywords: Keywords,
     /// For each keyword pattern id, the rules that declared it.
     keyword_rules: Vec<Vec<usize>>,
     files: FileMatcher,
@@ -83,15 +84,7 @@ impl Scanner {
                 }
             }
         }
-        let keywords = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&patterns)
-            .map_err(|e| RuleError::Config {
-                origin: "rules".into(),
-                problem: format!("cannot build keyword automaton: {e}"),
-            })?;
+        let keywords = Keywords::new(patterns)?;
         let allowed_values = RegexSet::new(&set.allow.values).map_err(|e| RuleError::Config {
             origin: "allow.values".into(),
             problem: crate::rules::one_line(&e),
@@ -129,16 +122,14 @@ impl Scanner {
         // that line is then searched for every keyword, overlapping ones included, and the rules
         // found there are confirmed before moving on. Overlapping search over the whole input,
         // or collecting every window before confirming, costs several times more.
+        let keywords = self.keywords.for_input(data.len());
         let mut found = Vec::new();
         let mut windows: Vec<(usize, usize, usize)> = Vec::new();
         let mut at = 0;
-        while let Some(first) = self.keywords.find(Input::new(data).range(at..)) {
+        while let Some(first) = keywords.find(Input::new(data).range(at..)) {
             let (start, end) = segment(data, first.start(), first.end());
             windows.clear();
-            for hit in self
-                .keywords
-                .find_overlapping_iter(Input::new(data).range(start..end))
-            {
+            for hit in keywords.find_overlapping_iter(Input::new(data).range(start..end)) {
                 for &rule in &self.keyword_rules[hit.pattern().as_usize()] {
                     let (start, end) = self.window(data, hit.start(), hit.end(), rule);
                     windows.push((rule, start, end));
@@ -239,6 +230,60 @@ impl Scanner {
             });
         }
     }
+}
+
+/// After this many bytes scanned, the keyword DFA is built: it searches faster than the NFA but
+/// costs more to build than a commit hook's few small files would ever repay.
+const DFA_AFTER_BYTES: u64 = 1 << 20;
+
+/// The keyword automaton: a quick-to-build NFA first, a DFA once enough input has been seen.
+struct Keywords {
+    patterns: Vec<String>,
+    nfa: AhoCorasick,
+    dfa: OnceLock<Option<AhoCorasick>>,
+    scanned: AtomicU64,
+}
+
+impl Keywords {
+    fn new(patterns: Vec<String>) -> Result<Keywords, RuleError> {
+        let nfa = automaton(&patterns, AhoCorasickKind::ContiguousNFA).map_err(|e| {
+            RuleError::Config {
+                origin: "rules".into(),
+                problem: format!("cannot build keyword automaton: {e}"),
+            }
+        })?;
+        Ok(Keywords {
+            patterns,
+            nfa,
+            dfa: OnceLock::new(),
+            scanned: AtomicU64::new(0),
+        })
+    }
+
+    /// The automaton to search `len` more bytes with. Both report the same pattern ids.
+    fn for_input(&self, len: usize) -> &AhoCorasick {
+        let before = self.scanned.fetch_add(len as u64, Ordering::Relaxed);
+        if before + len as u64 <= DFA_AFTER_BYTES {
+            return &self.nfa;
+        }
+        self.dfa
+            .get_or_init(|| automaton(&self.patterns, AhoCorasickKind::DFA).ok())
+            .as_ref()
+            .unwrap_or(&self.nfa)
+    }
+}
+
+/// Keywords matched ASCII-case-insensitively, reporting every match (overlapping search needs
+/// standard semantics).
+fn automaton(
+    patterns: &[String],
+    kind: AhoCorasickKind,
+) -> Result<AhoCorasick, aho_corasick::BuildError> {
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        .kind(Some(kind))
+        .build(patterns)
 }
 
 /// The line around a keyword hit, clipped on huge lines like a rule's window.
