@@ -5,7 +5,7 @@ use hush::rules::{compile, Allow, RuleSet};
 use hush::scan::Scanner;
 
 fn defaults() -> RuleSet {
-    RuleSet::defaults().expect("built-in rules parse")
+    RuleSet::defaults_with_examples().expect("built-in rules parse")
 }
 
 fn only(set: &RuleSet, index: usize) -> Scanner {
@@ -15,6 +15,21 @@ fn only(set: &RuleSet, index: usize) -> Scanner {
         allow: Allow::default(),
     };
     Scanner::new(&single).expect("single-rule scanner")
+}
+
+#[test]
+fn the_compiled_in_rules_are_the_rule_files() {
+    // build.rs strips examples for start-up speed; nothing else may differ.
+    let fast = RuleSet::defaults().expect("compact rules");
+    let full = defaults();
+    let ids = |set: &RuleSet| -> Vec<(String, String, Vec<String>)> {
+        set.rules
+            .iter()
+            .map(|r| (r.id.clone(), r.regex.clone(), r.keywords.clone()))
+            .collect()
+    };
+    assert_eq!(ids(&fast), ids(&full));
+    assert_eq!(fast.files.len(), full.files.len());
 }
 
 #[test]
