@@ -6,7 +6,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "hush", version, about = "Keeps secrets and telemetry from leaving your machine")]
+#[command(
+    name = "hush",
+    version,
+    about = "Keeps secrets and telemetry from leaving your machine"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

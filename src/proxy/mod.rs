@@ -1,6 +1,11 @@
 //! `hush proxy`: a local forward proxy that enforces HTTPS upstream and answers telemetry locally.
 //! `policy` decides (pure); the server only carries out decisions.
 
+pub mod addr;
+pub mod config;
+pub mod policy;
+pub mod telemetry;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
