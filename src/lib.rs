@@ -1,4 +1,9 @@
 //! hush: one scanning engine behind a commit guard, a history scanner and an egress proxy.
-//! Dependencies flow one way: commands → {source, report, proxy} → scan → rules.
+//! Dependencies flow one way: cmd → {source, report, proxy} → scan → rules.
 
+pub mod cmd;
 pub mod proxy;
+pub mod report;
+pub mod rules;
+pub mod scan;
+pub mod source;

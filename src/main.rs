@@ -4,6 +4,7 @@ use std::fmt::Display;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use hush::cmd;
 
 #[derive(Parser)]
 #[command(
@@ -18,13 +19,25 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Scan files and directories (`-` for standard input) for secrets and sensitive files.
+    Scan(cmd::scan::ScanArgs),
+    /// Write a baseline of the current findings' fingerprints, for `--baseline`.
+    Baseline(cmd::scan::ScanArgs),
+    /// List the effective rules.
+    Rules(cmd::rules::RulesArgs),
     /// Run the egress proxy (HTTPS enforcement, telemetry stripping).
     Proxy(hush::proxy::ProxyArgs),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     match cli.command {
+        Command::Scan(args) => finish(cmd::scan::run(&args)),
+        Command::Baseline(args) => finish(cmd::scan::baseline(&args)),
+        Command::Rules(args) => finish(cmd::rules::run(&args)),
         Command::Proxy(args) => finish(hush::proxy::run(&args).map(|()| ExitCode::SUCCESS)),
     }
 }
@@ -38,4 +51,18 @@ fn finish<E: Display>(result: Result<ExitCode, E>) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Help and version go to stdout with exit 0; a usage error is one `hush: error:` line, exit 2.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    let text = e.render().to_string();
+    let first = text.lines().next().unwrap_or("invalid arguments");
+    let message = first.strip_prefix("error: ").unwrap_or(first);
+    eprintln!("hush: error: {message} (see 'hush --help')");
+    ExitCode::from(2)
 }

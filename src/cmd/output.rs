@@ -1,0 +1,57 @@
+//! Where a report goes: standard output, or a file written atomically (a temporary file beside it,
+//! renamed into place only once the report is complete), so a failed run never leaves half a report.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+/// A report destination.
+pub enum Output {
+    Stdout,
+    File { path: PathBuf, temp: PathBuf },
+}
+
+impl Output {
+    /// Standard output, or a temporary file next to `path`.
+    pub fn open(path: Option<&Path>) -> io::Result<(Output, Box<dyn Write + Send>)> {
+        let Some(path) = path else {
+            return Ok((Output::Stdout, Box::new(BufWriter::new(io::stdout()))));
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "report".into());
+        let temp = path.with_file_name(format!(".{name}.hush-{}.tmp", std::process::id()));
+        let file = File::create(&temp)?;
+        let output = Output::File {
+            path: path.to_path_buf(),
+            temp,
+        };
+        Ok((output, Box::new(BufWriter::new(file))))
+    }
+
+    /// Whether colour may be used: a terminal, and neither `--no-color` nor `NO_COLOR`.
+    pub fn color(&self, no_color: bool) -> bool {
+        matches!(self, Output::Stdout)
+            && !no_color
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && io::stdout().is_terminal()
+    }
+
+    /// Puts a completed report in place.
+    pub fn commit(self) -> io::Result<()> {
+        match self {
+            Output::Stdout => Ok(()),
+            Output::File { path, temp } => std::fs::rename(&temp, &path).inspect_err(|_| {
+                let _ = std::fs::remove_file(&temp);
+            }),
+        }
+    }
+
+    /// Throws away an incomplete report.
+    pub fn abandon(self) {
+        if let Output::File { temp, .. } = self {
+            let _ = std::fs::remove_file(temp);
+        }
+    }
+}

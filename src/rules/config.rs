@@ -1,0 +1,91 @@
+//! `.hush.toml`: a repository's additions to the built-in rules. The `[proxy]` table belongs to
+//! `hush proxy` and is only carried here, not interpreted.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::{FileRule, Rule, RuleError};
+
+/// A parsed `.hush.toml` (or `--config FILE`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Rule ids (secret or file rules) to turn off.
+    #[serde(default)]
+    pub disable: Vec<String>,
+    #[serde(default)]
+    pub allow: Allow,
+    /// Extra secret rules; one with a built-in id replaces it.
+    #[serde(default)]
+    pub rule: Vec<Rule>,
+    /// Extra sensitive-file rules.
+    #[serde(default)]
+    pub file: Vec<FileRule>,
+    /// `hush proxy`'s settings; checked by the proxy itself.
+    #[serde(default)]
+    pub proxy: Option<toml::Table>,
+    /// Where this config came from, for error messages.
+    #[serde(skip, default = "no_config")]
+    pub origin: String,
+}
+
+/// Findings to drop: by path glob or by secret value regex.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Allow {
+    /// Globs on the reported path (relative to the scan or repository root).
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// Regexes; a secret matching any of them is not reported.
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+fn no_config() -> String {
+    "(no config)".into()
+}
+
+impl Config {
+    /// Parses config text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, RuleError> {
+        let mut config: Config =
+            toml::from_str(text).map_err(|e| super::toml_error(&e, text, origin))?;
+        config.origin = origin.to_string();
+        for glob in &config.allow.paths {
+            globset::Glob::new(glob).map_err(|e| RuleError::Config {
+                origin: origin.to_string(),
+                problem: format!("allow.paths: {}", super::one_line(&e)),
+            })?;
+        }
+        for value in &config.allow.values {
+            regex::bytes::Regex::new(value).map_err(|e| RuleError::Config {
+                origin: origin.to_string(),
+                problem: format!("allow.values: {}", super::one_line(&e)),
+            })?;
+        }
+        Ok(config)
+    }
+
+    /// Reads `path`.
+    pub fn load(path: &Path) -> Result<Config, RuleError> {
+        let text = std::fs::read_to_string(path).map_err(|source| RuleError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// `explicit` if given, else `.hush.toml` in `root` if it exists, else an empty config.
+    pub fn discover(explicit: Option<&Path>, root: &Path) -> Result<Config, RuleError> {
+        if let Some(path) = explicit {
+            return Config::load(path);
+        }
+        let default = root.join(".hush.toml");
+        if default.is_file() {
+            Config::load(&default)
+        } else {
+            Config::parse("", "(no config)")
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! Where bytes come from: the file system (`fs`), and the one place that turns a blob at a path
+//! into findings, shared by every source so that all commands judge content the same way.
+
+pub mod fs;
+
+use std::ops::Range;
+
+use crate::report::{Commit, Finding, Secret};
+use crate::scan::{fingerprint, is_binary, Allowlist, Scanner};
+
+/// What a source reports as it goes: findings of one blob, or a one-line problem for stderr.
+pub enum Event {
+    Findings(Vec<Finding>),
+    Warning(String),
+    /// Something could not be read: reported, and the run fails closed (exit 2).
+    Error(String),
+}
+
+/// Scanner plus allowlist: everything needed to judge one blob.
+pub struct Examiner<'a> {
+    pub scanner: &'a Scanner,
+    pub allow: &'a Allowlist,
+}
+
+/// What examining one blob found.
+#[derive(Default)]
+pub struct Examined {
+    pub findings: Vec<Finding>,
+    pub binary: bool,
+}
+
+impl Examiner<'_> {
+    /// Judges `data` found at `path`. `shown` is the path as reported; `path` is relative to the
+    /// root (used for path rules, path allowlists and fingerprints). `data` is `None` when the
+    /// content was not read (too large): only name rules apply then.
+    pub fn examine(
+        &self,
+        shown: &str,
+        path: &str,
+        data: Option<&[u8]>,
+        commit: Option<&Commit>,
+    ) -> Examined {
+        let mut out = Examined::default();
+        if self.allow.path_allowed(path) {
+            return out;
+        }
+        let files = self.scanner.files();
+        for index in files.candidates(path) {
+            let confirmed = match data {
+                Some(data) => files.confirm(index, data),
+                None => !files.needs_content(index),
+            };
+            if confirmed {
+                let rule = files.rule(index);
+                self.push(
+                    &mut out.findings,
+                    Finding {
+                        rule_id: rule.id.clone(),
+                        description: rule.description.clone(),
+                        path: shown.to_string(),
+                        line: usize::from(data.is_none_or(|d| !d.is_empty())),
+                        column: None,
+                        commit: commit.cloned(),
+                        secret: Secret::default(),
+                        fingerprint: fingerprint(&rule.id, path, b""),
+                        context: Vec::new(),
+                        secret_in_context: 0..0,
+                    },
+                );
+            }
+        }
+        let Some(data) = data else {
+            return out;
+        };
+        if is_binary(data) {
+            out.binary = true;
+            return out;
+        }
+        for m in self.scanner.scan(data) {
+            let rule = self.scanner.rule(m.rule);
+            let secret = &data[m.secret.clone()];
+            let (context, secret_in_context) = line_around(data, &m.secret);
+            self.push(
+                &mut out.findings,
+                Finding {
+                    rule_id: rule.id.clone(),
+                    description: rule.description.clone(),
+                    path: shown.to_string(),
+                    line: m.line,
+                    column: Some(m.column),
+                    commit: commit.cloned(),
+                    secret: Secret(secret.to_vec()),
+                    fingerprint: fingerprint(&rule.id, path, secret),
+                    context,
+                    secret_in_context,
+                },
+            );
+        }
+        out
+    }
+
+    fn push(&self, findings: &mut Vec<Finding>, finding: Finding) {
+        if !self.allow.fingerprint_allowed(&finding.fingerprint) {
+            findings.push(finding);
+        }
+    }
+}
+
+/// How much of a line either side of a secret is kept for display.
+const CONTEXT_REACH: usize = 240;
+
+/// The line holding the start of `secret`, and where the secret lies in it (clipped to the line).
+fn line_around(data: &[u8], secret: &Range<usize>) -> (Vec<u8>, Range<usize>) {
+    // Bounded either side, so a finding on a minified megabyte line does not carry the megabyte.
+    let floor = secret.start.saturating_sub(CONTEXT_REACH);
+    let ceiling = (secret.end + CONTEXT_REACH).min(data.len());
+    let start = memchr::memrchr(b'\n', &data[floor..secret.start]).map_or(floor, |i| floor + i + 1);
+    let end =
+        memchr::memchr(b'\n', &data[secret.start..ceiling]).map_or(ceiling, |i| secret.start + i);
+    let end = if end > start && data[end - 1] == b'\r' {
+        end - 1
+    } else {
+        end
+    };
+    let line = data[start..end].to_vec();
+    let within = secret.start - start..secret.end.min(end).max(secret.start) - start;
+    (line, within)
+}

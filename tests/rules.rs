@@ -1,0 +1,109 @@
+//! The rule files are their own test suite: every rule's true positives must be found by that
+//! rule, and every false positive by no rule at all. A rule without examples fails.
+
+use hush::rules::{compile, Allow, RuleSet};
+use hush::scan::Scanner;
+
+fn defaults() -> RuleSet {
+    RuleSet::defaults().expect("built-in rules parse")
+}
+
+fn only(set: &RuleSet, index: usize) -> Scanner {
+    let single = RuleSet {
+        rules: vec![set.rules[index].clone()],
+        files: Vec::new(),
+        allow: Allow::default(),
+    };
+    Scanner::new(&single).expect("single-rule scanner")
+}
+
+#[test]
+fn there_are_enough_rules_and_each_compiles_with_examples() {
+    let set = defaults();
+    assert!(
+        set.rules.len() >= 150,
+        "only {} secret rules",
+        set.rules.len()
+    );
+    let mut problems = Vec::new();
+    for rule in &set.rules {
+        match compile(&rule.regex) {
+            Ok(re) if rule.secret_group() >= re.captures_len() => problems.push(format!(
+                "{}: no capture group {}",
+                rule.id,
+                rule.secret_group()
+            )),
+            Ok(_) => {}
+            Err(e) => problems.push(format!("{}: {e}", rule.id)),
+        }
+        if rule.true_positives.is_empty() || rule.false_positives.is_empty() {
+            problems.push(format!(
+                "{}: needs true and false positive examples",
+                rule.id
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_true_positive_is_found_by_its_rule() {
+    let set = defaults();
+    let mut missed = Vec::new();
+    for (index, rule) in set.rules.iter().enumerate() {
+        let scanner = only(&set, index);
+        for example in &rule.true_positives {
+            if scanner.scan(example.as_bytes()).is_empty() {
+                missed.push(format!("{}: {example:?}", rule.id));
+            }
+        }
+    }
+    assert!(
+        missed.is_empty(),
+        "true positives not found:\n{}",
+        missed.join("\n")
+    );
+}
+
+#[test]
+fn no_false_positive_is_found_by_any_rule() {
+    let set = defaults();
+    let scanner = Scanner::new(&set).expect("scanner");
+    let mut found = Vec::new();
+    for rule in &set.rules {
+        for example in &rule.false_positives {
+            for m in scanner.scan(example.as_bytes()) {
+                found.push(format!(
+                    "{}'s false positive {example:?} is found by {}",
+                    rule.id,
+                    scanner.rule(m.rule).id
+                ));
+            }
+        }
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
+#[test]
+fn file_rules_match_their_example_paths() {
+    let set = defaults();
+    let scanner = Scanner::new(&set).expect("scanner");
+    let files = scanner.files();
+    let mut problems = Vec::new();
+    for (index, rule) in set.files.iter().enumerate() {
+        if rule.true_positives.is_empty() || rule.false_positives.is_empty() {
+            problems.push(format!("{}: needs example paths both ways", rule.id));
+        }
+        for path in &rule.true_positives {
+            if !files.candidates(path).contains(&index) {
+                problems.push(format!("{}: should match {path}", rule.id));
+            }
+        }
+        for path in &rule.false_positives {
+            if files.candidates(path).contains(&index) {
+                problems.push(format!("{}: should not match {path}", rule.id));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

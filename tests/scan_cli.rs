@@ -1,0 +1,486 @@
+//! `hush scan`, `hush baseline` and `hush rules` driven through the real binary, as users and CI
+//! scripts drive them: exit codes, output formats, paths, redaction, allowlists and bad input.
+
+use std::fs;
+use std::path::Path;
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+/// A real-format GitHub token with a valid checksum (rule `github-pat`). Built at run time so
+/// that this file itself holds no scannable token.
+fn token() -> String {
+    ["ghp_UU2h7RsOIv020X", "EpWXEhWi955aBVsI0j08yS"].concat()
+}
+
+fn hush(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("hush").expect("binary");
+    cmd.current_dir(dir)
+        .env_remove("HUSH_FORMAT")
+        .env_remove("NO_COLOR");
+    cmd
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    hush(dir).args(args).output().expect("run hush")
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn repo_with_secret() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::create_dir_all(dir.path().join("src")).unwrap();
+    fs::write(
+        dir.path().join("src/config.py"),
+        format!("import os\n\nTOKEN = \"{}\"\n", token()),
+    )
+    .unwrap();
+    fs::write(dir.path().join("src/clean.py"), "print('hello')\n").unwrap();
+    dir
+}
+
+#[test]
+fn clean_tree_exits_zero_and_findings_exit_one() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("a.txt"), "nothing to see\n").unwrap();
+    let out = run(dir.path(), &["scan", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("no secrets found"));
+
+    let dir = repo_with_secret();
+    let out = run(dir.path(), &["scan", "."]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}
+
+#[test]
+fn json_report_has_the_contract_fields_and_paths() {
+    let dir = repo_with_secret();
+    let out = run(dir.path(), &["scan", "--format", "json", "."]);
+    let doc = json(&out);
+    let findings = doc["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{doc}");
+    let f = &findings[0];
+    assert_eq!(f["rule_id"], "github-pat");
+    assert_eq!(f["path"], "src/config.py", "no leading ./");
+    assert_eq!(f["line"], 3);
+    assert_eq!(f["column"], 10);
+    assert_eq!(f["secret"], "ghp_…");
+    assert!(f.get("commit").is_none(), "commit only for history");
+    assert_eq!(f["fingerprint"].as_str().unwrap().len(), 32);
+    for key in [
+        "files",
+        "bytes",
+        "commits",
+        "blobs",
+        "skipped",
+        "duration_ms",
+    ] {
+        assert!(doc["stats"].get(key).is_some(), "stats.{key} missing");
+    }
+    assert_eq!(doc["stats"]["files"], 2);
+
+    // An absolute argument is reported absolute; HUSH_FORMAT=json selects JSON.
+    let abs = dir.path().canonicalize().unwrap();
+    let out = hush(dir.path())
+        .env("HUSH_FORMAT", "json")
+        .arg("scan")
+        .arg(&abs)
+        .output()
+        .unwrap();
+    let doc = json(&out);
+    assert_eq!(
+        doc["findings"][0]["path"],
+        format!("{}/src/config.py", abs.display())
+    );
+}
+
+#[test]
+fn fingerprints_are_stable_across_runs_and_line_moves() {
+    let dir = repo_with_secret();
+    let first = json(&run(dir.path(), &["scan", "--format", "json", "."]));
+    fs::write(
+        dir.path().join("src/config.py"),
+        format!("# moved down\n\n\n\nTOKEN = \"{}\"\n", token()),
+    )
+    .unwrap();
+    let second = json(&run(dir.path(), &["scan", "--format", "json", "."]));
+    assert_eq!(
+        first["findings"][0]["fingerprint"],
+        second["findings"][0]["fingerprint"]
+    );
+    assert_ne!(first["findings"][0]["line"], second["findings"][0]["line"]);
+}
+
+#[test]
+fn no_output_format_reveals_the_secret_unless_asked() {
+    let dir = repo_with_secret();
+    for format in ["human", "json", "jsonl", "sarif"] {
+        let out = run(dir.path(), &["scan", "--format", format, "."]);
+        assert_eq!(out.status.code(), Some(1));
+        let all = text(&out);
+        assert!(
+            !all.contains(&token()),
+            "{format} leaked the secret:\n{all}"
+        );
+        assert!(
+            !all.contains(&token()[..12]),
+            "{format} showed too much:\n{all}"
+        );
+    }
+    let out = run(dir.path(), &["scan", "--show-secrets", "."]);
+    assert!(text(&out).contains(&token()));
+}
+
+#[test]
+fn human_output_is_a_diagnostic_with_a_masked_line() {
+    let dir = repo_with_secret();
+    let out = run(dir.path(), &["scan", "."]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("src/config.py:3:10: github-pat"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("TOKEN = \"ghp_…\""), "{stdout}");
+    assert!(stdout.contains("1 finding in 1 file"), "{stdout}");
+    assert!(!stdout.contains('\x1b'), "no colour when not a terminal");
+}
+
+#[test]
+fn jsonl_writes_one_object_per_finding_and_nothing_else() {
+    let dir = repo_with_secret();
+    fs::write(dir.path().join(".env"), "A=1\n").unwrap();
+    let out = run(dir.path(), &["scan", "--format", "jsonl", "."]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    for line in lines {
+        let v: Value = serde_json::from_str(line).unwrap();
+        assert!(v.get("rule_id").is_some());
+    }
+}
+
+#[test]
+fn sarif_is_valid_2_1_0_with_fingerprints() {
+    let dir = repo_with_secret();
+    let doc = json(&run(dir.path(), &["scan", "--format", "sarif", "."]));
+    assert_eq!(doc["version"], "2.1.0");
+    let result = &doc["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "github-pat");
+    let location = &result["locations"][0]["physicalLocation"];
+    assert_eq!(location["artifactLocation"]["uri"], "src/config.py");
+    assert_eq!(location["region"]["startLine"], 3);
+    assert!(result["partialFingerprints"]["hush/v1"].is_string());
+    assert_eq!(
+        doc["runs"][0]["tool"]["driver"]["rules"][0]["id"],
+        "github-pat"
+    );
+}
+
+#[test]
+fn standard_input_is_scanned_as_dash() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hush(dir.path())
+        .args(["scan", "--format", "json", "-"])
+        .write_stdin(format!("key: {}\n", token()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["findings"][0]["path"], "-");
+}
+
+#[test]
+fn sensitive_files_are_reported_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join(".env"), "").unwrap();
+    fs::write(dir.path().join(".env.production"), "X=1\n").unwrap();
+    fs::write(dir.path().join(".env.example"), "X=\n").unwrap();
+    fs::write(dir.path().join("id_rsa.pub"), "ssh-ed25519 AAAA dev\n").unwrap();
+    let doc = json(&run(dir.path(), &["scan", "--format", "json", "."]));
+    let mut found: Vec<(String, u64)> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        vec![(".env".to_string(), 0), (".env.production".to_string(), 1)]
+    );
+    assert!(doc["findings"][0]["rule_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("file-"));
+}
+
+#[test]
+fn git_directories_are_skipped_and_gitignore_is_not_honoured_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join(".git")).unwrap();
+    fs::write(dir.path().join(".git/config"), format!("t={}\n", token())).unwrap();
+    fs::write(dir.path().join(".gitignore"), "secret.txt\n").unwrap();
+    fs::write(dir.path().join("secret.txt"), format!("t={}\n", token())).unwrap();
+    let doc = json(&run(dir.path(), &["scan", "--format", "json", "."]));
+    let paths: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, vec!["secret.txt"]);
+    let out = run(dir.path(), &["scan", "--gitignore", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn inline_allow_comments_of_hush_and_other_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = token();
+    fs::write(
+        dir.path().join("a.py"),
+        format!(
+            "a = \"{t}\"  # hush:allow\nb = \"{t}\"  # gitleaks:allow\nc = \"{t}\"  # pragma: allowlist secret\n"
+        ),
+    )
+    .unwrap();
+    let out = run(dir.path(), &["scan", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn hushignore_and_baseline_suppress_known_findings() {
+    let dir = repo_with_secret();
+    let doc = json(&run(dir.path(), &["scan", "--format", "json", "."]));
+    let fingerprint = doc["findings"][0]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Baseline: written atomically to --output, then accepted by --baseline.
+    let out = run(
+        dir.path(),
+        &["baseline", "--output", "baseline.json", "src"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let baseline = fs::read_to_string(dir.path().join("baseline.json")).unwrap();
+    assert!(baseline.contains(&fingerprint));
+    assert!(!baseline.contains(&token()[..8]));
+    let out = run(dir.path(), &["scan", "--baseline", "baseline.json", "src"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // A new secret is still reported.
+    fs::write(
+        dir.path().join("src/new.py"),
+        format!("k = \"{}\"\n", token()),
+    )
+    .unwrap();
+    let out = run(dir.path(), &["scan", "--baseline", "baseline.json", "src"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    fs::remove_file(dir.path().join("src/new.py")).unwrap();
+
+    fs::write(
+        dir.path().join(".hushignore"),
+        format!("# reviewed\n{fingerprint}  # test key\n"),
+    )
+    .unwrap();
+    let out = run(dir.path(), &["scan", "src"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn config_allows_paths_and_values_disables_and_adds_rules() {
+    let dir = repo_with_secret();
+    fs::write(
+        dir.path().join(".hush.toml"),
+        "[allow]\npaths = [\"src/**\"]\n",
+    )
+    .unwrap();
+    assert_eq!(run(dir.path(), &["scan", "."]).status.code(), Some(0));
+
+    fs::write(
+        dir.path().join(".hush.toml"),
+        "[allow]\nvalues = ['^ghp_UU2h']\n",
+    )
+    .unwrap();
+    assert_eq!(run(dir.path(), &["scan", "."]).status.code(), Some(0));
+
+    fs::write(
+        dir.path().join(".hush.toml"),
+        "disable = [\"github-pat\"]\n",
+    )
+    .unwrap();
+    assert_eq!(run(dir.path(), &["scan", "."]).status.code(), Some(0));
+
+    fs::write(
+        dir.path().join(".hush.toml"),
+        r#"[[rule]]
+id = "acme-key"
+description = "ACME internal key"
+keywords = ["acme_"]
+regex = '''\b(acme_[a-z0-9]{16})\b'''
+"#,
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("src/acme.txt"),
+        "k = acme_4f9k2m8q1z7x3c5v\n",
+    )
+    .unwrap();
+    let doc = json(&run(
+        dir.path(),
+        &["scan", "--format", "json", "src/acme.txt"],
+    ));
+    assert_eq!(doc["findings"][0]["rule_id"], "acme-key");
+
+    // --config names another file, which replaces .hush.toml (so acme-key is unknown there).
+    fs::write(dir.path().join("other.toml"), "# nothing\n").unwrap();
+    let out = run(
+        dir.path(),
+        &["scan", "--config", "other.toml", "src/acme.txt"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn broken_configs_fail_with_one_line_and_exit_two() {
+    let cases = [
+        "this is not toml",
+        "unknown_key = 1\n",
+        "disable = [\"no-such-rule\"]\n",
+        "[allow]\nvalues = ['(unclosed']\n",
+        "[allow]\npaths = ['a/[b']\n",
+        "[[rule]]\nid = \"x\"\ndescription = \"d\"\nkeywords = [\"abc\"]\nregex = '(x'\n",
+        "[[rule]]\nid = \"x\"\ndescription = \"d\"\nkeywords = [\"abc\"]\nregex = 'abc'\nsecret_group = 3\n",
+    ];
+    for config in cases {
+        let dir = repo_with_secret();
+        fs::write(dir.path().join(".hush.toml"), config).unwrap();
+        let out = run(dir.path(), &["scan", "."]);
+        assert_eq!(out.status.code(), Some(2), "{config:?}: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{config:?}: {stderr}");
+        assert!(stderr.starts_with("hush: error: "), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn usage_errors_and_missing_paths_exit_two() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["scan", "--no-such-flag"][..],
+        &["scan", "missing-dir"],
+        &["scan", "--format", "xml"],
+    ] {
+        let out = run(dir.path(), args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("hush: error: "), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+}
+
+#[test]
+fn binary_and_oversized_files_are_skipped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut binary = vec![0u8, 1, 2, 3];
+    binary.extend_from_slice(format!("t={}", token()).as_bytes());
+    fs::write(dir.path().join("blob.bin"), binary).unwrap();
+    fs::write(
+        dir.path().join("big.txt"),
+        format!("{}\nt={}\n", "a".repeat(2000), token()),
+    )
+    .unwrap();
+    let out = run(
+        dir.path(),
+        &["scan", "--format", "json", "--max-file-size", "1000", "."],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let doc = json(&out);
+    assert_eq!(doc["stats"]["skipped"], 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("skipped 'big.txt'"), "{stderr}");
+}
+
+#[test]
+fn invalid_utf8_crlf_and_huge_lines_are_scanned() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = b"\xff\xfe bad utf8 \xc3\x28\r\n".to_vec();
+    bytes.extend_from_slice(format!("t = \"{}\"\r\n", token()).as_bytes());
+    fs::write(dir.path().join("latin1.txt"), bytes).unwrap();
+    // A 4 MB minified line with many keyword hits and one real token in the middle.
+    let mut line = "var password=a,token=b,secret=c;".repeat(60_000);
+    line.push_str(&format!("x=\"{}\";", token()));
+    line.push_str(&"var token=q;".repeat(60_000));
+    fs::write(dir.path().join("app.min.js"), line).unwrap();
+    let doc = json(&run(dir.path(), &["scan", "--format", "json", "."]));
+    let found: Vec<(&str, u64)> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule_id"] == "github-pat")
+        .map(|f| (f["path"].as_str().unwrap(), f["line"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(found, vec![("app.min.js", 1), ("latin1.txt", 2)], "{doc}");
+}
+
+#[test]
+fn output_file_is_written_whole_and_only_on_success() {
+    let dir = repo_with_secret();
+    let out = run(
+        dir.path(),
+        &["scan", "--format", "json", "--output", "report.json", "."],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let doc: Value =
+        serde_json::from_str(&fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(doc["findings"].as_array().unwrap().len(), 1);
+    // A failed run (bad config) leaves no report and no temporary file behind.
+    fs::write(dir.path().join(".hush.toml"), "nope").unwrap();
+    let out = run(dir.path(), &["scan", "--output", "second.json", "."]);
+    assert_eq!(out.status.code(), Some(2));
+    let leftovers: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("second"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn rules_lists_every_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["rules", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let rules = json(&out);
+    let ids: Vec<&str> = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"github-pat") && ids.contains(&"file-dotenv"));
+    let out = run(dir.path(), &["rules"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("github-pat"));
+}
