@@ -628,7 +628,11 @@ async fn telemetry_is_answered_locally() {
     assert!(head.starts_with("HTTP/1.1 403"), "{head}");
     let reply = get_via(&p, "http://x.beacon.test/collect").await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
-    let records = p.audit_wait(2).await;
+    // Built-in rules apply with no config at all, before any DNS lookup (this test is offline).
+    let reply = get_via(&p, "http://api.segment.io/v1/track?writeKey=k").await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    let records = p.audit_wait(3).await;
+    assert_eq!(records[2]["vendor"], "segment");
     assert_eq!(records[0]["decision"], "telemetry-blocked");
     assert_eq!(records[0]["status"], 403);
     assert_eq!(records[1]["vendor"], "beacon");
@@ -1070,7 +1074,12 @@ fn lists_the_effective_telemetry_rules() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("acme\tlocalhost\t/track\t"), "{stdout}");
     assert!(
-        !stdout.contains("beacon"),
-        "allowed vendors are not listed: {stdout}"
+        stdout.contains("segment\tapi.segment.io\t-\t"),
+        "built-in rules listed"
+    );
+    assert!(stdout.lines().count() > 100, "{stdout}");
+    assert!(
+        !stdout.lines().any(|l| l.starts_with("beacon\t")),
+        "allowed vendors are not listed"
     );
 }

@@ -12,8 +12,7 @@ use super::policy::Policy;
 use super::telemetry::{self, BadGlob, RawRule, RuleError};
 
 /// Telemetry rules shipped with hush.
-// patterns/telemetry.toml is not on this branch yet; it is embedded here once it lands on main.
-pub const BUILTIN_TELEMETRY: &str = "";
+pub const BUILTIN_TELEMETRY: &str = include_str!("../../patterns/telemetry.toml");
 
 /// Vendor name given to config `[[proxy.telemetry]]` entries that do not name one.
 pub const CONFIG_VENDOR: &str = "config";
@@ -215,6 +214,24 @@ mod tests {
             assert!(e.contains(needle), "{e:?} lacks {needle:?}");
             assert!(!e.contains('\n'), "{e:?}");
             assert!(e.starts_with("config /etc/hush/.hush.toml: "), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn builtin_rules_load_and_cover_the_issue_vendors() {
+        let rules = telemetry::parse_rules(BUILTIN_TELEMETRY).unwrap();
+        assert!(rules.len() >= 100, "{} rules", rules.len());
+        let c = parse("").unwrap();
+        assert_eq!(c.policy.telemetry.len(), rules.len());
+        for vendor in [
+            "segment",
+            "mixpanel",
+            "amplitude",
+            "posthog",
+            "sentry",
+            "nextjs",
+        ] {
+            assert!(rules.iter().any(|r| r.vendor == vendor), "{vendor} missing");
         }
     }
 
