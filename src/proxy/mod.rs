@@ -62,6 +62,9 @@ pub struct ProxyArgs {
     /// A tunnel in which no byte moves either way for this long is closed.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub idle_timeout: Duration,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
     /// On SIGTERM/SIGINT, how long open requests and tunnels may take to finish.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
@@ -144,10 +147,11 @@ pub fn run(args: &ProxyArgs) -> Result<(), ProxyError> {
             drain_timeout: args.drain_timeout,
         },
     });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(ProxyError::Runtime)?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads {
+        builder.worker_threads(usize::from(n));
+    }
+    let runtime = builder.enable_all().build().map_err(ProxyError::Runtime)?;
     let result = runtime.block_on(async {
         // Signal handlers go in before the address is announced, so a SIGTERM sent as soon as
         // a supervisor sees the address is a clean stop, not the default kill.

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -117,15 +117,15 @@ async fn connection(
     peer: SocketAddr,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
-    permit: OwnedSemaphorePermit,
+    // Held until this task ends, tunnel included: one slot per client connection.
+    _permit: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
-    // Tunnels outlive the HTTP connection that set them up, so they share its slot.
-    let permit = Arc::new(permit);
     let limits = &shared.limits;
+    let tunnel_slot = TunnelSlot::default();
     let service = {
-        let shared = shared.clone();
-        service_fn(move |req| handle(req, peer, shared.clone(), permit.clone()))
+        let (shared, slot) = (shared.clone(), tunnel_slot.clone());
+        service_fn(move |req| handle(req, peer, shared.clone(), slot.clone()))
     };
     let mut builder = http1::Builder::new();
     builder
@@ -144,12 +144,48 @@ async fn connection(
             let _ = conn.await;
         }
     }
+    // After a CONNECT, hyper finishes the connection by handing the socket over; the tunnel
+    // then runs right here, in the same task, rather than in one more spawned task.
+    let job = tunnel_slot.lock().ok().and_then(|mut slot| slot.take());
+    if let Some(job) = job {
+        job.run(limits.idle_timeout).await;
+    }
+}
+
+/// Where a `CONNECT` handler leaves its tunnel for the connection task to run.
+type TunnelSlot = Arc<Mutex<Option<TunnelJob>>>;
+
+struct TunnelJob {
+    on_upgrade: hyper::upgrade::OnUpgrade,
+    upstream: TcpStream,
+    pending: Pending,
+}
+
+impl TunnelJob {
+    async fn run(self, idle: Duration) {
+        let TunnelJob {
+            on_upgrade,
+            upstream,
+            mut pending,
+        } = self;
+        let result = match on_upgrade.await {
+            Ok(upgraded) => splice_upgraded(upgraded, upstream, idle, &pending).await,
+            Err(e) => Err(std::io::Error::other(e)),
+        };
+        match result {
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                pending.set_reason("idle timeout".into());
+            }
+            Err(e) => pending.fail(200, format!("tunnel: {e}")),
+            Ok(()) => {}
+        }
+    }
 }
 
 /// What the audit log needs to know about a request before a decision is carried out.
 struct Ctx {
     shared: Arc<Shared>,
-    permit: Arc<OwnedSemaphorePermit>,
+    tunnel: TunnelSlot,
     start: Instant,
     record: Record,
 }
@@ -183,7 +219,7 @@ async fn handle(
     mut req: Request<Incoming>,
     peer: SocketAddr,
     shared: Arc<Shared>,
-    permit: Arc<OwnedSemaphorePermit>,
+    tunnel: TunnelSlot,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let start = Instant::now();
     let is_connect = req.method() == Method::CONNECT;
@@ -215,7 +251,7 @@ async fn handle(
             vendor: None,
         },
         shared,
-        permit,
+        tunnel,
         start,
     };
     let shared = &ctx.shared;
@@ -308,24 +344,14 @@ async fn open_tunnel(ctx: &Ctx, on_upgrade: hyper::upgrade::OnUpgrade) -> Respon
             Ok(s) => s,
             Err(e) => return upstream_failure(ctx, &e),
         };
-    let mut pending = ctx.pending("tunnel", 200);
-    let idle = shared.limits.idle_timeout;
-    let permit = ctx.permit.clone();
-    tokio::spawn(async move {
-        let result = match on_upgrade.await {
-            Ok(upgraded) => splice_upgraded(upgraded, upstream, idle, &pending).await,
-            Err(e) => Err(std::io::Error::other(e)),
-        };
-        match result {
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                pending.set_reason("idle timeout".into());
-            }
-            Err(e) => pending.fail(200, format!("tunnel: {e}")),
-            Ok(()) => {}
-        }
-        drop(pending);
-        drop(permit);
-    });
+    let job = TunnelJob {
+        on_upgrade,
+        upstream,
+        pending: ctx.pending("tunnel", 200),
+    };
+    if let Ok(mut slot) = ctx.tunnel.lock() {
+        *slot = Some(job);
+    }
     Response::new(empty())
 }
 
@@ -406,7 +432,7 @@ async fn forward(ctx: &Ctx, req: Request<Incoming>, tls: bool) -> Response<Proxy
     let body = Counted {
         inner: body,
         count: pending.down.clone(),
-        _hold: Some(Box::new((pending, ctx.permit.clone()))),
+        _hold: Some(Box::new(pending)),
     };
     Response::from_parts(parts, body.boxed())
 }
@@ -564,7 +590,7 @@ fn empty() -> ProxyBody {
 }
 
 /// A body that counts the bytes passing through it, and keeps `_hold` alive until it is done
-/// (the audit record, written on drop, and the connection slot).
+/// (the audit record, written on drop).
 struct Counted<B> {
     inner: B,
     count: Arc<AtomicU64>,
