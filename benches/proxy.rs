@@ -1,7 +1,8 @@
 //! `hush proxy` against a direct connection, in one run on loopback: tunnel throughput, CONNECT
 //! set-up latency, plain-HTTP→HTTPS request latency and resident memory with idle tunnels.
 //! `--peer NAME=ADDR,PID` adds another proxy already running (see compare-proxy.sh) to the
-//! tunnel and memory rows. Plain `cargo bench --bench proxy` needs nothing but this crate.
+//! tunnel and memory rows; `--variant NAME="ARGS"` adds another hush with extra flags (e.g.
+//! `--variant 1t="--threads 1"`). Plain `cargo bench --bench proxy` needs nothing but this crate.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -39,6 +40,7 @@ struct Peer {
 
 fn main() {
     let mut peers = Vec::new();
+    let mut variants = Vec::new();
     let mut sizes = Sizes {
         transfer: 512 << 20,
         rounds: 5,
@@ -49,6 +51,12 @@ fn main() {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--peer" => peers.push(parse_peer(&args.next().expect("--peer NAME=ADDR,PID"))),
+            "--variant" => {
+                let v = args.next().expect("--variant NAME=ARGS");
+                let (name, flags) = v.split_once('=').expect("--variant NAME=ARGS");
+                let flags = flags.split_whitespace().map(String::from).collect();
+                variants.push((name.to_string(), flags));
+            }
             "--quick" => {
                 sizes = Sizes {
                     transfer: 64 << 20,
@@ -66,7 +74,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(run(sizes, peers));
+    runtime.block_on(run(sizes, peers, variants));
 }
 
 fn parse_peer(s: &str) -> Peer {
@@ -79,13 +87,24 @@ fn parse_peer(s: &str) -> Peer {
     }
 }
 
-async fn run(sizes: Sizes, peers: Vec<Peer>) {
+async fn run(sizes: Sizes, peers: Vec<Peer>, variants: Vec<(String, Vec<String>)>) {
     let pki = Pki::new();
     let source = source_server(sizes.transfer).await;
     let echo = echo_server().await;
     let https = https_server(pki.server.clone()).await;
-    let hush = Hush::start(&pki, &[source.port(), echo.port()]);
+    let ports = [source.port(), echo.port()];
+    let hush = Hush::start(&pki, &ports, &[]);
     let mut proxies = vec![(String::from("hush"), hush.addr, hush.child.id())];
+    let others: Vec<(String, Hush)> = variants
+        .iter()
+        .map(|(name, flags)| (format!("hush {name}"), Hush::start(&pki, &ports, flags)))
+        .collect();
+    proxies.extend(
+        others
+            .iter()
+            .map(|(n, h)| (n.clone(), h.addr, h.child.id())),
+    );
+    let hushes = proxies.len();
     proxies.extend(peers.iter().map(|p| (p.name.clone(), p.addr, p.pid)));
 
     println!("# hush proxy bench: loopback, {} cores", cores());
@@ -133,12 +152,13 @@ async fn run(sizes: Sizes, peers: Vec<Peer>) {
     // Plain HTTP through hush (re-originated over TLS) against HTTPS straight to the origin.
     let tls = pki.client();
     let direct = latencies(sizes.samples, || https_get(https, tls.clone())).await;
-    let via_hush = latencies(sizes.samples, || proxied_get(https, hush.addr)).await;
-    let none = vec![None; proxies.len() - 1];
-    let mut p50 = vec![Some(via_hush.p50)];
-    p50.extend(none.iter().cloned());
-    let mut p99 = vec![Some(via_hush.p99)];
-    p99.extend(none);
+    let mut p50 = vec![None; proxies.len()];
+    let mut p99 = vec![None; proxies.len()];
+    for (i, (_, addr, _)) in proxies.iter().take(hushes).enumerate() {
+        let l = latencies(sizes.samples, || proxied_get(https, *addr)).await;
+        p50[i] = Some(l.p50);
+        p99[i] = Some(l.p99);
+    }
     table.row(
         "http→https request p50 (µs, added)",
         direct.p50,
@@ -509,7 +529,7 @@ struct Hush {
 }
 
 impl Hush {
-    fn start(pki: &Pki, connect_ports: &[u16]) -> Hush {
+    fn start(pki: &Pki, connect_ports: &[u16], flags: &[String]) -> Hush {
         let dir = tempfile::tempdir().unwrap();
         let ports: Vec<String> = connect_ports.iter().map(u16::to_string).collect();
         let config = format!(
@@ -532,6 +552,7 @@ impl Hush {
             .arg(dir.path().join("ca.pem"))
             .arg("--audit-log")
             .arg(dir.path().join("audit.log"))
+            .args(flags)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();

@@ -171,7 +171,9 @@ pub fn run(args: &ProxyArgs) -> Result<(), ProxyError> {
                 _ = int.recv() => {}
             }
         };
-        server::serve(listener, shared, stop).await;
+        // The accept loop runs on a worker, not on this thread: a connection it spawns then
+        // starts on the same worker instead of paying a cross-thread wake-up.
+        let _ = tokio::spawn(server::serve(listener, shared, stop)).await;
         Ok(())
     });
     // Whatever outlived the drain deadline is cut off here rather than holding the exit.
