@@ -588,6 +588,25 @@ async fn connect_tunnel_is_byte_exact_and_half_closes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_tunnels_are_closed() {
+    let up = echo_upstream().await;
+    let config = local_with(&format!("connect_ports = [{}]", up.port()));
+    let p = proxy(&config).arg("--idle-timeout=300ms").start();
+    let (mut tcp, head) = connect_tunnel(&p, &up.to_string()).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let start = Instant::now();
+    let mut buf = [0u8; 1];
+    let read = tokio::time::timeout(WAIT, tcp.read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{read:?}");
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    assert_eq!(p.audit_wait(1).await[0]["reason"], "idle timeout");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_to_other_ports_is_403() {
     let up = echo_upstream().await;
     let p = proxy(LOCAL).start();
@@ -929,6 +948,29 @@ async fn sigterm_drains_in_flight_requests_then_exits_0() {
     let mut p = proxy("").start();
     p.signal("INT");
     assert_eq!(tokio::task::block_in_place(|| p.wait_exit()), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_waits_for_tunnels_only_until_the_drain_deadline() {
+    let up = echo_upstream().await;
+    let config = local_with(&format!("connect_ports = [{}]", up.port()));
+    let mut p = proxy(&config).arg("--drain-timeout=300ms").start();
+    let (mut tcp, head) = connect_tunnel(&p, &up.to_string()).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let start = Instant::now();
+    p.signal("TERM");
+    // The tunnel keeps working while the proxy drains...
+    tcp.write_all(b"still here").await.unwrap();
+    let mut buf = [0u8; 10];
+    tcp.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"still here");
+    // ...and the proxy exits cleanly at the deadline rather than waiting for it forever.
+    assert_eq!(tokio::task::block_in_place(|| p.wait_exit()), Some(0));
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -394,8 +394,7 @@ async fn forward(ctx: &Ctx, req: Request<Incoming>, tls: bool) -> Response<Proxy
     let shared = &ctx.shared;
     let host = ctx.record.host.clone();
     let asked = ctx.record.port;
-    // http://host and http://host:80 become https://host:443; any other port is kept.
-    let port = if tls && asked == 80 { 443 } else { asked };
+    let port = upstream_port(asked, tls);
     let limits = &shared.limits;
     let tcp = match upstream::connect(&host, port, &shared.policy, limits.connect_timeout).await {
         Ok(s) => s,
@@ -435,6 +434,16 @@ async fn forward(ctx: &Ctx, req: Request<Incoming>, tls: bool) -> Response<Proxy
         _hold: Some(Box::new(pending)),
     };
     Response::from_parts(parts, body.boxed())
+}
+
+/// The port to dial: `http://host` and `http://host:80` become `https://host:443`; any other
+/// port is kept, and a plain forward keeps its port.
+fn upstream_port(asked: u16, tls: bool) -> u16 {
+    if tls && asked == 80 {
+        443
+    } else {
+        asked
+    }
 }
 
 /// Runs one request over a fresh upstream connection and returns the response head.
@@ -648,6 +657,13 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1, "{h:?}");
         assert!(h.contains_key(header::ACCEPT));
+    }
+
+    #[test]
+    fn upgrades_port_80_only() {
+        assert_eq!(upstream_port(80, true), 443);
+        assert_eq!(upstream_port(8080, true), 8080);
+        assert_eq!(upstream_port(80, false), 80);
     }
 
     #[test]
