@@ -147,6 +147,7 @@ pub fn run(args: &ProxyArgs) -> Result<(), ProxyError> {
             drain_timeout: args.drain_timeout,
         },
     });
+    raise_fd_limit();
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.threads {
         builder.worker_threads(usize::from(n));
@@ -179,6 +180,25 @@ pub fn run(args: &ProxyArgs) -> Result<(), ProxyError> {
     // Whatever outlived the drain deadline is cut off here rather than holding the exit.
     runtime.shutdown_timeout(Duration::from_millis(100));
     result
+}
+
+/// Every connection costs two descriptors (three or more while a tunnel moves data), and many
+/// systems start processes with a soft limit of 1024: lift it to the hard limit, best effort.
+fn raise_fd_limit() {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+                lim.rlim_cur = lim.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            }
+        }
+    }
 }
 
 fn print_telemetry(config: &Config) {
