@@ -116,16 +116,42 @@ async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     // Held until this task ends, tunnel included: one slot per client connection.
     _permit: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
-    let limits = &shared.limits;
     let tunnel_slot = TunnelSlot::default();
+    // Boxed so that hyper's connection state (several KiB) is freed once HTTP is done, and a
+    // long-lived tunnel keeps only its own small state in this task.
+    Box::pin(serve_http(
+        stream,
+        peer,
+        shared.clone(),
+        stop,
+        tunnel_slot.clone(),
+    ))
+    .await;
+    // After a CONNECT, hyper finishes the connection by handing the socket over; the tunnel
+    // then runs right here, in the same task, rather than in one more spawned task.
+    let job = tunnel_slot.lock().ok().and_then(|mut slot| slot.take());
+    if let Some(job) = job {
+        job.run(shared.limits.idle_timeout).await;
+    }
+}
+
+/// Serves HTTP/1 requests on one client connection until it closes, upgrades or is drained.
+async fn serve_http(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    tunnel_slot: TunnelSlot,
+) {
+    let limits = &shared.limits;
     let service = {
-        let (shared, slot) = (shared.clone(), tunnel_slot.clone());
-        service_fn(move |req| handle(req, peer, shared.clone(), slot.clone()))
+        let shared = shared.clone();
+        service_fn(move |req| handle(req, peer, shared.clone(), tunnel_slot.clone()))
     };
     let mut builder = http1::Builder::new();
     builder
@@ -143,12 +169,6 @@ async fn connection(
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
         }
-    }
-    // After a CONNECT, hyper finishes the connection by handing the socket over; the tunnel
-    // then runs right here, in the same task, rather than in one more spawned task.
-    let job = tunnel_slot.lock().ok().and_then(|mut slot| slot.take());
-    if let Some(job) = job {
-        job.run(limits.idle_timeout).await;
     }
 }
 
@@ -376,14 +396,18 @@ async fn splice_upgraded(
             )
             .await
         }
-        // Not expected with a plain TCP listener; kept correct, if without the idle timeout.
+        // Not expected with a plain TCP listener; kept correct, if without the idle timeout,
+        // and boxed so that its state does not weigh on every tunnel's task.
         Err(upgraded) => {
-            let mut client = TokioIo::new(upgraded);
-            let mut upstream = upstream;
-            let (up, down) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
-            counters.up.fetch_add(up, Ordering::Relaxed);
-            counters.down.fetch_add(down, Ordering::Relaxed);
-            Ok(())
+            Box::pin(async move {
+                let mut client = TokioIo::new(upgraded);
+                let mut upstream = upstream;
+                let (up, down) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
+                counters.up.fetch_add(up, Ordering::Relaxed);
+                counters.down.fetch_add(down, Ordering::Relaxed);
+                Ok(())
+            })
+            .await
         }
     }
 }

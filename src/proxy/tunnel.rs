@@ -68,38 +68,49 @@ async fn pump(
 ) -> io::Result<()> {
     loop {
         from.readable().await?;
-        #[cfg(target_os = "linux")]
-        if let Some(pipe) = splicing::Pipe::take() {
-            match splicing::burst(&from, &to, &pipe, count, activity).await? {
-                splicing::Burst::Drained => {
-                    pipe.give_back();
-                    continue;
-                }
-                splicing::Burst::Eof => {
-                    pipe.give_back();
-                    let _ = to.shutdown().await;
-                    return Ok(());
-                }
-            }
+        // Boxed: the state of a burst exists only while data moves, so an idle tunnel's task
+        // stays a few hundred bytes.
+        if let Burst::Eof = Box::pin(burst(&from, &mut to, count, activity)).await? {
+            // The peer may already be gone; the tunnel is ending either way.
+            let _ = to.shutdown().await;
+            return Ok(());
         }
-        let mut buf = Vec::with_capacity(CHUNK);
-        loop {
-            match from.try_read_buf(&mut buf) {
-                Ok(0) => {
-                    // The peer may already be gone; the tunnel is ending either way.
-                    let _ = to.shutdown().await;
-                    return Ok(());
-                }
-                Ok(n) => {
-                    to.write_all(&buf).await?;
-                    buf.clear();
-                    count.fetch_add(n as u64, Ordering::Relaxed);
-                    activity.fetch_add(1, Ordering::Relaxed);
-                }
-                // Drained for now: drop the buffer and wait for the next readiness.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e),
+    }
+}
+
+/// How a burst of reading ended.
+enum Burst {
+    /// The source has nothing more for now.
+    Drained,
+    /// The source closed its side.
+    Eof,
+}
+
+/// Moves what the source has right now to the destination.
+async fn burst(
+    from: &OwnedReadHalf,
+    to: &mut OwnedWriteHalf,
+    count: &AtomicU64,
+    activity: &AtomicU64,
+) -> io::Result<Burst> {
+    #[cfg(target_os = "linux")]
+    if let Some(pipe) = splicing::Pipe::take() {
+        let end = splicing::burst(from, to, &pipe, count, activity).await?;
+        pipe.give_back();
+        return Ok(end);
+    }
+    let mut buf = Vec::with_capacity(CHUNK);
+    loop {
+        match from.try_read_buf(&mut buf) {
+            Ok(0) => return Ok(Burst::Eof),
+            Ok(n) => {
+                to.write_all(&buf).await?;
+                buf.clear();
+                count.fetch_add(n as u64, Ordering::Relaxed);
+                activity.fetch_add(1, Ordering::Relaxed);
             }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Burst::Drained),
+            Err(e) => return Err(e),
         }
     }
 }
@@ -114,6 +125,8 @@ mod splicing {
 
     use tokio::io::Interest;
     use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+    use super::Burst;
 
     /// Bytes a pipe holds; larger than the default 64 KiB so a busy tunnel needs fewer calls.
     const PIPE_SIZE: libc::c_int = 256 * 1024;
@@ -160,13 +173,6 @@ mod splicing {
                 }
             }
         }
-    }
-
-    pub enum Burst {
-        /// The source has nothing more for now.
-        Drained,
-        /// The source closed its side.
-        Eof,
     }
 
     fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
