@@ -440,10 +440,7 @@ async fn forward(ctx: &Ctx, req: Request<Incoming>, tls: bool) -> Response<Proxy
     };
     let resp = match sent {
         Ok(resp) => resp,
-        Err((status, reason)) => {
-            let resp = ctx.answer("error", status, Some(reason.clone()));
-            return with_error(resp, &reason);
-        }
+        Err((status, reason)) => return ctx.answer("error", status, Some(reason)),
     };
     let mut pending = ctx.pending(
         if tls { "upgrade" } else { "forward" },
@@ -569,8 +566,7 @@ fn upstream_failure(ctx: &Ctx, e: &UpstreamError) -> Response<ProxyBody> {
         UpstreamError::Denied(_) => "denied",
         _ => "error",
     };
-    let reason = e.to_string();
-    with_error(ctx.answer(decision, status, Some(reason.clone())), &reason)
+    ctx.answer(decision, status, Some(e.to_string()))
 }
 
 fn with_error(mut resp: Response<ProxyBody>, reason: &str) -> Response<ProxyBody> {
