@@ -130,3 +130,29 @@ fn a_github_token_with_a_bad_checksum_is_not_reported() {
         "token = \"ghp_UU2h7RsOIv020XEpWXEhWi955aBVsI0j08yT\"\n",
     );
 }
+
+/// Found by scanning real trees (the Python standard library, AWS CLI examples, crates.io
+/// sources) and reading every finding.
+#[test]
+fn real_world_false_positives_stay_fixed() {
+    assert_clean(
+        "secrets manager ARN",
+        "\"ARN\": \"arn:aws:secretsmanager:us-west-2:123456789012:secret:MyTestDatabaseSecret-a1b2c3\",\n",
+    );
+    assert_clean(
+        "idempotency token",
+        "\"ClientToken\": \"4752b573-40a6-4eac-a8a4-a72058761219\"\n",
+    );
+    assert_clean(
+        "documentation passphrase",
+        "\"passphrase\": \"AB1C2defGHijkLMNo3PqQRstUvwxyzaBCDEfghh4ijklMN5opqrStuVWxyzAbCDEfghIJ\"\n\"token\": \"abcd1234defg5678\"\n",
+    );
+    assert_clean(
+        "url parser tests",
+        "ParsedUrl::parse(\"http://user:pass%20word@example.com/path\")\nParsedUrl::parse(\"http://user:p%40ss%3Aword@example.com/path\")\n",
+    );
+    assert_clean(
+        "generated doc password",
+        "\"Password\": \"generatedwebdavpassword1\",\n",
+    );
+}

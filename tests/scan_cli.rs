@@ -484,3 +484,33 @@ fn rules_lists_every_rule() {
     let out = run(dir.path(), &["rules"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("github-pat"));
 }
+
+#[test]
+fn a_private_key_block_is_reported_at_its_begin_line_and_never_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let body: String = (0..12)
+        .map(|i| {
+            format!(
+                "{}\n",
+                "q7Zx9Lm2Kp4Rt8Vw"
+                    .repeat(4)
+                    .replacen('q', &i.to_string(), 1)
+            )
+        })
+        .collect();
+    let key = format!(
+        "-----BEGIN RSA {}-----\nMIIEow{body}-----END RSA PRIVATE KEY-----\n",
+        "PRIVATE KEY"
+    );
+    fs::write(
+        dir.path().join("deploy.txt"),
+        format!("# deploy key\n{key}"),
+    )
+    .unwrap();
+    let out = run(dir.path(), &["scan", "--format", "json", "."]);
+    let doc = json(&out);
+    assert_eq!(doc["findings"][0]["rule_id"], "private-key-rsa", "{doc}");
+    assert_eq!(doc["findings"][0]["line"], 2);
+    let human = text(&run(dir.path(), &["scan", "."]));
+    assert!(!human.contains("q7Zx9Lm2Kp4Rt8Vw"), "{human}");
+}

@@ -9,32 +9,22 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use crate::rules::RuleError;
 
 /// Path globs and fingerprints whose findings are not reported.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Allowlist {
     paths: GlobSet,
+    /// From globs of the form `dir/**`: directories whose whole content is allowed, so a walk
+    /// need not enter them.
+    dirs: GlobSet,
     fingerprints: HashSet<String>,
 }
 
 impl Allowlist {
     /// Compiles path globs (relative to the root, `/`-separated).
     pub fn new(paths: &[String]) -> Result<Allowlist, RuleError> {
-        let mut builder = GlobSetBuilder::new();
-        for pattern in paths {
-            let glob = GlobBuilder::new(pattern)
-                .literal_separator(true)
-                .build()
-                .map_err(|e| RuleError::Config {
-                    origin: "allow.paths".into(),
-                    problem: crate::rules::one_line(&e),
-                })?;
-            builder.add(glob);
-        }
-        let paths = builder.build().map_err(|e| RuleError::Config {
-            origin: "allow.paths".into(),
-            problem: crate::rules::one_line(&e),
-        })?;
+        let whole_dirs: Vec<&str> = paths.iter().filter_map(|p| p.strip_suffix("/**")).collect();
         Ok(Allowlist {
-            paths,
+            paths: glob_set(paths.iter().map(String::as_str))?,
+            dirs: glob_set(whole_dirs.into_iter())?,
             fingerprints: HashSet::new(),
         })
     }
@@ -84,6 +74,11 @@ impl Allowlist {
         Ok(())
     }
 
+    /// Whether everything below directory `path` is allowed.
+    pub fn dir_allowed(&self, path: &str) -> bool {
+        self.dirs.is_match(path)
+    }
+
     pub fn path_allowed(&self, path: &str) -> bool {
         self.paths.is_match(path)
     }
@@ -91,6 +86,23 @@ impl Allowlist {
     pub fn fingerprint_allowed(&self, fingerprint: &str) -> bool {
         self.fingerprints.contains(fingerprint)
     }
+}
+
+fn glob_set<'a>(patterns: impl Iterator<Item = &'a str>) -> Result<GlobSet, RuleError> {
+    let error = |e: globset::Error| RuleError::Config {
+        origin: "allow.paths".into(),
+        problem: crate::rules::one_line(&e),
+    };
+    let mut builder = GlobSetBuilder::new();
+    for pattern in patterns {
+        builder.add(
+            GlobBuilder::new(pattern)
+                .literal_separator(true)
+                .build()
+                .map_err(error)?,
+        );
+    }
+    builder.build().map_err(error)
 }
 
 /// A baseline document: the sorted, distinct fingerprints of `fingerprints`.

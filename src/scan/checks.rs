@@ -3,16 +3,32 @@
 
 use crate::rules::Checksum;
 
-/// Shannon entropy in bits per byte.
+/// Shannon entropy in bits per byte. Percent-escapes count as the byte they stand for: `%20`
+/// would otherwise make `pass%20word` look three characters more random than `pass word`.
 pub fn entropy(bytes: &[u8]) -> f64 {
-    if bytes.is_empty() {
+    let mut counts = [0u32; 256];
+    let mut n = 0u32;
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| hex_pair(bytes.get(i + 1..i + 3)?))
+            .flatten();
+        match escaped {
+            Some(b) => {
+                counts[usize::from(b)] += 1;
+                i += 3;
+            }
+            None => {
+                counts[usize::from(bytes[i])] += 1;
+                i += 1;
+            }
+        }
+        n += 1;
+    }
+    if n == 0 {
         return 0.0;
     }
-    let mut counts = [0u32; 256];
-    for &b in bytes {
-        counts[b as usize] += 1;
-    }
-    let n = bytes.len() as f64;
+    let n = f64::from(n);
     counts
         .iter()
         .filter(|&&c| c > 0)
@@ -21,6 +37,11 @@ pub fn entropy(bytes: &[u8]) -> f64 {
             -p * p.log2()
         })
         .sum()
+}
+
+fn hex_pair(pair: &[u8]) -> Option<u8> {
+    let text = std::str::from_utf8(pair).ok()?;
+    u8::from_str_radix(text, 16).ok()
 }
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -53,7 +74,9 @@ fn decode_base62(digits: &[u8]) -> Option<u32> {
 }
 
 /// Words that mark a value as a placeholder, a reference or documentation, not a credential.
-const PLACEHOLDER_WORDS: [&[u8]; 17] = [
+const PLACEHOLDER_WORDS: [&[u8]; 19] = [
+    b"password",
+    b"passwd",
     b"example",
     b"placeholder",
     b"changeme",
@@ -83,13 +106,30 @@ pub fn is_placeholder(secret: &[u8]) -> bool {
             distinct += 1;
         }
     }
-    if distinct < 4 {
+    if distinct < 4 || is_sequential(secret) {
         return true;
     }
     let lower = secret.to_ascii_lowercase();
     PLACEHOLDER_WORDS
         .iter()
         .any(|word| memchr::memmem::find(&lower, word).is_some())
+}
+
+/// Whether a value is mostly runs like `abcd` or `1234` (documentation's made-up keys, such as
+/// `AB1C2defGHijkLMNo3PqQRstUvwxyz`): a third or more of adjacent pairs step by one. Random
+/// strings of any alphabet stay far below that.
+fn is_sequential(secret: &[u8]) -> bool {
+    if secret.len() < 12 {
+        return false;
+    }
+    let steps = secret
+        .windows(2)
+        .filter(|w| {
+            let (a, b) = (w[0].to_ascii_lowercase(), w[1].to_ascii_lowercase());
+            a.is_ascii_alphanumeric() && b == a + 1 && (a.is_ascii_digit() == b.is_ascii_digit())
+        })
+        .count();
+    steps * 3 >= secret.len() - 1
 }
 
 #[cfg(test)]
@@ -106,7 +146,7 @@ mod tests {
     #[test]
     fn github_checksum_accepts_valid_and_rejects_altered_tokens() {
         // Generated with the published construction (CRC32 of the 30-char body, base62, 6 chars).
-        let valid = b"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";
+        let valid = b"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"; // hush:allow (test token)
         assert!(verify_checksum(Checksum::Github, valid));
         let mut altered = valid.to_vec();
         altered[10] = b'Q';
@@ -129,9 +169,21 @@ mod tests {
             b"aaaaaaaaaaaa",
             b"ababababab",
             b"sk_live_...",
+            b"AB1C2defGHijkLMNo3PqQRstUvwxyzaBCDEfghh4ijklMN5opqrStuVWxyzAbCDEfghIJ",
+            b"abcd1234defg5678",
+            b"generatedwebdavpassword1",
         ] {
             assert!(is_placeholder(p), "{}", String::from_utf8_lossy(p));
         }
         assert!(!is_placeholder(b"f3K9xQ2mZ7vL1pR8sT4w"));
+        assert!(!is_placeholder(
+            b"f798ab4899346a88599180fee9e14fa1ada7b6df989425b7c6d2146dd6c815bb"
+        ));
+    }
+
+    #[test]
+    fn percent_escapes_do_not_inflate_entropy() {
+        assert!((entropy(b"pass%20word") - entropy(b"pass word")).abs() < 1e-9);
+        assert!(entropy(b"100%") > 0.0);
     }
 }

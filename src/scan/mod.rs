@@ -15,7 +15,7 @@ pub use fingerprint::fingerprint;
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 use regex::bytes::{Regex, RegexSet};
 
 use crate::rules::{Rule, RuleError, RuleSet};
@@ -40,9 +40,12 @@ pub struct Match {
     pub rule: usize,
     /// The secret's bytes (the rule's secret group).
     pub secret: Range<usize>,
-    /// 1-based line of the secret's first byte.
+    /// Where the finding is reported: the secret's first byte, or for a multi-line rule the
+    /// start of the whole match (a PEM block's BEGIN line, where a reader looks for it).
+    pub at: usize,
+    /// 1-based line of `at`.
     pub line: usize,
-    /// 1-based byte column of the secret's first byte.
+    /// 1-based byte column of `at`.
     pub column: usize,
 }
 
@@ -122,11 +125,23 @@ impl Scanner {
     /// Every confirmed secret in `data`, in order of position, with overlaps resolved (the longer
     /// secret wins; on a tie, the rule listed first, so provider rules beat generic ones).
     pub fn scan(&self, data: &[u8]) -> Vec<Match> {
+        // A plain (non-overlapping) search finds the next line holding any keyword fast; only
+        // that line is then searched for every keyword, overlapping ones included. Overlapping
+        // search over the whole input would cost several times more on text with no keywords.
         let mut windows: Vec<(usize, usize, usize)> = Vec::new();
-        for hit in self.keywords.find_overlapping_iter(data) {
-            for &rule in &self.keyword_rules[hit.pattern().as_usize()] {
-                let (start, end) = self.window(data, hit.start(), hit.end(), rule);
-                windows.push((rule, start, end));
+        let mut at = 0;
+        while let Some(first) = self.keywords.find(Input::new(data).range(at..)) {
+            let (start, end) = segment(data, first.start(), first.end());
+            let segment = Input::new(data).range(start..end);
+            for hit in self.keywords.find_overlapping_iter(segment) {
+                for &rule in &self.keyword_rules[hit.pattern().as_usize()] {
+                    let (start, end) = self.window(data, hit.start(), hit.end(), rule);
+                    windows.push((rule, start, end));
+                }
+            }
+            at = end.max(first.end());
+            if at >= data.len() {
+                break;
             }
         }
         if windows.is_empty() {
@@ -145,7 +160,8 @@ impl Scanner {
             self.confirm(rule, data, start..end, &mut found);
         }
         resolve_overlaps(&mut found);
-        found.retain(|m| !line_is_allowed(data, m.secret.start));
+        found.retain(|m| !line_is_allowed(data, m.secret.start) && !line_is_allowed(data, m.at));
+        found.sort_unstable_by_key(|m| m.at);
         locate(data, &mut found);
         found
     }
@@ -216,11 +232,29 @@ impl Scanner {
             out.push(Match {
                 rule: index,
                 secret: base + s..base + e,
+                at: base + if rule.multiline { whole.start() } else { s },
                 line: 0,
                 column: 0,
             });
         }
     }
+}
+
+/// The line around a keyword hit, clipped on huge lines like a rule's window.
+fn segment(data: &[u8], start: usize, end: usize) -> (usize, usize) {
+    let floor = start.saturating_sub(MAX_LINE_WINDOW);
+    let line_start = match memchr::memrchr(b'\n', &data[floor..start]) {
+        Some(i) => floor + i + 1,
+        None if floor == 0 => 0,
+        None => extend_back(data, start.saturating_sub(CLIP_REACH)),
+    };
+    let ceiling = (end + MAX_LINE_WINDOW).min(data.len());
+    let line_end = match memchr::memchr(b'\n', &data[end..ceiling]) {
+        Some(i) => end + i,
+        None if ceiling == data.len() => ceiling,
+        None => extend_forward(data, (end + CLIP_REACH).min(data.len())),
+    };
+    (line_start, line_end)
 }
 
 /// Moves a clipped window start back to the beginning of the token it cut, so that `\b` and
@@ -280,11 +314,12 @@ fn line_is_allowed(data: &[u8], at: usize) -> bool {
         .any(|marker| memchr::memmem::find(line, marker).is_some())
 }
 
-/// Fills in 1-based line and byte column for matches sorted by position, in one pass.
+/// Fills in 1-based line and byte column of each match's `at`, in one pass over matches sorted
+/// by position.
 pub fn locate(data: &[u8], found: &mut [Match]) {
     let (mut line, mut line_start, mut pos) = (1, 0, 0);
     for m in found.iter_mut() {
-        let at = m.secret.start;
+        let at = m.at;
         for nl in memchr::memchr_iter(b'\n', &data[pos..at]) {
             line += 1;
             line_start = pos + nl + 1;

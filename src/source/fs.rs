@@ -9,6 +9,10 @@ use std::sync::mpsc::Sender;
 use ignore::{WalkBuilder, WalkState};
 
 use super::{Event, Examiner};
+use crate::scan::is_binary;
+
+/// How much of a file decides whether it is binary (as git decides).
+const BINARY_PROBE: u64 = 8192;
 
 /// What to walk and how.
 pub struct Walk<'a> {
@@ -39,7 +43,7 @@ pub fn walk(walk: &Walk, examiner: &Examiner, counters: &Counters, events: &Send
     if !stdin.is_empty() {
         let mut data = Vec::new();
         match std::io::stdin().lock().read_to_end(&mut data) {
-            Ok(_) => examine(&data, "-", "-", walk, examiner, counters, events),
+            Ok(_) => examine(Some(&data), "-", "-", walk, examiner, counters, events),
             Err(e) => send(
                 events,
                 Event::Error(format!("cannot read standard input: {e}")),
@@ -49,6 +53,13 @@ pub fn walk(walk: &Walk, examiner: &Examiner, counters: &Counters, events: &Send
     let Some((first, rest)) = paths.split_first() else {
         return;
     };
+    // Each argument with its place below the root, to name walked files relative to the root.
+    let roots: Vec<(PathBuf, String)> = walk
+        .paths
+        .iter()
+        .cloned()
+        .zip(walk.relative.iter().cloned())
+        .collect();
     let mut builder = WalkBuilder::new(first);
     for path in rest {
         builder.add(path);
@@ -59,7 +70,16 @@ pub fn walk(walk: &Walk, examiner: &Examiner, counters: &Counters, events: &Send
         .git_exclude(walk.gitignore)
         .git_global(walk.gitignore)
         .require_git(false)
-        .filter_entry(|entry| entry.file_name() != ".git");
+        .filter_entry({
+            let allow = examiner.allow.clone();
+            let roots = roots.clone();
+            move |entry| {
+                entry.file_name() != ".git"
+                    && !(entry.file_type().is_some_and(|t| t.is_dir())
+                        && allow.dir_allowed(&relative(entry.path(), &roots)))
+            }
+        });
+    let roots = &roots;
     builder.build_parallel().run(|| {
         let mut buffer = Vec::new();
         Box::new(move |entry| {
@@ -75,22 +95,15 @@ pub fn walk(walk: &Walk, examiner: &Examiner, counters: &Counters, events: &Send
                 return WalkState::Continue;
             }
             let shown = display(entry.path());
-            let relative = relative(entry.path(), walk);
+            let relative = relative(entry.path(), roots);
+            if examiner.allow.path_allowed(&relative) {
+                // Allowed paths are not reported, so they need not be read (`target/**`).
+                return WalkState::Continue;
+            }
             match read(entry.path(), walk.max_file_size, &mut buffer) {
-                Ok(true) => examine(&buffer, &shown, &relative, walk, examiner, counters, events),
-                Ok(false) => {
-                    counters.skipped.fetch_add(1, Ordering::Relaxed);
-                    send(
-                        events,
-                        Event::Warning(format!(
-                            "skipped '{shown}': larger than --max-file-size ({} bytes)",
-                            walk.max_file_size
-                        )),
-                    );
-                    let found = examiner.examine(&shown, &relative, None, None);
-                    if !found.findings.is_empty() {
-                        send(events, Event::Findings(found.findings));
-                    }
+                Ok(fits) => {
+                    let data = fits.then_some(buffer.as_slice());
+                    examine(data, &shown, &relative, walk, examiner, counters, events);
                 }
                 Err(e) => {
                     counters.errors.fetch_add(1, Ordering::Relaxed);
@@ -102,8 +115,10 @@ pub fn walk(walk: &Walk, examiner: &Examiner, counters: &Counters, events: &Send
     });
 }
 
+/// Examines one file's content; `None` (or content over the size limit) means it was too large
+/// to read: it is counted and warned about, and judged by name alone.
 fn examine(
-    data: &[u8],
+    data: Option<&[u8]>,
     shown: &str,
     relative: &str,
     walk: &Walk,
@@ -111,22 +126,26 @@ fn examine(
     counters: &Counters,
     events: &Sender<Event>,
 ) {
-    if data.len() as u64 > walk.max_file_size {
-        counters.skipped.fetch_add(1, Ordering::Relaxed);
-        send(
-            events,
-            Event::Warning(format!(
-                "skipped '{shown}': larger than --max-file-size ({} bytes)",
-                walk.max_file_size
-            )),
-        );
-        return;
+    let data = data.filter(|d| d.len() as u64 <= walk.max_file_size);
+    match data {
+        Some(data) => {
+            counters.files.fetch_add(1, Ordering::Relaxed);
+            counters
+                .bytes
+                .fetch_add(data.len() as u64, Ordering::Relaxed);
+        }
+        None => {
+            counters.skipped.fetch_add(1, Ordering::Relaxed);
+            send(
+                events,
+                Event::Warning(format!(
+                    "skipped '{shown}': larger than --max-file-size ({} bytes)",
+                    walk.max_file_size
+                )),
+            );
+        }
     }
-    counters.files.fetch_add(1, Ordering::Relaxed);
-    counters
-        .bytes
-        .fetch_add(data.len() as u64, Ordering::Relaxed);
-    let found = examiner.examine(shown, relative, Some(data), None);
+    let found = examiner.examine(shown, relative, data, None);
     if found.binary {
         counters.binary.fetch_add(1, Ordering::Relaxed);
     }
@@ -136,15 +155,21 @@ fn examine(
 }
 
 /// Reads `path` into `buffer`; `Ok(false)` when it is larger than `max` (not read).
+/// A binary file is judged by its first 8 KiB (a NUL there) and its name, so the rest of it is
+/// never read: libraries and images are often most of a tree's bytes.
 fn read(path: &Path, max: u64, buffer: &mut Vec<u8>) -> std::io::Result<bool> {
-    let file = std::fs::File::open(path)?;
+    let mut file = std::fs::File::open(path)?;
     let size = file.metadata()?.len();
     if size > max {
         return Ok(false);
     }
     buffer.clear();
-    // The size may change while we read; never read past the limit either way.
-    file.take(max + 1).read_to_end(buffer)?;
+    buffer.reserve(usize::try_from(size).unwrap_or(0).saturating_add(1));
+    (&mut file).take(BINARY_PROBE).read_to_end(buffer)?;
+    if buffer.len() as u64 == BINARY_PROBE && !is_binary(buffer) {
+        // The size may change while we read; never read past the limit either way.
+        file.take(max + 1 - BINARY_PROBE).read_to_end(buffer)?;
+    }
     Ok(buffer.len() as u64 <= max)
 }
 
@@ -166,8 +191,8 @@ fn display(path: &Path) -> String {
 }
 
 /// A walked path relative to the root: its argument's relative location plus the rest.
-fn relative(path: &Path, walk: &Walk) -> String {
-    for (arg, prefix) in walk.paths.iter().zip(walk.relative) {
+fn relative(path: &Path, roots: &[(PathBuf, String)]) -> String {
+    for (arg, prefix) in roots {
         if let Ok(rest) = path.strip_prefix(arg) {
             let rest = display(rest);
             return match (prefix.is_empty(), rest.is_empty()) {

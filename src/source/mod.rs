@@ -79,7 +79,7 @@ impl Examiner<'_> {
         for m in self.scanner.scan(data) {
             let rule = self.scanner.rule(m.rule);
             let secret = &data[m.secret.clone()];
-            let (context, secret_in_context) = line_around(data, &m.secret);
+            let (context, secret_in_context) = line_around(data, m.at, &m.secret);
             self.push(
                 &mut out.findings,
                 Finding {
@@ -109,20 +109,22 @@ impl Examiner<'_> {
 /// How much of a line either side of a secret is kept for display.
 const CONTEXT_REACH: usize = 240;
 
-/// The line holding the start of `secret`, and where the secret lies in it (clipped to the line).
-fn line_around(data: &[u8], secret: &Range<usize>) -> (Vec<u8>, Range<usize>) {
+/// The line holding byte `at` (where the finding is reported), and where `secret` lies in it,
+/// clipped to the line (empty when the secret starts on a later line, as a PEM body does).
+fn line_around(data: &[u8], at: usize, secret: &Range<usize>) -> (Vec<u8>, Range<usize>) {
     // Bounded either side, so a finding on a minified megabyte line does not carry the megabyte.
-    let floor = secret.start.saturating_sub(CONTEXT_REACH);
-    let ceiling = (secret.end + CONTEXT_REACH).min(data.len());
-    let start = memchr::memrchr(b'\n', &data[floor..secret.start]).map_or(floor, |i| floor + i + 1);
-    let end =
-        memchr::memchr(b'\n', &data[secret.start..ceiling]).map_or(ceiling, |i| secret.start + i);
+    let floor = at.saturating_sub(CONTEXT_REACH);
+    let ceiling = (at.max(secret.end) + CONTEXT_REACH).min(data.len());
+    let start = memchr::memrchr(b'\n', &data[floor..at]).map_or(floor, |i| floor + i + 1);
+    let end = memchr::memchr(b'\n', &data[at..ceiling]).map_or(ceiling, |i| at + i);
     let end = if end > start && data[end - 1] == b'\r' {
         end - 1
     } else {
         end
     };
-    let line = data[start..end].to_vec();
-    let within = secret.start - start..secret.end.min(end).max(secret.start) - start;
-    (line, within)
+    let clip = |offset: usize| offset.clamp(start, end) - start;
+    (
+        data[start..end].to_vec(),
+        clip(secret.start)..clip(secret.end),
+    )
 }
