@@ -232,7 +232,7 @@ impl Table {
                     Some(v) => {
                         let r = match ratio {
                             Ratio::Of => format!("×{:.2}", v / direct),
-                            Ratio::Added => format!("+{:.0}", v - direct),
+                            Ratio::Added => format!("{:+.0}", v - direct),
                             Ratio::None => String::new(),
                         };
                         print!(" {v:>12.1} {r:>9}");

@@ -59,7 +59,8 @@ pub struct ProxyArgs {
     /// Time for the upstream to answer with a response head; beyond it 504.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub response_timeout: Duration,
-    /// A tunnel in which no byte moves either way for this long is closed.
+    /// A tunnel in which no byte moves either way for this long is closed (checked once per
+    /// period, so it goes within twice this).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub idle_timeout: Duration,
     /// Worker threads (default: one per core).
