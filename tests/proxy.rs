@@ -505,6 +505,48 @@ async fn upgrades_plain_http_to_verified_tls() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_alive_and_chunked_bodies_pass_through() {
+    let pki = pki();
+    let (up, seen) = http_upstream(Some(pki.server.clone())).await;
+    let p = proxy(LOCAL).ca(&pki).start();
+    // Two requests on one client connection, the second with a chunked upload.
+    let tcp = TcpStream::connect(p.addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let url = format!("http://127.0.0.1:{}/first", up.port());
+    let resp = sender.send_request(get(&url)).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.into_body().collect().await.unwrap();
+    let mut raw = TcpStream::connect(p.addr).await.unwrap();
+    let req = format!(
+        "POST http://127.0.0.1:{}/second HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+         5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+        up.port()
+    );
+    let head = raw_head(&mut raw, req.as_bytes()).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let mut body = vec![0u8; 4096];
+    let mut got = Vec::new();
+    while !String::from_utf8_lossy(&got).contains("hello world") {
+        let n = tokio::time::timeout(WAIT, raw.read(&mut body))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "body ended early: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&body[..n]);
+    }
+    let resp = sender.send_request(get(&url)).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(seen.requests.load(Ordering::SeqCst), 3);
+    let records = p.audit_wait(3).await;
+    assert!(records
+        .iter()
+        .any(|r| r["method"] == "POST" && r["bytes_up"] == 11));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn curl_through_the_proxy_both_ways() {
     let pki = pki();
     let (up, _) = http_upstream(Some(pki.server.clone())).await;
