@@ -1,8 +1,26 @@
 //! `hush proxy`: a local forward proxy that enforces HTTPS upstream and answers telemetry locally.
 //! `policy` decides (pure); the server only carries out decisions.
 
+pub mod addr;
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod policy;
+pub mod server;
+pub mod telemetry;
+pub mod tunnel;
+pub mod upstream;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio_rustls::TlsConnector;
+
+use self::config::{Config, ConfigError};
+use self::server::{Limits, Shared};
 
 /// Command-line arguments of `hush proxy` (flattened into the binary's parser).
 #[derive(Debug, clap::Args)]
@@ -13,7 +31,7 @@ pub struct ProxyArgs {
     /// Configuration file (default: `.hush.toml` in the current directory, if present).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Append one JSON line per decision to this file.
+    /// Append one JSON line per decision to this file (default: standard error).
     #[arg(long)]
     pub audit_log: Option<PathBuf>,
     /// Extra PEM trust roots for upstream verification (also `SSL_CERT_FILE`).
@@ -22,19 +40,215 @@ pub struct ProxyArgs {
     /// Allow a non-loopback `--listen`; clients must then send `HUSH_PROXY_TOKEN`.
     #[arg(long)]
     pub allow_remote: bool,
-    /// Print the effective telemetry list and exit.
+    /// Print the effective telemetry list (vendors re-enabled by `telemetry_allow` left out) and
+    /// exit.
     #[arg(long)]
     pub list_telemetry: bool,
+    /// Connections served at once (tunnels included); beyond it clients get 503.
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Time a client has to send a complete request head (e.g. 10s, 500ms).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+    /// Largest request head accepted, in bytes; larger ones get 431.
+    #[arg(long, default_value_t = 32 * 1024)]
+    pub max_header_size: usize,
+    /// Time to resolve, connect and finish the TLS handshake upstream; beyond it 504.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+    /// Time for the upstream to answer with a response head; beyond it 504.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub response_timeout: Duration,
+    /// A tunnel in which no byte moves either way for this long is closed (checked once per
+    /// period, so it goes within twice this).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// On SIGTERM/SIGINT, how long open requests and tunnels may take to finish.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
 }
 
 /// Why the proxy could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
-    #[error("hush proxy is not implemented yet")]
-    NotImplemented,
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("refusing to listen on non-loopback {0} without --allow-remote")]
+    RemoteNotAllowed(SocketAddr),
+    #[error(
+        "--allow-remote needs a client credential: set HUSH_PROXY_TOKEN to a non-empty secret"
+    )]
+    NoToken,
+    #[error("{0}")]
+    Tls(String),
+    #[error("cannot open audit log {path}: {source}")]
+    AuditLog {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
 }
 
 /// Runs the proxy until SIGTERM/SIGINT; `Ok` means a clean drain (exit 0).
-pub fn run(_args: &ProxyArgs) -> Result<(), ProxyError> {
-    Err(ProxyError::NotImplemented)
+pub fn run(args: &ProxyArgs) -> Result<(), ProxyError> {
+    let config = Config::load(args.config.as_deref())?;
+    if args.list_telemetry {
+        print_telemetry(&config);
+        return Ok(());
+    }
+    let listen = args
+        .listen
+        .or(config.listen)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    if !listen.ip().is_loopback() && !args.allow_remote {
+        return Err(ProxyError::RemoteNotAllowed(listen));
+    }
+    let token = match args.allow_remote {
+        true => match std::env::var("HUSH_PROXY_TOKEN") {
+            Ok(t) if !t.is_empty() => Some(auth::Token::new(&t)),
+            _ => return Err(ProxyError::NoToken),
+        },
+        false => None,
+    };
+    // One source of extra roots, the most specific one given: flag, then config, then env.
+    let ca_file = args
+        .ca_file
+        .clone()
+        .or(config.ca_file.clone())
+        .or_else(|| std::env::var_os("SSL_CERT_FILE").map(PathBuf::from));
+    let tls = upstream::tls_config(ca_file.as_deref()).map_err(ProxyError::Tls)?;
+    let audit_path = args.audit_log.clone().or(config.audit_log.clone());
+    let audit =
+        audit::AuditLog::open(audit_path.as_deref()).map_err(|source| ProxyError::AuditLog {
+            path: audit_path.clone().unwrap_or_default(),
+            source,
+        })?;
+    let shared = Arc::new(Shared {
+        policy: config.policy,
+        env: policy::Env::from_process(),
+        tls: TlsConnector::from(tls),
+        audit: Arc::new(audit),
+        token,
+        limits: Limits {
+            max_connections: args.max_connections as usize,
+            header_timeout: args.header_timeout,
+            max_header_size: args.max_header_size,
+            connect_timeout: args.connect_timeout,
+            response_timeout: args.response_timeout,
+            idle_timeout: args.idle_timeout,
+            drain_timeout: args.drain_timeout,
+        },
+    });
+    raise_fd_limit();
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads {
+        builder.worker_threads(usize::from(n));
+    }
+    let runtime = builder.enable_all().build().map_err(ProxyError::Runtime)?;
+    let result = runtime.block_on(async {
+        // Signal handlers go in before the address is announced, so a SIGTERM sent as soon as
+        // a supervisor sees the address is a clean stop, not the default kill.
+        let mut term = signal(SignalKind::terminate()).map_err(ProxyError::Runtime)?;
+        let mut int = signal(SignalKind::interrupt()).map_err(ProxyError::Runtime)?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|source| ProxyError::Listen {
+                addr: listen,
+                source,
+            })?;
+        let bound = listener.local_addr().unwrap_or(listen);
+        eprintln!("hush proxy: listening on {bound}");
+        let stop = async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        };
+        // The accept loop runs on a worker, not on this thread: a connection it spawns then
+        // starts on the same worker instead of paying a cross-thread wake-up.
+        let _ = tokio::spawn(server::serve(listener, shared, stop)).await;
+        Ok(())
+    });
+    // Whatever outlived the drain deadline is cut off here rather than holding the exit.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    result
+}
+
+/// Every connection costs two descriptors (three or more while a tunnel moves data), and many
+/// systems start processes with a soft limit of 1024: lift it to the hard limit, best effort.
+fn raise_fd_limit() {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+                lim.rlim_cur = lim.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            }
+        }
+    }
+}
+
+fn print_telemetry(config: &Config) {
+    let policy = &config.policy;
+    for rule in &policy.telemetry {
+        if policy
+            .telemetry_allow
+            .iter()
+            .any(|v| v.eq_ignore_ascii_case(&rule.vendor))
+        {
+            continue;
+        }
+        println!(
+            "{}\t{}\t{}\t{}",
+            rule.vendor,
+            rule.host,
+            rule.path_prefix.as_deref().unwrap_or("-"),
+            rule.description
+        );
+    }
+}
+
+/// Parses `500ms`, `10s`, `5m` or a bare number of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration such as 500ms, 10s or 5m"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("{s:?} is not a duration such as 500ms, 10s or 5m")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert!(parse_duration("5h").is_err());
+        assert!(parse_duration("ms").is_err());
+    }
 }

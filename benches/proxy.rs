@@ -1,0 +1,581 @@
+//! `hush proxy` against a direct connection, in one run on loopback: tunnel throughput, CONNECT
+//! set-up latency, plain-HTTP→HTTPS request latency and resident memory with idle tunnels.
+//! `--peer NAME=ADDR,PID` adds another proxy already running (see compare-proxy.sh) to the
+//! tunnel and memory rows; `--variant NAME="ARGS"` adds another hush with extra flags (e.g.
+//! `--variant 1t="--threads 1"`). Plain `cargo bench --bench proxy` needs nothing but this crate.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+/// Bytes per throughput transfer, latency samples per series, idle tunnels held open.
+struct Sizes {
+    transfer: usize,
+    rounds: usize,
+    samples: usize,
+    idle_tunnels: usize,
+}
+
+struct Peer {
+    name: String,
+    addr: SocketAddr,
+    pid: u32,
+}
+
+fn main() {
+    let mut peers = Vec::new();
+    let mut variants = Vec::new();
+    let mut sizes = Sizes {
+        transfer: 512 << 20,
+        rounds: 5,
+        samples: 2000,
+        idle_tunnels: 5000,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--peer" => peers.push(parse_peer(&args.next().expect("--peer NAME=ADDR,PID"))),
+            "--variant" => {
+                let v = args.next().expect("--variant NAME=ARGS");
+                let (name, flags) = v.split_once('=').expect("--variant NAME=ARGS");
+                let flags = flags.split_whitespace().map(String::from).collect();
+                variants.push((name.to_string(), flags));
+            }
+            "--quick" => {
+                sizes = Sizes {
+                    transfer: 64 << 20,
+                    rounds: 3,
+                    samples: 300,
+                    idle_tunnels: 1000,
+                }
+            }
+            // `cargo bench` passes `--bench`; filters and other harness flags mean nothing here.
+            _ => {}
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run(sizes, peers, variants));
+}
+
+fn parse_peer(s: &str) -> Peer {
+    let (name, rest) = s.split_once('=').expect("NAME=ADDR,PID");
+    let (addr, pid) = rest.split_once(',').expect("NAME=ADDR,PID");
+    Peer {
+        name: name.to_string(),
+        addr: addr.parse().expect("peer address"),
+        pid: pid.parse().expect("peer pid"),
+    }
+}
+
+async fn run(sizes: Sizes, peers: Vec<Peer>, variants: Vec<(String, Vec<String>)>) {
+    let pki = Pki::new();
+    let source = source_server(sizes.transfer).await;
+    let echo = echo_server().await;
+    let https = https_server(pki.server.clone()).await;
+    let ports = [source.port(), echo.port()];
+    let hush = Hush::start(&pki, &ports, &[]);
+    let mut proxies = vec![(String::from("hush"), hush.addr, hush.child.id())];
+    let others: Vec<(String, Hush)> = variants
+        .iter()
+        .map(|(name, flags)| (format!("hush {name}"), Hush::start(&pki, &ports, flags)))
+        .collect();
+    proxies.extend(
+        others
+            .iter()
+            .map(|(n, h)| (n.clone(), h.addr, h.child.id())),
+    );
+    let hushes = proxies.len();
+    proxies.extend(peers.iter().map(|p| (p.name.clone(), p.addr, p.pid)));
+
+    println!("# hush proxy bench: loopback, {} cores", cores());
+    let mut table = Table::default();
+
+    // Throughput: the same download direct and through each proxy, interleaved, median of rounds.
+    let mut direct = Vec::new();
+    let mut via: Vec<Vec<f64>> = vec![Vec::new(); proxies.len()];
+    for _ in 0..sizes.rounds {
+        direct.push(download(source, None).await);
+        for (i, (_, addr, _)) in proxies.iter().enumerate() {
+            via[i].push(download(source, Some(*addr)).await);
+        }
+    }
+    let direct = median(&mut direct);
+    table.row(
+        "tunnel throughput (MiB/s, ratio to direct)",
+        direct,
+        via.iter_mut().map(|v| Some(median(v))).collect(),
+        Ratio::Of,
+    );
+
+    // CONNECT set-up: connect and one echoed byte, direct or through a fresh tunnel.
+    let direct = latencies(sizes.samples, || connect_echo(echo, None)).await;
+    let mut p50 = Vec::new();
+    let mut p99 = Vec::new();
+    for (_, addr, _) in &proxies {
+        let l = latencies(sizes.samples, || connect_echo(echo, Some(*addr))).await;
+        p50.push(Some(l.p50));
+        p99.push(Some(l.p99));
+    }
+    table.row(
+        "CONNECT set-up p50 (µs, added)",
+        direct.p50,
+        p50,
+        Ratio::Added,
+    );
+    table.row(
+        "CONNECT set-up p99 (µs, added)",
+        direct.p99,
+        p99,
+        Ratio::Added,
+    );
+
+    // Plain HTTP through hush (re-originated over TLS) against HTTPS straight to the origin.
+    let tls = pki.client();
+    let direct = latencies(sizes.samples, || https_get(https, tls.clone())).await;
+    let mut p50 = vec![None; proxies.len()];
+    let mut p99 = vec![None; proxies.len()];
+    for (i, (_, addr, _)) in proxies.iter().take(hushes).enumerate() {
+        let l = latencies(sizes.samples, || proxied_get(https, *addr)).await;
+        p50[i] = Some(l.p50);
+        p99[i] = Some(l.p99);
+    }
+    table.row(
+        "http→https request p50 (µs, added)",
+        direct.p50,
+        p50,
+        Ratio::Added,
+    );
+    table.row(
+        "http→https request p99 (µs, added)",
+        direct.p99,
+        p99,
+        Ratio::Added,
+    );
+
+    // Memory: resident set of each proxy holding idle tunnels (client sockets kept open here).
+    let mut rss = Vec::new();
+    for (_, addr, pid) in &proxies {
+        let before = rss_mib(*pid);
+        let held = hold_tunnels(echo, *addr, sizes.idle_tunnels).await;
+        let after = rss_mib(*pid);
+        println!(
+            "# {addr}: {} idle tunnels open, RSS {before:.1} → {after:.1} MiB",
+            held.len()
+        );
+        rss.push(Some(after));
+        drop(held);
+    }
+    let label = format!("RSS with {} idle tunnels (MiB)", sizes.idle_tunnels);
+    table.row(&label, f64::NAN, rss, Ratio::None);
+
+    let names: Vec<&str> = proxies.iter().map(|(n, _, _)| n.as_str()).collect();
+    table.print(&names);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reporting
+
+#[derive(Clone, Copy)]
+enum Ratio {
+    /// Proxy value divided by direct (throughput).
+    Of,
+    /// Proxy value minus direct (latency).
+    Added,
+    None,
+}
+
+#[derive(Default)]
+struct Table {
+    rows: Vec<(String, f64, Vec<Option<f64>>, Ratio)>,
+}
+
+impl Table {
+    fn row(&mut self, label: &str, direct: f64, via: Vec<Option<f64>>, ratio: Ratio) {
+        self.rows.push((label.to_string(), direct, via, ratio));
+    }
+
+    fn print(&self, names: &[&str]) {
+        print!("{:<44} {:>10}", "what", "direct");
+        for n in names {
+            print!(" {n:>12} {:>9}", "");
+        }
+        println!();
+        for (label, direct, via, ratio) in &self.rows {
+            let d = if direct.is_nan() {
+                "-".to_string()
+            } else {
+                format!("{direct:.1}")
+            };
+            print!("{label:<44} {d:>10}");
+            for v in via {
+                match v {
+                    Some(v) => {
+                        let r = match ratio {
+                            Ratio::Of => format!("×{:.2}", v / direct),
+                            Ratio::Added => format!("{:+.0}", v - direct),
+                            Ratio::None => String::new(),
+                        };
+                        print!(" {v:>12.1} {r:>9}");
+                    }
+                    None => print!(" {:>12} {:>9}", "n/a", ""),
+                }
+            }
+            println!();
+        }
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+struct Latency {
+    p50: f64,
+    p99: f64,
+}
+
+/// Runs `op` sequentially (after a warm-up) and returns its p50 and p99 in microseconds.
+async fn latencies<F, Fut>(samples: usize, mut op: F) -> Latency
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for _ in 0..samples / 10 {
+        op().await;
+    }
+    let mut us = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let start = Instant::now();
+        op().await;
+        us.push(start.elapsed().as_secs_f64() * 1e6);
+    }
+    us.sort_by(f64::total_cmp);
+    Latency {
+        p50: us[us.len() / 2],
+        p99: us[us.len() * 99 / 100],
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients
+
+/// Opens a TCP stream to `target`, directly or through a `CONNECT` tunnel of `proxy`; also
+/// returns any tunnelled bytes that arrived together with the proxy's answer.
+async fn open(target: SocketAddr, proxy: Option<SocketAddr>) -> (TcpStream, usize) {
+    let Some(proxy) = proxy else {
+        let s = TcpStream::connect(target).await.unwrap();
+        s.set_nodelay(true).unwrap();
+        return (s, 0);
+    };
+    let mut s = TcpStream::connect(proxy).await.unwrap();
+    s.set_nodelay(true).unwrap();
+    let req = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut head = Vec::with_capacity(256);
+    let end = loop {
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(n > 0, "proxy closed during CONNECT");
+        head.extend_from_slice(&buf[..n]);
+        if let Some(i) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    assert!(
+        head.starts_with(b"HTTP/1.1 200") || head.starts_with(b"HTTP/1.0 200"),
+        "CONNECT refused: {}",
+        String::from_utf8_lossy(&head)
+    );
+    (s, head.len() - end)
+}
+
+/// Downloads everything the source server sends; returns MiB/s.
+async fn download(source: SocketAddr, proxy: Option<SocketAddr>) -> f64 {
+    let start = Instant::now();
+    let (mut s, mut total) = open(source, proxy).await;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = s.read(&mut buf).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        total += n;
+    }
+    total as f64 / (1 << 20) as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn connect_echo(echo: SocketAddr, proxy: Option<SocketAddr>) {
+    let (mut s, _) = open(echo, proxy).await;
+    s.write_all(b"x").await.unwrap();
+    let mut b = [0u8; 1];
+    s.read_exact(&mut b).await.unwrap();
+}
+
+/// One HTTPS GET on a fresh connection (session resumption allowed, as the proxy has it too).
+async fn https_get(origin: SocketAddr, tls: TlsConnector) {
+    let tcp = TcpStream::connect(origin).await.unwrap();
+    tcp.set_nodelay(true).unwrap();
+    // Both ways address the origin by IP: neither pays for a name lookup.
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    let stream = tls.connect(name, tcp).await.unwrap();
+    let req = Request::get("/")
+        .header("host", origin.to_string())
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    send_one(stream, req).await;
+}
+
+/// The same GET as plain HTTP through hush, which re-originates it over TLS.
+async fn proxied_get(origin: SocketAddr, proxy: SocketAddr) {
+    let tcp = TcpStream::connect(proxy).await.unwrap();
+    tcp.set_nodelay(true).unwrap();
+    let url = format!("http://{origin}/");
+    let req = Request::get(url)
+        .header("host", origin.to_string())
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    send_one(tcp, req).await;
+}
+
+async fn send_one<IO>(io: IO, req: Request<Empty<Bytes>>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let resp = sender.send_request(req).await.unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    resp.into_body().collect().await.unwrap();
+}
+
+/// Opens `n` tunnels (64 at a time), each proven by one echoed byte, and returns them open.
+async fn hold_tunnels(echo: SocketAddr, proxy: SocketAddr, n: usize) -> Vec<TcpStream> {
+    let mut held = Vec::with_capacity(n);
+    while held.len() < n {
+        let batch = (n - held.len()).min(64);
+        let mut tasks = Vec::new();
+        for _ in 0..batch {
+            tasks.push(tokio::spawn(async move {
+                let (mut s, _) = open(echo, Some(proxy)).await;
+                s.write_all(b"x").await.unwrap();
+                let mut b = [0u8; 1];
+                s.read_exact(&mut b).await.unwrap();
+                s
+            }));
+        }
+        for t in tasks {
+            held.push(t.await.unwrap());
+        }
+    }
+    held
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers
+
+/// Sends `size` bytes to every client, then closes.
+async fn source_server(size: usize) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let chunk = Bytes::from(vec![0x5au8; 256 * 1024]);
+        while let Ok((mut s, _)) = listener.accept().await {
+            let chunk = chunk.clone();
+            tokio::spawn(async move {
+                let mut left = size;
+                while left > 0 {
+                    let n = left.min(chunk.len());
+                    if s.write_all(&chunk[..n]).await.is_err() {
+                        return;
+                    }
+                    left -= n;
+                }
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+async fn echo_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let _ = s.set_nodelay(true);
+            tokio::spawn(async move {
+                let (mut r, mut w) = s.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            });
+        }
+    });
+    addr
+}
+
+async fn https_server(config: Arc<rustls::ServerConfig>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = TlsAcceptor::from(config);
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let _ = tcp.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = service_fn(|_req| async {
+                    Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from("ok\n"))))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+struct Pki {
+    ca_pem: String,
+    ca_der: rustls::pki_types::CertificateDer<'static>,
+    server: Arc<rustls::ServerConfig>,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "hush bench CA");
+        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let mut leaf =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+        leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let leaf = leaf.signed_by(&key, &ca).unwrap();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let server = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![leaf.der().clone()], key)
+            .unwrap();
+        Pki {
+            ca_pem: ca.pem(),
+            ca_der: ca.der().clone(),
+            server: Arc::new(server),
+        }
+    }
+
+    fn client(&self) -> TlsConnector {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.ca_der.clone()).unwrap();
+        let config = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        TlsConnector::from(Arc::new(config))
+    }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The proxy under test, started from this build with loopback upstreams allowed.
+struct Hush {
+    child: Child,
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Hush {
+    fn start(pki: &Pki, connect_ports: &[u16], flags: &[String]) -> Hush {
+        let dir = tempfile::tempdir().unwrap();
+        let ports: Vec<String> = connect_ports.iter().map(u16::to_string).collect();
+        let config = format!(
+            "[proxy]\nallow_private = [\"127.0.0.0/8\"]\nconnect_ports = [{}]\n",
+            ports.join(", ")
+        );
+        std::fs::write(dir.path().join("hush.toml"), config).unwrap();
+        std::fs::write(dir.path().join("ca.pem"), &pki.ca_pem).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hush"))
+            .args([
+                "proxy",
+                "--listen",
+                "127.0.0.1:0",
+                "--max-connections",
+                "12000",
+            ])
+            .arg("--config")
+            .arg(dir.path().join("hush.toml"))
+            .arg("--ca-file")
+            .arg(dir.path().join("ca.pem"))
+            .arg("--audit-log")
+            .arg(dir.path().join("audit.log"))
+            .args(flags)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        err.read_line(&mut line).unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("hush proxy: listening on ")
+            .unwrap_or_else(|| panic!("unexpected: {line}"))
+            .parse()
+            .unwrap();
+        Hush {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Hush {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

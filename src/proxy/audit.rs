@@ -1,0 +1,177 @@
+//! The audit log: one JSON line per decision, with the contract's fields and nothing more
+//! revealing. Header values, bodies and query strings never reach a record: the record type has
+//! no field that could hold them, and the path is cut at `?` before it is stored.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+/// Where audit lines go: a file opened for append, or standard error.
+pub struct AuditLog {
+    sink: Mutex<Sink>,
+}
+
+enum Sink {
+    File(File),
+    Stderr,
+}
+
+impl AuditLog {
+    pub fn open(path: Option<&Path>) -> std::io::Result<AuditLog> {
+        let sink = match path {
+            Some(p) => Sink::File(OpenOptions::new().create(true).append(true).open(p)?),
+            None => Sink::Stderr,
+        };
+        Ok(AuditLog {
+            sink: Mutex::new(sink),
+        })
+    }
+
+    /// Writes one line. A failing log must not take the proxy down, so errors are dropped; the
+    /// line is written with one `write_all` so concurrent records never interleave.
+    pub fn write(&self, record: &Record) {
+        let Ok(mut line) = serde_json::to_vec(record) else {
+            return;
+        };
+        line.push(b'\n');
+        let Ok(mut sink) = self.sink.lock() else {
+            return;
+        };
+        let _ = match &mut *sink {
+            Sink::File(f) => f.write_all(&line),
+            Sink::Stderr => std::io::stderr().lock().write_all(&line),
+        };
+    }
+}
+
+/// One audit line.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    pub time: String,
+    pub client: SocketAddr,
+    pub method: String,
+    pub host: String,
+    pub port: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    pub decision: &'static str,
+    pub status: u16,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub duration_ms: u64,
+    /// Why a request was refused or failed (never derived from request headers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<String>,
+}
+
+/// A decision whose line is written when the exchange ends, with the bytes counted meanwhile.
+/// Dropping it writes the line, so a client that disconnects mid-stream is still logged.
+pub struct Pending {
+    log: Arc<AuditLog>,
+    record: Record,
+    start: Instant,
+    pub up: Arc<AtomicU64>,
+    pub down: Arc<AtomicU64>,
+}
+
+impl Pending {
+    pub fn new(log: Arc<AuditLog>, record: Record, start: Instant) -> Pending {
+        Pending {
+            log,
+            record,
+            start,
+            up: Arc::default(),
+            down: Arc::default(),
+        }
+    }
+
+    /// Notes why an exchange ended without making it an error (e.g. a tunnel's idle timeout).
+    pub fn set_reason(&mut self, reason: String) {
+        self.record.reason = Some(reason);
+    }
+
+    /// Turns the record into an error (a failure after the decision) with its reason.
+    pub fn fail(&mut self, status: u16, reason: String) {
+        self.record.decision = "error";
+        self.record.status = status;
+        self.record.reason = Some(reason);
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.record.bytes_up = self.up.load(Ordering::Relaxed);
+        self.record.bytes_down = self.down.load(Ordering::Relaxed);
+        self.record.duration_ms = self.start.elapsed().as_millis() as u64;
+        self.log.write(&self.record);
+    }
+}
+
+/// Cuts the query string (and a fragment, should a client send one) off a path.
+pub fn path_only(path_and_query: &str) -> String {
+    let end = path_and_query
+        .find(['?', '#'])
+        .unwrap_or(path_and_query.len());
+    path_and_query[..end].to_string()
+}
+
+/// The current time as RFC 3339 UTC with milliseconds, e.g. `2026-11-25T18:24:06.123Z`.
+pub fn now_rfc3339() -> String {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    rfc3339(since.as_secs(), since.subsec_millis())
+}
+
+fn rfc3339(secs: u64, millis: u32) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_times() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(951_782_400, 5), "2000-02-29T00:00:00.005Z");
+        assert_eq!(rfc3339(1_795_631_046, 123), "2026-11-25T18:24:06.123Z");
+    }
+
+    #[test]
+    fn strips_queries() {
+        assert_eq!(path_only("/a/b?token=secret"), "/a/b");
+        assert_eq!(path_only("/a#frag"), "/a");
+        assert_eq!(path_only("/"), "/");
+    }
+}

@@ -1,0 +1,344 @@
+//! The proxy's decisions as a pure function: request target + configuration + environment flags
+//! → [`Decision`]. No I/O here; the server carries decisions out, and checks the address it
+//! actually dials with [`Policy::check_addr`] (a name is judged again after it is resolved).
+
+use std::fmt;
+use std::net::IpAddr;
+
+use super::addr::{self, Cidr, Range};
+use super::telemetry::{normalize_host, HostGlob, Rule};
+
+/// What the client asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `CONNECT host:port`: an opaque tunnel; the proxy never sees the path.
+    Connect,
+    /// An absolute-form `http://host[:port]/path` request.
+    Http,
+}
+
+/// A request target, as parsed from the request line.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub kind: Kind,
+    pub host: &'a str,
+    pub port: u16,
+    /// `None` for `CONNECT`.
+    pub path: Option<&'a str>,
+}
+
+/// The environment flags that switch telemetry back on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Env {
+    pub enable_telemetry: bool,
+    pub do_not_track: bool,
+}
+
+impl Env {
+    /// Reads `ENABLE_TELEMETRY` and `DO_NOT_TRACK` through `get`, so tests need not touch the
+    /// process environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Env {
+        let flag = |name| get(name).is_some_and(|v| is_true(&v));
+        Env {
+            enable_telemetry: flag("ENABLE_TELEMETRY"),
+            do_not_track: flag("DO_NOT_TRACK"),
+        }
+    }
+
+    pub fn from_process() -> Env {
+        Env::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Telemetry flows only when asked for and not vetoed: `DO_NOT_TRACK` wins.
+    fn telemetry_enabled(self) -> bool {
+        self.enable_telemetry && !self.do_not_track
+    }
+}
+
+/// `1`, `true`, `yes`, `on` in any case; anything else (including empty) is false.
+pub fn is_true(value: &str) -> bool {
+    let v = value.trim();
+    ["1", "true", "yes", "on"]
+        .iter()
+        .any(|t| v.eq_ignore_ascii_case(t))
+}
+
+/// The validated `[proxy]` rules that decisions depend on.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub connect_ports: Vec<u16>,
+    pub plain_http_allow: Vec<HostGlob>,
+    pub allow_private: Vec<Cidr>,
+    /// Built-in rules followed by the config's own.
+    pub telemetry: Vec<Rule>,
+    /// Lower-cased vendor names re-enabled by `telemetry_allow`.
+    pub telemetry_allow: Vec<String>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            connect_ports: vec![443],
+            plain_http_allow: Vec::new(),
+            allow_private: Vec::new(),
+            telemetry: Vec::new(),
+            telemetry_allow: Vec::new(),
+        }
+    }
+}
+
+/// What the server does with a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Send a plain-HTTP request on in clear text (`plain_http_allow`).
+    Forward,
+    /// Re-originate a plain-HTTP request over verified TLS.
+    Upgrade,
+    /// Open a `CONNECT` tunnel.
+    Tunnel,
+    /// Answer locally: `204` for a request, `403` for a tunnel.
+    TelemetryBlocked {
+        vendor: String,
+    },
+    Denied(Reason),
+}
+
+/// Why a request was refused (`403`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    ConnectPort(u16),
+    PrivateAddress(IpAddr, Range),
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::ConnectPort(p) => write!(f, "CONNECT to port {p} is not in connect_ports"),
+            Reason::PrivateAddress(ip, range) => {
+                write!(f, "{ip} is a {range} address not listed in allow_private")
+            }
+        }
+    }
+}
+
+impl Policy {
+    /// Decides what to do with a request before any network access.
+    pub fn decide(&self, target: &Target<'_>, env: Env) -> Decision {
+        let host = normalize_host(target.host);
+        if let Some(rule) = self.telemetry_rule(&host, target.path) {
+            if !env.telemetry_enabled() && !self.vendor_allowed(&rule.vendor, env) {
+                return Decision::TelemetryBlocked {
+                    vendor: rule.vendor.clone(),
+                };
+            }
+        }
+        if target.kind == Kind::Connect && !self.connect_ports.contains(&target.port) {
+            return Decision::Denied(Reason::ConnectPort(target.port));
+        }
+        // An address literal needs no resolving: refuse it now. Names are checked once resolved.
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            if let Err(reason) = self.check_addr(ip) {
+                return Decision::Denied(reason);
+            }
+        }
+        match target.kind {
+            Kind::Connect => Decision::Tunnel,
+            Kind::Http if self.plain_http_allow.iter().any(|g| g.matches(&host)) => {
+                Decision::Forward
+            }
+            Kind::Http => Decision::Upgrade,
+        }
+    }
+
+    /// Checks the address about to be dialled against the private ranges and `allow_private`.
+    pub fn check_addr(&self, ip: IpAddr) -> Result<(), Reason> {
+        addr::check(ip, &self.allow_private).map_err(|range| Reason::PrivateAddress(ip, range))
+    }
+
+    fn telemetry_rule(&self, host: &str, path: Option<&str>) -> Option<&Rule> {
+        self.telemetry.iter().find(|r| r.matches(host, path))
+    }
+
+    /// `telemetry_allow` re-enables a vendor, but `DO_NOT_TRACK` still wins over it.
+    fn vendor_allowed(&self, vendor: &str, env: Env) -> bool {
+        !env.do_not_track
+            && self
+                .telemetry_allow
+                .iter()
+                .any(|v| v.eq_ignore_ascii_case(vendor))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::telemetry::RawRule;
+
+    fn rule(vendor: &str, host: &str, path: Option<&str>) -> Rule {
+        RawRule {
+            host: host.into(),
+            path_prefix: path.map(Into::into),
+            vendor: Some(vendor.into()),
+            description: None,
+        }
+        .compile(None)
+        .unwrap()
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            connect_ports: vec![443, 8443],
+            plain_http_allow: vec!["*.svc.cluster.local".parse().unwrap()],
+            allow_private: vec!["10.1.0.0/16".parse().unwrap()],
+            telemetry: vec![
+                rule("segment", "api.segment.io", None),
+                rule("sentry", "*.ingest.sentry.io", None),
+                rule("example", "api.example.com", Some("/v1/track")),
+            ],
+            telemetry_allow: vec!["sentry".into()],
+        }
+    }
+
+    fn http<'a>(host: &'a str, path: &'a str) -> Target<'a> {
+        Target {
+            kind: Kind::Http,
+            host,
+            port: 80,
+            path: Some(path),
+        }
+    }
+
+    fn connect(host: &str, port: u16) -> Target<'_> {
+        Target {
+            kind: Kind::Connect,
+            host,
+            port,
+            path: None,
+        }
+    }
+
+    const OFF: Env = Env {
+        enable_telemetry: false,
+        do_not_track: false,
+    };
+    const ON: Env = Env {
+        enable_telemetry: true,
+        do_not_track: false,
+    };
+    const DNT: Env = Env {
+        enable_telemetry: true,
+        do_not_track: true,
+    };
+
+    fn blocked(vendor: &str) -> Decision {
+        Decision::TelemetryBlocked {
+            vendor: vendor.into(),
+        }
+    }
+
+    fn private(ip: &str, range: Range) -> Decision {
+        Decision::Denied(Reason::PrivateAddress(ip.parse().unwrap(), range))
+    }
+
+    #[test]
+    fn decision_table() {
+        let p = policy();
+        let cases: Vec<(Target, Env, Decision)> = vec![
+            (http("example.org", "/"), OFF, Decision::Upgrade),
+            (http("EXAMPLE.org.", "/"), OFF, Decision::Upgrade),
+            (http("a.svc.cluster.local", "/"), OFF, Decision::Forward),
+            (http("svc.cluster.local", "/"), OFF, Decision::Upgrade),
+            (connect("example.org", 443), OFF, Decision::Tunnel),
+            (connect("example.org", 8443), OFF, Decision::Tunnel),
+            (
+                connect("example.org", 22),
+                OFF,
+                Decision::Denied(Reason::ConnectPort(22)),
+            ),
+            // Telemetry: blocked, re-enabled by the environment, vetoed by DO_NOT_TRACK.
+            (http("api.segment.io", "/v1/t"), OFF, blocked("segment")),
+            (http("API.Segment.IO", "/v1/t"), OFF, blocked("segment")),
+            (connect("api.segment.io", 443), OFF, blocked("segment")),
+            (http("api.segment.io", "/v1/t"), ON, Decision::Upgrade),
+            (connect("api.segment.io", 443), ON, Decision::Tunnel),
+            (http("api.segment.io", "/v1/t"), DNT, blocked("segment")),
+            // telemetry_allow re-enables one vendor, but not against DO_NOT_TRACK.
+            (http("o1.ingest.sentry.io", "/api"), OFF, Decision::Upgrade),
+            (
+                http("o1.ingest.sentry.io", "/api"),
+                Env {
+                    enable_telemetry: false,
+                    do_not_track: true,
+                },
+                blocked("sentry"),
+            ),
+            // Path-prefix rules: only the tracking path, and never a tunnel (the path is hidden).
+            (
+                http("api.example.com", "/v1/track/e"),
+                OFF,
+                blocked("example"),
+            ),
+            (http("api.example.com", "/v1/users"), OFF, Decision::Upgrade),
+            (connect("api.example.com", 443), OFF, Decision::Tunnel),
+            // Telemetry is judged before the port, so a blocked vendor is reported as such.
+            (connect("api.segment.io", 22), OFF, blocked("segment")),
+            // Address literals are refused before any dialling.
+            (
+                http("169.254.169.254", "/latest/meta-data"),
+                OFF,
+                private("169.254.169.254", Range::LinkLocal),
+            ),
+            (
+                connect("127.0.0.1", 443),
+                OFF,
+                private("127.0.0.1", Range::Loopback),
+            ),
+            (
+                connect("::ffff:10.0.0.1", 443),
+                OFF,
+                private("::ffff:10.0.0.1", Range::Private),
+            ),
+            (connect("10.1.2.3", 443), OFF, Decision::Tunnel),
+            (http("10.1.2.3", "/"), OFF, Decision::Upgrade),
+            (http("8.8.8.8", "/"), OFF, Decision::Upgrade),
+        ];
+        for (target, env, want) in cases {
+            assert_eq!(p.decide(&target, env), want, "{target:?} {env:?}");
+        }
+    }
+
+    #[test]
+    fn env_flags() {
+        let env = |e: &str, d: &str| {
+            let (e, d) = (e.to_string(), d.to_string());
+            Env::from_lookup(move |name| match name {
+                "ENABLE_TELEMETRY" if !e.is_empty() => Some(e.clone()),
+                "DO_NOT_TRACK" if !d.is_empty() => Some(d.clone()),
+                _ => None,
+            })
+        };
+        for t in ["1", "true", "TRUE", "Yes", "on", "ON", " on "] {
+            assert!(env(t, "").enable_telemetry, "{t:?}");
+        }
+        for f in ["0", "false", "no", "off", "2", "enabled", "y"] {
+            assert!(!env(f, "").enable_telemetry, "{f:?}");
+        }
+        assert!(env("", "").eq(&OFF));
+        assert!(env("1", "1").do_not_track);
+        assert!(!env("1", "1").telemetry_enabled());
+        assert!(env("1", "0").telemetry_enabled());
+    }
+
+    #[test]
+    fn default_policy_tunnels_only_443() {
+        let p = Policy::default();
+        assert_eq!(
+            p.decide(&connect("example.org", 443), OFF),
+            Decision::Tunnel
+        );
+        assert_eq!(
+            p.decide(&connect("example.org", 80), OFF),
+            Decision::Denied(Reason::ConnectPort(80))
+        );
+    }
+}

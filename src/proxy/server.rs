@@ -1,0 +1,707 @@
+//! The HTTP/1 server: accepts connections under a cap, asks the policy about each request and
+//! carries the decision out (tunnel, TLS re-origination, local answer). Draining on shutdown
+//! lets requests in flight finish, up to a deadline.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::http::uri::{PathAndQuery, Scheme};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode, Uri, Version};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsConnector;
+
+use super::audit::{now_rfc3339, path_only, AuditLog, Pending, Record};
+use super::auth::Token;
+use super::policy::{Decision, Env, Kind, Policy, Target};
+use super::telemetry::normalize_host;
+use super::tunnel::{self, Counters};
+use super::upstream::{self, UpstreamError};
+
+type ProxyBody = BoxBody<Bytes, hyper::Error>;
+
+/// The response header that carries why the proxy answered an error itself.
+pub const ERROR_HEADER: &str = "x-hush-error";
+
+/// Resource limits; see `ProxyArgs` for the defaults.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub max_header_size: usize,
+    pub connect_timeout: Duration,
+    pub response_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub drain_timeout: Duration,
+}
+
+/// Everything a connection needs, shared read-only.
+pub struct Shared {
+    pub policy: Policy,
+    pub env: Env,
+    pub tls: TlsConnector,
+    pub audit: Arc<AuditLog>,
+    pub token: Option<Token>,
+    pub limits: Limits,
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and drains.
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Future<Output = ()>) {
+    let max = shared.limits.max_connections;
+    let slots = Arc::new(Semaphore::new(max));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => match slots.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        let conn = connection(stream, peer, shared.clone(), stop_rx.clone(), permit);
+                        tokio::spawn(conn);
+                    }
+                    Err(_) => {
+                        tokio::spawn(refuse_busy(stream));
+                    }
+                },
+                // Out of descriptors or a connection reset before accept: back off a moment
+                // rather than spin on an error that will repeat at once.
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    // Every connection and tunnel holds a slot; all slots back means everything has finished.
+    let all = u32::try_from(max).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(shared.limits.drain_timeout, slots.acquire_many(all)).await;
+}
+
+/// Beyond the connection cap: a canned `503`, then close without serving the request.
+async fn refuse_busy(mut stream: TcpStream) {
+    const BODY: &str = "hush proxy: too many connections\n";
+    let head = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(head.as_bytes()).await?;
+        stream.shutdown().await?;
+        // Read what the client sent until it closes: closing with unread data would reset the
+        // connection and could destroy the 503 before the client reads it.
+        let mut sink = [0u8; 1024];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
+}
+
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    stop: watch::Receiver<bool>,
+    // Held until this task ends, tunnel included: one slot per client connection.
+    _permit: OwnedSemaphorePermit,
+) {
+    let _ = stream.set_nodelay(true);
+    let tunnel_slot = TunnelSlot::default();
+    // Boxed so that hyper's connection state (several KiB) is freed once HTTP is done, and a
+    // long-lived tunnel keeps only its own small state in this task.
+    Box::pin(serve_http(
+        stream,
+        peer,
+        shared.clone(),
+        stop,
+        tunnel_slot.clone(),
+    ))
+    .await;
+    // After a CONNECT, hyper finishes the connection by handing the socket over; the tunnel
+    // then runs right here, in the same task, rather than in one more spawned task.
+    let job = tunnel_slot.lock().ok().and_then(|mut slot| slot.take());
+    if let Some(job) = job {
+        job.run(shared.limits.idle_timeout).await;
+    }
+}
+
+/// Serves HTTP/1 requests on one client connection until it closes, upgrades or is drained.
+async fn serve_http(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    tunnel_slot: TunnelSlot,
+) {
+    let limits = &shared.limits;
+    let service = {
+        let shared = shared.clone();
+        service_fn(move |req| handle(req, peer, shared.clone(), tunnel_slot.clone()))
+    };
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_header_size(limits.max_header_size)
+        .max_buf_size(limits.max_header_size.max(64 * 1024));
+    let conn = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+/// Where a `CONNECT` handler leaves its tunnel for the connection task to run.
+type TunnelSlot = Arc<Mutex<Option<TunnelJob>>>;
+
+struct TunnelJob {
+    on_upgrade: hyper::upgrade::OnUpgrade,
+    upstream: TcpStream,
+    pending: Pending,
+}
+
+impl TunnelJob {
+    async fn run(self, idle: Duration) {
+        let TunnelJob {
+            on_upgrade,
+            upstream,
+            mut pending,
+        } = self;
+        let result = match on_upgrade.await {
+            Ok(upgraded) => splice_upgraded(upgraded, upstream, idle, &pending).await,
+            Err(e) => Err(std::io::Error::other(e)),
+        };
+        match result {
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                pending.set_reason("idle timeout".into());
+            }
+            Err(e) => pending.fail(200, format!("tunnel: {e}")),
+            Ok(()) => {}
+        }
+    }
+}
+
+/// What the audit log needs to know about a request before a decision is carried out.
+struct Ctx {
+    shared: Arc<Shared>,
+    tunnel: TunnelSlot,
+    start: Instant,
+    record: Record,
+}
+
+impl Ctx {
+    fn pending(&self, decision: &'static str, status: u16) -> Pending {
+        let mut record = self.record.clone();
+        record.decision = decision;
+        record.status = status;
+        Pending::new(self.shared.audit.clone(), record, self.start)
+    }
+
+    /// Logs a decision answered locally and builds the answer.
+    fn answer(
+        &self,
+        decision: &'static str,
+        status: StatusCode,
+        reason: Option<String>,
+    ) -> Response<ProxyBody> {
+        let mut record = self.record.clone();
+        record.decision = decision;
+        record.status = status.as_u16();
+        record.reason = reason.clone();
+        record.duration_ms = self.start.elapsed().as_millis() as u64;
+        self.shared.audit.write(&record);
+        local(status, reason.as_deref())
+    }
+}
+
+async fn handle(
+    mut req: Request<Incoming>,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    tunnel: TunnelSlot,
+) -> Result<Response<ProxyBody>, Infallible> {
+    let start = Instant::now();
+    let is_connect = req.method() == Method::CONNECT;
+    // Origin-form requests are addressed to the proxy itself, not through it.
+    if !is_connect && req.uri().authority().is_none() {
+        return Ok(match (req.method(), req.uri().path()) {
+            (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
+            _ => local(StatusCode::BAD_REQUEST, Some("not a proxy request")),
+        });
+    }
+    let (host, port, path) = match target_of(req.uri(), is_connect) {
+        Ok(t) => t,
+        Err(reason) => return Ok(local(StatusCode::BAD_REQUEST, Some(reason))),
+    };
+    let ctx = Ctx {
+        record: Record {
+            time: now_rfc3339(),
+            client: peer,
+            method: req.method().as_str().to_string(),
+            host: host.clone(),
+            port,
+            path: path.clone(),
+            decision: "error",
+            status: 0,
+            bytes_up: 0,
+            bytes_down: 0,
+            duration_ms: 0,
+            reason: None,
+            vendor: None,
+        },
+        shared,
+        tunnel,
+        start,
+    };
+    let shared = &ctx.shared;
+    if let Some(token) = &shared.token {
+        let ok = req
+            .headers()
+            .get(header::PROXY_AUTHORIZATION)
+            .is_some_and(|v| token.accepts(v.as_bytes()));
+        if !ok {
+            let mut resp = ctx.answer(
+                "denied",
+                StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+                Some("missing or wrong Proxy-Authorization".into()),
+            );
+            resp.headers_mut().insert(
+                header::PROXY_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"hush\", Bearer"),
+            );
+            return Ok(resp);
+        }
+    }
+    let target = Target {
+        kind: if is_connect {
+            Kind::Connect
+        } else {
+            Kind::Http
+        },
+        host: &host,
+        port,
+        path: path.as_deref(),
+    };
+    let resp = match shared.policy.decide(&target, shared.env) {
+        Decision::TelemetryBlocked { vendor } => {
+            let status = if is_connect {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::NO_CONTENT
+            };
+            let mut record = ctx.record.clone();
+            record.decision = "telemetry-blocked";
+            record.status = status.as_u16();
+            record.duration_ms = start.elapsed().as_millis() as u64;
+            record.vendor = Some(vendor);
+            shared.audit.write(&record);
+            local(status, None)
+        }
+        Decision::Denied(reason) => {
+            ctx.answer("denied", StatusCode::FORBIDDEN, Some(reason.to_string()))
+        }
+        Decision::Tunnel => {
+            let on_upgrade = hyper::upgrade::on(&mut req);
+            open_tunnel(&ctx, on_upgrade).await
+        }
+        Decision::Upgrade => forward(&ctx, req, true).await,
+        Decision::Forward => forward(&ctx, req, false).await,
+    };
+    Ok(resp)
+}
+
+/// Host (lower-case, without IPv6 brackets), port and query-less path of a proxy request.
+fn target_of(uri: &Uri, is_connect: bool) -> Result<(String, u16, Option<String>), &'static str> {
+    let authority = uri.authority().ok_or("request target has no host")?;
+    let host = normalize_host(
+        authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']'),
+    );
+    if host.is_empty() {
+        return Err("request target has no host");
+    }
+    if is_connect {
+        let port = authority.port_u16().ok_or("CONNECT target needs a port")?;
+        return Ok((host, port, None));
+    }
+    if uri.scheme() != Some(&Scheme::HTTP) {
+        return Err("only http:// URLs can be proxied; use CONNECT for https");
+    }
+    let port = authority.port_u16().unwrap_or(80);
+    Ok((host, port, Some(path_only(uri.path()))))
+}
+
+/// Dials upstream, answers `200`, and splices the sockets once hyper hands the client over.
+async fn open_tunnel(ctx: &Ctx, on_upgrade: hyper::upgrade::OnUpgrade) -> Response<ProxyBody> {
+    let shared = &ctx.shared;
+    let (host, port) = (&ctx.record.host, ctx.record.port);
+    // Dial before answering, so an unreachable or refused upstream gets a true status.
+    let upstream =
+        match upstream::connect(host, port, &shared.policy, shared.limits.connect_timeout).await {
+            Ok(s) => s,
+            Err(e) => return upstream_failure(ctx, &e),
+        };
+    let job = TunnelJob {
+        on_upgrade,
+        upstream,
+        pending: ctx.pending("tunnel", 200),
+    };
+    if let Ok(mut slot) = ctx.tunnel.lock() {
+        *slot = Some(job);
+    }
+    Response::new(empty())
+}
+
+async fn splice_upgraded(
+    upgraded: hyper::upgrade::Upgraded,
+    upstream: TcpStream,
+    idle: Duration,
+    pending: &Pending,
+) -> std::io::Result<()> {
+    let counters = Counters {
+        up: &pending.up,
+        down: &pending.down,
+    };
+    match upgraded.downcast::<TokioIo<TcpStream>>() {
+        Ok(parts) => {
+            tunnel::splice(
+                parts.io.into_inner(),
+                upstream,
+                parts.read_buf,
+                idle,
+                counters,
+            )
+            .await
+        }
+        // Not expected with a plain TCP listener; kept correct, if without the idle timeout,
+        // and boxed so that its state does not weigh on every tunnel's task.
+        Err(upgraded) => {
+            Box::pin(async move {
+                let mut client = TokioIo::new(upgraded);
+                let mut upstream = upstream;
+                let (up, down) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
+                counters.up.fetch_add(up, Ordering::Relaxed);
+                counters.down.fetch_add(down, Ordering::Relaxed);
+                Ok(())
+            })
+            .await
+        }
+    }
+}
+
+/// Sends a plain-HTTP proxy request on: over verified TLS (`tls`), or in clear text for
+/// `plain_http_allow` hosts. The response streams back as it arrives.
+async fn forward(ctx: &Ctx, req: Request<Incoming>, tls: bool) -> Response<ProxyBody> {
+    let shared = &ctx.shared;
+    let host = ctx.record.host.clone();
+    let asked = ctx.record.port;
+    let port = upstream_port(asked, tls);
+    let limits = &shared.limits;
+    let tcp = match upstream::connect(&host, port, &shared.policy, limits.connect_timeout).await {
+        Ok(s) => s,
+        Err(e) => return upstream_failure(ctx, &e),
+    };
+    let up = Arc::new(AtomicU64::new(0));
+    let req = match upstream_request(req, &host, port, tls, up.clone()) {
+        Ok(r) => r,
+        Err(reason) => return ctx.answer("error", StatusCode::BAD_REQUEST, Some(reason)),
+    };
+    let sent = if tls {
+        match upstream::tls_handshake(&shared.tls, &host, tcp, limits.connect_timeout).await {
+            Ok(stream) => exchange(stream, req, limits.response_timeout).await,
+            // Nothing has been written upstream: the request never leaves unverified.
+            Err(e) => return upstream_failure(ctx, &e),
+        }
+    } else {
+        exchange(tcp, req, limits.response_timeout).await
+    };
+    let resp = match sent {
+        Ok(resp) => resp,
+        Err((status, reason)) => return ctx.answer("error", status, Some(reason)),
+    };
+    let mut pending = ctx.pending(
+        if tls { "upgrade" } else { "forward" },
+        resp.status().as_u16(),
+    );
+    pending.up = up;
+    let (mut parts, body) = resp.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    let body = Counted {
+        inner: body,
+        count: pending.down.clone(),
+        _hold: Some(Box::new(pending)),
+    };
+    Response::from_parts(parts, body.boxed())
+}
+
+/// The port to dial: `http://host` and `http://host:80` become `https://host:443`; any other
+/// port is kept, and a plain forward keeps its port.
+fn upstream_port(asked: u16, tls: bool) -> u16 {
+    if tls && asked == 80 {
+        443
+    } else {
+        asked
+    }
+}
+
+/// Runs one request over a fresh upstream connection and returns the response head.
+async fn exchange<IO>(
+    io: IO,
+    req: Request<Counted<Incoming>>,
+    limit: Duration,
+) -> Result<Response<Incoming>, (StatusCode, String)>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let bad_gateway = |e: hyper::Error| (StatusCode::BAD_GATEWAY, format!("upstream: {e}"));
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(bad_gateway)?;
+    // The connection task ends when the response body is finished or dropped.
+    tokio::spawn(conn);
+    match tokio::time::timeout(limit, sender.send_request(req)).await {
+        Err(_) => Err((
+            StatusCode::GATEWAY_TIMEOUT,
+            format!("upstream sent no response within {limit:?}"),
+        )),
+        Ok(r) => r.map_err(bad_gateway),
+    }
+}
+
+/// Rewrites a proxy request for the origin: origin-form target, `Host` from the URL, and no
+/// hop-by-hop or proxy headers.
+fn upstream_request(
+    req: Request<Incoming>,
+    host: &str,
+    port: u16,
+    tls: bool,
+    up: Arc<AtomicU64>,
+) -> Result<Request<Counted<Incoming>>, String> {
+    let (mut parts, body) = req.into_parts();
+    let default_port = if tls { 443 } else { 80 };
+    let host_name = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    let authority = if port == default_port {
+        host_name
+    } else {
+        format!("{host_name}:{port}")
+    };
+    let path = parts
+        .uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    parts.uri = Uri::from(path);
+    parts.version = Version::HTTP_11;
+    strip_hop_by_hop(&mut parts.headers);
+    let host_value =
+        HeaderValue::from_str(&authority).map_err(|_| "request host is not a valid header")?;
+    parts.headers.insert(header::HOST, host_value);
+    let body = Counted {
+        inner: body,
+        count: up,
+        _hold: None,
+    };
+    Ok(Request::from_parts(parts, body))
+}
+
+/// Removes the headers that describe one hop (RFC 9110 §7.6.1), including any named in
+/// `Connection`, and the proxy credentials, which are for us and never for the origin.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in [
+        header::CONNECTION,
+        header::PROXY_AUTHORIZATION,
+        header::PROXY_AUTHENTICATE,
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+    ] {
+        headers.remove(name);
+    }
+    headers.remove("keep-alive");
+    headers.remove("proxy-connection");
+}
+
+/// Logs and answers a failure to reach or trust the upstream.
+fn upstream_failure(ctx: &Ctx, e: &UpstreamError) -> Response<ProxyBody> {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let decision = match e {
+        UpstreamError::Denied(_) => "denied",
+        _ => "error",
+    };
+    ctx.answer(decision, status, Some(e.to_string()))
+}
+
+fn with_error(mut resp: Response<ProxyBody>, reason: &str) -> Response<ProxyBody> {
+    // Header values must be visible ASCII; anything else in a reason becomes '?'.
+    let clean: String = reason
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if let Ok(v) = HeaderValue::from_str(&clean) {
+        resp.headers_mut().insert(ERROR_HEADER, v);
+    }
+    resp
+}
+
+/// A response the proxy makes itself; errors carry their reason in the body too.
+fn local(status: StatusCode, reason: Option<&str>) -> Response<ProxyBody> {
+    match reason {
+        _ if status == StatusCode::NO_CONTENT => {
+            let mut resp = Response::new(empty());
+            *resp.status_mut() = status;
+            resp
+        }
+        Some(reason) => with_error(text(status, &format!("hush proxy: {reason}\n")), reason),
+        None => text(status, ""),
+    }
+}
+
+fn text(status: StatusCode, body: &str) -> Response<ProxyBody> {
+    let mut resp = Response::new(
+        Full::new(Bytes::from(body.to_string()))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+fn empty() -> ProxyBody {
+    Empty::new().map_err(|never| match never {}).boxed()
+}
+
+/// A body that counts the bytes passing through it, and keeps `_hold` alive until it is done
+/// (the audit record, written on drop).
+struct Counted<B> {
+    inner: B,
+    count: Arc<AtomicU64>,
+    _hold: Option<Box<dyn Send + Sync>>,
+}
+
+impl<B> Body for Counted<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled {
+            if let Some(data) = frame.data_ref() {
+                self.count.fetch_add(data.len() as u64, Ordering::Relaxed);
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_hop_by_hop_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("close, x-secret-hop"),
+        );
+        h.insert("x-secret-hop", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("proxy-connection", HeaderValue::from_static("keep-alive"));
+        h.insert(
+            header::PROXY_AUTHORIZATION,
+            HeaderValue::from_static("Basic x"),
+        );
+        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert!(h.contains_key(header::ACCEPT));
+    }
+
+    #[test]
+    fn upgrades_port_80_only() {
+        assert_eq!(upstream_port(80, true), 443);
+        assert_eq!(upstream_port(8080, true), 8080);
+        assert_eq!(upstream_port(80, false), 80);
+    }
+
+    #[test]
+    fn parses_targets() {
+        let t = |s: &str, c| target_of(&s.parse().unwrap(), c);
+        assert_eq!(
+            t("http://Example.COM/a/b?q=1", false),
+            Ok(("example.com".into(), 80, Some("/a/b".into())))
+        );
+        assert_eq!(
+            t("http://[::1]:8080/", false),
+            Ok(("::1".into(), 8080, Some("/".into())))
+        );
+        assert_eq!(
+            t("example.com:443", true),
+            Ok(("example.com".into(), 443, None))
+        );
+        assert!(t("https://example.com/", false).is_err());
+        assert!(t("example.com", true).is_err());
+    }
+}

@@ -1,0 +1,265 @@
+//! Telemetry endpoints as data: host globs with optional path prefixes, per vendor.
+//! Loads `[[telemetry]]` entries (the built-in `patterns/telemetry.toml` and the config's list)
+//! and answers "is this request telemetry, and whose?".
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+/// A host pattern: an exact host name, or `*.domain` for any subdomain of `domain` at any depth
+/// (the apex `domain` itself is not matched). Compared case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostGlob {
+    Exact(String),
+    /// Stored with its leading dot (`.example.com`) so a match is one `ends_with`.
+    Subdomains(String),
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "bad host glob {0:?}: expected a host name such as \"api.example.com\" or \"*.example.com\""
+)]
+pub struct BadGlob(pub String);
+
+impl FromStr for HostGlob {
+    type Err = BadGlob;
+
+    fn from_str(s: &str) -> Result<Self, BadGlob> {
+        let lower = s.to_ascii_lowercase();
+        let (wild, name) = match lower.strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, lower.as_str()),
+        };
+        if !is_host_name(name) {
+            return Err(BadGlob(s.to_string()));
+        }
+        Ok(if wild {
+            HostGlob::Subdomains(format!(".{name}"))
+        } else {
+            HostGlob::Exact(name.to_string())
+        })
+    }
+}
+
+/// Dot-separated labels of letters, digits, `-` and `_` (seen in real service names), or an IP
+/// literal. Anything else (a `*` in the middle, spaces, empty labels) is a mistake to report.
+fn is_host_name(s: &str) -> bool {
+    if s.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+impl HostGlob {
+    /// `host` must already be lower-case without a trailing dot (see [`normalize_host`]).
+    pub fn matches(&self, host: &str) -> bool {
+        match self {
+            HostGlob::Exact(h) => host == h,
+            HostGlob::Subdomains(suffix) => host.len() > suffix.len() && host.ends_with(suffix),
+        }
+    }
+}
+
+impl fmt::Display for HostGlob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostGlob::Exact(h) => f.write_str(h),
+            HostGlob::Subdomains(suffix) => write!(f, "*{suffix}"),
+        }
+    }
+}
+
+/// Lower-cases a request host and drops a trailing root dot, so `API.Example.COM.` matches
+/// `api.example.com`.
+pub fn normalize_host(host: &str) -> String {
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// One telemetry endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub vendor: String,
+    pub description: String,
+    pub host: HostGlob,
+    /// Without a prefix the whole host is telemetry; with one, only paths under it.
+    pub path_prefix: Option<String>,
+}
+
+impl Rule {
+    /// Whether a request matches; `path` is `None` when the proxy cannot see it (a `CONNECT`
+    /// tunnel), and then only whole-host rules apply: the host also serves real API traffic.
+    pub fn matches(&self, host: &str, path: Option<&str>) -> bool {
+        if !self.host.matches(host) {
+            return false;
+        }
+        match (&self.path_prefix, path) {
+            (None, _) => true,
+            (Some(prefix), Some(path)) => path.starts_with(prefix.as_str()),
+            (Some(_), None) => false,
+        }
+    }
+}
+
+/// A `[[telemetry]]` entry as written in TOML.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    pub host: String,
+    #[serde(default)]
+    pub path_prefix: Option<String>,
+    #[serde(default)]
+    pub vendor: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    #[error(transparent)]
+    Glob(#[from] BadGlob),
+    #[error("telemetry rule for {host:?}: path_prefix {prefix:?} must start with '/'")]
+    PathPrefix { host: String, prefix: String },
+    #[error("telemetry rule for {0:?}: missing vendor")]
+    NoVendor(String),
+    #[error("{0}")]
+    Toml(#[from] toml::de::Error),
+}
+
+impl RawRule {
+    /// Validates an entry. `default_vendor` names rules that came without one (config entries).
+    pub fn compile(self, default_vendor: Option<&str>) -> Result<Rule, RuleError> {
+        let host: HostGlob = self.host.parse()?;
+        if let Some(prefix) = &self.path_prefix {
+            if !prefix.starts_with('/') {
+                return Err(RuleError::PathPrefix {
+                    host: self.host,
+                    prefix: prefix.clone(),
+                });
+            }
+        }
+        let vendor = match (self.vendor, default_vendor) {
+            (Some(v), _) => v,
+            (None, Some(d)) => d.to_string(),
+            (None, None) => return Err(RuleError::NoVendor(self.host)),
+        };
+        Ok(Rule {
+            vendor,
+            description: self.description.unwrap_or_default(),
+            host,
+            path_prefix: self.path_prefix,
+        })
+    }
+}
+
+/// The shape of `patterns/telemetry.toml`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    telemetry: Vec<RawRule>,
+}
+
+/// Parses a telemetry rule file: `[[telemetry]]` entries, each with a `vendor`.
+pub fn parse_rules(text: &str) -> Result<Vec<Rule>, RuleError> {
+    let file: File = toml::from_str(text)?;
+    file.telemetry
+        .into_iter()
+        .map(|raw| raw.compile(None))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_parse_and_match() {
+        let exact: HostGlob = "API.segment.io".parse().unwrap();
+        assert!(exact.matches("api.segment.io"));
+        assert!(!exact.matches("x.api.segment.io"));
+        let sub: HostGlob = "*.sentry.io".parse().unwrap();
+        assert!(sub.matches("o1.ingest.sentry.io"));
+        assert!(sub.matches("a.sentry.io"));
+        assert!(!sub.matches("sentry.io"), "the apex is not a subdomain");
+        assert!(!sub.matches("notsentry.io"));
+        assert_eq!(sub.to_string(), "*.sentry.io");
+        for bad in [
+            "", "*", "*.", "a.*.com", "a..b", "foo bar", "*foo.com", "a.com/", "ex*.com", ".a.com",
+        ] {
+            assert_eq!(
+                bad.parse::<HostGlob>(),
+                Err(BadGlob(bad.to_string())),
+                "{bad:?}"
+            );
+        }
+        assert!("127.0.0.1".parse::<HostGlob>().is_ok());
+    }
+
+    #[test]
+    fn normalizes_hosts() {
+        assert_eq!(normalize_host("API.Example.COM."), "api.example.com");
+    }
+
+    #[test]
+    fn path_prefix_rules_need_the_path() {
+        let rule = RawRule {
+            host: "api.example.com".into(),
+            path_prefix: Some("/v1/track".into()),
+            vendor: Some("ex".into()),
+            description: None,
+        }
+        .compile(None)
+        .unwrap();
+        assert!(rule.matches("api.example.com", Some("/v1/track/x")));
+        assert!(!rule.matches("api.example.com", Some("/v1/users")));
+        assert!(
+            !rule.matches("api.example.com", None),
+            "a tunnel hides the path"
+        );
+    }
+
+    #[test]
+    fn parses_rule_files() {
+        let rules = parse_rules(
+            r#"
+            [[telemetry]]
+            vendor = "segment"
+            description = "Segment analytics API"
+            host = "api.segment.io"
+
+            [[telemetry]]
+            vendor = "example"
+            description = "tracking path"
+            host = "*.example.com"
+            path_prefix = "/track"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(rules.len(), 2);
+        assert_eq!(rules[1].path_prefix.as_deref(), Some("/track"));
+        assert!(parse_rules("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn rejects_bad_rule_files() {
+        let cases = [
+            "[[telemetry]]\nhost = \"a.com\"\n",
+            "[[telemetry]]\nvendor = \"v\"\nhost = \"a.*.com\"\n",
+            "[[telemetry]]\nvendor = \"v\"\nhost = \"a.com\"\npath_prefix = \"track\"\n",
+            "[[telemetry]]\nvendor = \"v\"\nhost = \"a.com\"\nport = 1\n",
+            "[[telemetry]\n",
+        ];
+        for text in cases {
+            assert!(parse_rules(text).is_err(), "{text}");
+        }
+    }
+}

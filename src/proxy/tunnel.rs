@@ -1,0 +1,235 @@
+//! The byte-exact `CONNECT` tunnel between two TCP sockets, with an idle timeout.
+//! On Linux the bytes move socket → pipe → socket with `splice(2)`, never through user space;
+//! elsewhere (or out of descriptors) through a buffer. Either way a pipe or buffer is held only
+//! while a direction has data to move, so thousands of idle tunnels stay cheap.
+
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+
+const CHUNK: usize = 64 * 1024;
+
+/// Byte counters for the audit log.
+pub struct Counters<'a> {
+    pub up: &'a AtomicU64,
+    pub down: &'a AtomicU64,
+}
+
+/// Copies both ways until both sides have closed, one fails, or nothing moves for `idle`.
+/// `early` holds bytes the client sent after its `CONNECT` head, before it saw our answer.
+pub async fn splice(
+    client: TcpStream,
+    upstream: TcpStream,
+    early: Bytes,
+    idle: Duration,
+    counters: Counters<'_>,
+) -> io::Result<()> {
+    let (client_r, client_w) = client.into_split();
+    let (upstream_r, mut upstream_w) = upstream.into_split();
+    if !early.is_empty() {
+        upstream_w.write_all(&early).await?;
+        counters.up.fetch_add(early.len() as u64, Ordering::Relaxed);
+    }
+    // `early` is a slice of hyper's whole read buffer: release it rather than hold it open.
+    drop(early);
+    let activity = AtomicU64::new(0);
+    let up = pump(client_r, upstream_w, counters.up, &activity);
+    let down = pump(upstream_r, client_w, counters.down, &activity);
+    // One timer per tunnel: it fires every `idle` and ends the tunnel if no chunk moved since.
+    let watchdog = async {
+        let mut seen = activity.load(Ordering::Relaxed);
+        loop {
+            tokio::time::sleep(idle).await;
+            let now = activity.load(Ordering::Relaxed);
+            if now == seen {
+                return io::Error::new(io::ErrorKind::TimedOut, "tunnel idle timeout");
+            }
+            seen = now;
+        }
+    };
+    tokio::select! {
+        done = async { tokio::try_join!(up, down).map(|_| ()) } => done,
+        e = watchdog => Err(e),
+    }
+}
+
+/// Moves one direction; on end-of-stream it half-closes the other side and returns, so a client
+/// that shuts down its writing side still receives the rest of the response.
+async fn pump(
+    from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    count: &AtomicU64,
+    activity: &AtomicU64,
+) -> io::Result<()> {
+    loop {
+        from.readable().await?;
+        // Boxed: the state of a burst exists only while data moves, so an idle tunnel's task
+        // stays a few hundred bytes.
+        if let Burst::Eof = Box::pin(burst(&from, &mut to, count, activity)).await? {
+            // The peer may already be gone; the tunnel is ending either way.
+            let _ = to.shutdown().await;
+            return Ok(());
+        }
+    }
+}
+
+/// How a burst of reading ended.
+enum Burst {
+    /// The source has nothing more for now.
+    Drained,
+    /// The source closed its side.
+    Eof,
+}
+
+/// Moves what the source has right now to the destination.
+async fn burst(
+    from: &OwnedReadHalf,
+    to: &mut OwnedWriteHalf,
+    count: &AtomicU64,
+    activity: &AtomicU64,
+) -> io::Result<Burst> {
+    #[cfg(target_os = "linux")]
+    if let Some(pipe) = splicing::Pipe::take() {
+        let end = splicing::burst(from, to, &pipe, count, activity).await?;
+        pipe.give_back();
+        return Ok(end);
+    }
+    let mut buf = Vec::with_capacity(CHUNK);
+    loop {
+        match from.try_read_buf(&mut buf) {
+            Ok(0) => return Ok(Burst::Eof),
+            Ok(n) => {
+                to.write_all(&buf).await?;
+                buf.clear();
+                count.fetch_add(n as u64, Ordering::Relaxed);
+                activity.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Burst::Drained),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Zero-copy moves with `splice(2)` through a pipe borrowed from a small shared pool.
+#[cfg(target_os = "linux")]
+mod splicing {
+    use std::io;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Mutex;
+
+    use tokio::io::Interest;
+    use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+    use super::Burst;
+
+    /// Bytes a pipe holds; larger than the default 64 KiB so a busy tunnel needs fewer calls.
+    const PIPE_SIZE: libc::c_int = 256 * 1024;
+    /// Idle pipes kept for reuse; beyond this they are closed.
+    const POOL_MAX: usize = 64;
+
+    static POOL: Mutex<Vec<Pipe>> = Mutex::new(Vec::new());
+
+    /// An empty pipe (both ends non-blocking). Only empty pipes go back to the pool.
+    pub struct Pipe {
+        read: OwnedFd,
+        write: OwnedFd,
+    }
+
+    impl Pipe {
+        /// A pooled pipe or a new one; `None` if none can be made (e.g. out of descriptors),
+        /// and the caller copies through a buffer instead.
+        pub fn take() -> Option<Pipe> {
+            if let Some(pipe) = POOL.lock().ok().and_then(|mut pool| pool.pop()) {
+                return Some(pipe);
+            }
+            let mut fds = [0 as RawFd; 2];
+            // SAFETY: `fds` is a valid array of two descriptors for pipe2 to fill.
+            if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
+                return None;
+            }
+            // SAFETY: pipe2 succeeded, so both descriptors are open and owned by nobody else.
+            let pipe = unsafe {
+                Pipe {
+                    read: OwnedFd::from_raw_fd(fds[0]),
+                    write: OwnedFd::from_raw_fd(fds[1]),
+                }
+            };
+            // A failure leaves the default size, which still works.
+            // SAFETY: plain fcntl on a descriptor we own.
+            unsafe { libc::fcntl(pipe.write.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE) };
+            Some(pipe)
+        }
+
+        pub fn give_back(self) {
+            if let Ok(mut pool) = POOL.lock() {
+                if pool.len() < POOL_MAX {
+                    pool.push(self);
+                }
+            }
+        }
+    }
+
+    fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
+        let flags = libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK;
+        // SAFETY: both descriptors are open for the duration of the call; null offsets mean
+        // "current position", as sockets and pipes require.
+        let n = unsafe {
+            libc::splice(
+                from,
+                std::ptr::null_mut(),
+                to,
+                std::ptr::null_mut(),
+                len,
+                flags,
+            )
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+
+    /// Moves data until the source is drained or closed. The pipe is empty again on `Ok`.
+    pub async fn burst(
+        from: &OwnedReadHalf,
+        to: &OwnedWriteHalf,
+        pipe: &Pipe,
+        count: &AtomicU64,
+        activity: &AtomicU64,
+    ) -> io::Result<Burst> {
+        let (from, to) = (from.as_ref(), to.as_ref());
+        let (src, dst) = (from.as_raw_fd(), to.as_raw_fd());
+        loop {
+            // The pipe is empty here, so EAGAIN can only mean the socket has nothing to read.
+            let read = from.try_io(Interest::READABLE, || {
+                splice(src, pipe.write.as_raw_fd(), PIPE_SIZE as usize)
+            });
+            let n = match read {
+                Ok(0) => return Ok(Burst::Eof),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Burst::Drained),
+                Err(e) => return Err(e),
+            };
+            let mut left = n;
+            while left > 0 {
+                let written = to.try_io(Interest::WRITABLE, || {
+                    splice(pipe.read.as_raw_fd(), dst, left)
+                });
+                match written {
+                    Ok(m) => left -= m,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => to.writable().await?,
+                    Err(e) => return Err(e),
+                }
+            }
+            count.fetch_add(n as u64, Ordering::Relaxed);
+            activity.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}

@@ -1,0 +1,1181 @@
+//! `hush proxy` end to end: the real binary between real clients (hyper, curl, raw sockets) and
+//! real upstreams on 127.0.0.1 (TLS with certificates made here by rcgen, plain TCP echo).
+//! Everything is local and offline; servers are waited for by polling, never by sleeping.
+
+use std::convert::Infallible;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body, Frame, Incoming};
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+// ---------------------------------------------------------------------------------------------
+// Certificates
+
+/// A test CA and a server configuration whose leaf (localhost, 127.0.0.1) it signed.
+struct Pki {
+    ca_pem: String,
+    server: Arc<rustls::ServerConfig>,
+}
+
+fn pki() -> Pki {
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "hush test CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let mut leaf = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let leaf = leaf.signed_by(&leaf_key, &ca).unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone()], key)
+        .unwrap();
+    Pki {
+        ca_pem: ca.pem(),
+        server: Arc::new(server),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upstreams
+
+/// What an upstream saw: connections accepted and requests (heads) that reached it.
+#[derive(Default)]
+struct Seen {
+    conns: AtomicUsize,
+    requests: AtomicUsize,
+    heads: Mutex<Vec<String>>,
+}
+
+/// An HTTP/1 upstream on 127.0.0.1, over TLS when `tls` is given. Paths: `/slow` answers after
+/// 700 ms, `/stream` sends an endless body, anything else echoes the request head and body.
+async fn http_upstream(tls: Option<Arc<rustls::ServerConfig>>) -> (SocketAddr, Arc<Seen>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Seen::default());
+    let seen2 = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            seen2.conns.fetch_add(1, Ordering::SeqCst);
+            let (tls, seen) = (tls.clone(), seen2.clone());
+            tokio::spawn(async move {
+                match tls {
+                    Some(cfg) => {
+                        if let Ok(stream) = TlsAcceptor::from(cfg).accept(tcp).await {
+                            serve_http(stream, seen).await;
+                        }
+                    }
+                    None => serve_http(tcp, seen).await,
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+async fn serve_http<IO>(io: IO, seen: Arc<Seen>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| echo(req, seen.clone()));
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(io), service)
+        .await;
+}
+
+type TestBody = BoxBody<Bytes, Infallible>;
+
+async fn echo(req: Request<Incoming>, seen: Arc<Seen>) -> Result<Response<TestBody>, Infallible> {
+    seen.requests.fetch_add(1, Ordering::SeqCst);
+    let mut head = format!("{} {}\n", req.method(), req.uri());
+    for (name, value) in req.headers() {
+        head.push_str(&format!("{name}: {}\n", value.to_str().unwrap_or("?")));
+    }
+    seen.heads.lock().unwrap().push(head.clone());
+    let path = req.uri().path().to_string();
+    let body = req.into_body().collect().await.map(|b| b.to_bytes());
+    let body = body.unwrap_or_default();
+    let resp = match path.as_str() {
+        "/slow" => {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            full("slow done")
+        }
+        "/stream" => Response::new(BoxBody::new(Endless)),
+        _ => full(&format!("{head}\n{}", String::from_utf8_lossy(&body))),
+    };
+    Ok(resp)
+}
+
+fn full(s: &str) -> Response<TestBody> {
+    Response::new(BoxBody::new(Full::new(Bytes::from(s.to_string()))))
+}
+
+/// A response body that never ends.
+struct Endless;
+
+impl Body for Endless {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        static CHUNK: [u8; 16 * 1024] = [b'x'; 16 * 1024];
+        Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(&CHUNK)))))
+    }
+}
+
+/// A TCP echo server that closes its side when the client closes its own.
+async fn echo_upstream() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut r, mut w) = tcp.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+                let _ = w.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+/// An address where nothing listens (bound, then released).
+async fn dead_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The proxy under test
+
+struct Proxy {
+    child: Child,
+    addr: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+/// Builds a proxy's command line: a config file, an audit log in a temporary directory, and a
+/// clean environment for the variables the proxy reads.
+struct Builder {
+    config: String,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    ca_pem: Option<String>,
+}
+
+fn proxy(config: &str) -> Builder {
+    Builder {
+        config: config.to_string(),
+        args: Vec::new(),
+        env: Vec::new(),
+        ca_pem: None,
+    }
+}
+
+impl Builder {
+    fn ca(mut self, pki: &Pki) -> Self {
+        self.ca_pem = Some(pki.ca_pem.clone());
+        self
+    }
+
+    fn arg(mut self, a: &str) -> Self {
+        self.args.push(a.to_string());
+        self
+    }
+
+    fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    fn start(self) -> Proxy {
+        tokio::task::block_in_place(|| self.start_blocking())
+    }
+
+    fn start_blocking(self) -> Proxy {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("hush.toml");
+        std::fs::write(&config, &self.config).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hush"));
+        cmd.arg("proxy")
+            .arg("--listen=127.0.0.1:0")
+            .arg("--config")
+            .arg(&config)
+            .arg("--audit-log")
+            .arg(dir.path().join("audit.log"));
+        if let Some(pem) = &self.ca_pem {
+            let ca = dir.path().join("ca.pem");
+            std::fs::write(&ca, pem).unwrap();
+            cmd.arg("--ca-file").arg(ca);
+        }
+        cmd.args(&self.args);
+        for var in [
+            "ENABLE_TELEMETRY",
+            "DO_NOT_TRACK",
+            "SSL_CERT_FILE",
+            "HUSH_PROXY_TOKEN",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        let mut child = cmd.stderr(Stdio::piped()).spawn().unwrap();
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let lines = BufReader::new(child.stderr.take().unwrap());
+        let sink = stderr.clone();
+        // Drain stderr for the proxy's whole life so it can never block on a full pipe.
+        std::thread::spawn(move || {
+            for line in lines.lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = line.strip_prefix("hush proxy: listening on ") {
+                    let _ = tx.send(addr.parse::<SocketAddr>().unwrap());
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let addr = match rx.recv_timeout(WAIT) {
+            Ok(addr) => addr,
+            Err(_) => panic!("proxy did not start: {:?}", stderr.lock().unwrap()),
+        };
+        wait_for_port(addr);
+        Proxy { child, addr, dir }
+    }
+}
+
+/// Polls until `addr` accepts a connection, with a bounded number of tries.
+fn wait_for_port(addr: SocketAddr) {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("{addr} never accepted");
+}
+
+impl Proxy {
+    fn audit(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default()
+    }
+
+    fn audit_records(&self) -> Vec<serde_json::Value> {
+        self.audit()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Waits (bounded) until the audit log holds `n` records, then returns them.
+    async fn audit_wait(&self, n: usize) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let records = self.audit_records();
+            if records.len() >= n || Instant::now() > deadline {
+                return records;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Open descriptors other than pipes, and pipe ends. The proxy keeps a bounded pool of
+    /// empty pipes for zero-copy tunnels: those are reuse, not leaks, and are counted apart.
+    fn fd_count(&self) -> (usize, usize) {
+        let (mut other, mut pipes) = (0, 0);
+        for entry in std::fs::read_dir(format!("/proc/{}/fd", self.child.id())).unwrap() {
+            let Ok(target) = std::fs::read_link(entry.unwrap().path()) else {
+                continue;
+            };
+            if target.to_string_lossy().starts_with("pipe:") {
+                pipes += 1;
+            } else {
+                other += 1;
+            }
+        }
+        (other, pipes)
+    }
+
+    fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit and returns its exit code.
+    fn wait_exit(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "proxy did not exit");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients
+
+struct Reply {
+    status: StatusCode,
+    headers: hyper::HeaderMap,
+    body: String,
+}
+
+/// Sends one request to the proxy with a hyper client (absolute-form target, as proxies get).
+async fn send(proxy: SocketAddr, req: Request<Full<Bytes>>) -> Reply {
+    let tcp = TcpStream::connect(proxy).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let resp = tokio::time::timeout(WAIT, sender.send_request(req))
+        .await
+        .expect("proxy answered in time")
+        .unwrap();
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+fn get(url: &str) -> Request<Full<Bytes>> {
+    let uri: hyper::Uri = url.parse().unwrap();
+    Request::get(url)
+        .header("host", uri.authority().unwrap().as_str())
+        .body(Full::default())
+        .unwrap()
+}
+
+async fn get_via(proxy: &Proxy, url: &str) -> Reply {
+    send(proxy.addr, get(url)).await
+}
+
+/// Writes raw bytes to the proxy and reads the response head (up to the blank line).
+async fn raw_head(tcp: &mut TcpStream, request: &[u8]) -> String {
+    tcp.write_all(request).await.unwrap();
+    read_head(tcp).await
+}
+
+async fn read_head(tcp: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    tokio::time::timeout(WAIT, async {
+        while !head.ends_with(b"\r\n\r\n") {
+            if tcp.read(&mut byte).await.unwrap_or(0) == 0 {
+                break;
+            }
+            head.push(byte[0]);
+        }
+    })
+    .await
+    .expect("response head in time");
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+async fn connect_tunnel(proxy: &Proxy, target: &str) -> (TcpStream, String) {
+    let mut tcp = TcpStream::connect(proxy.addr).await.unwrap();
+    let req = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n");
+    let head = raw_head(&mut tcp, req.as_bytes()).await;
+    (tcp, head)
+}
+
+/// Runs curl (blocking, off the async workers) and returns (status code, body).
+async fn curl(args: Vec<String>) -> (String, String) {
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("curl")
+            .args(["-sS", "--max-time", "10", "-w", "\n%{http_code}"])
+            .args(&args)
+            .env_remove("http_proxy")
+            .env_remove("https_proxy")
+            .env_remove("HTTPS_PROXY")
+            .env_remove("ALL_PROXY")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (code.to_string(), body.to_string())
+}
+
+fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const LOCAL: &str = "[proxy]\nallow_private = [\"127.0.0.0/8\"]\n";
+
+fn local_with(extra: &str) -> String {
+    format!("{LOCAL}{extra}\n")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrades_plain_http_to_verified_tls() {
+    let pki = pki();
+    let (up, seen) = http_upstream(Some(pki.server.clone())).await;
+    let p = proxy(LOCAL).ca(&pki).start();
+    let req = Request::post(format!("http://127.0.0.1:{}/echo?q=1", up.port()))
+        .header("host", "ignored.example")
+        .header("proxy-authorization", "Basic c2VjcmV0")
+        .header("connection", "keep-alive, x-hop")
+        .header("x-hop", "1")
+        .header("x-custom", "kept")
+        .body(Full::new(Bytes::from_static(b"payload")))
+        .unwrap();
+    let reply = send(p.addr, req).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let head = seen.heads.lock().unwrap()[0].clone();
+    assert!(head.starts_with("POST /echo?q=1\n"), "{head}");
+    assert!(
+        head.contains(&format!("host: 127.0.0.1:{}\n", up.port())),
+        "{head}"
+    );
+    assert!(head.contains("x-custom: kept\n"), "{head}");
+    for hop in ["proxy-authorization", "connection", "x-hop"] {
+        assert!(
+            !head.contains(&format!("{hop}:")),
+            "{hop} forwarded: {head}"
+        );
+    }
+    assert!(reply.body.ends_with("\npayload"), "{}", reply.body);
+    let records = p.audit_wait(1).await;
+    let r = &records[0];
+    assert_eq!(r["decision"], "upgrade");
+    assert_eq!(r["status"], 200);
+    assert_eq!(r["path"], "/echo");
+    assert_eq!(r["bytes_up"], 7);
+    assert_eq!(r["bytes_down"], reply.body.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_alive_and_chunked_bodies_pass_through() {
+    let pki = pki();
+    let (up, seen) = http_upstream(Some(pki.server.clone())).await;
+    let p = proxy(LOCAL).ca(&pki).start();
+    // Two requests on one client connection, the second with a chunked upload.
+    let tcp = TcpStream::connect(p.addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let url = format!("http://127.0.0.1:{}/first", up.port());
+    let resp = sender.send_request(get(&url)).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.into_body().collect().await.unwrap();
+    let mut raw = TcpStream::connect(p.addr).await.unwrap();
+    let req = format!(
+        "POST http://127.0.0.1:{}/second HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+         5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+        up.port()
+    );
+    let head = raw_head(&mut raw, req.as_bytes()).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let mut body = vec![0u8; 4096];
+    let mut got = Vec::new();
+    while !String::from_utf8_lossy(&got).contains("hello world") {
+        let n = tokio::time::timeout(WAIT, raw.read(&mut body))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "body ended early: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&body[..n]);
+    }
+    let resp = sender.send_request(get(&url)).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(seen.requests.load(Ordering::SeqCst), 3);
+    let records = p.audit_wait(3).await;
+    assert!(records
+        .iter()
+        .any(|r| r["method"] == "POST" && r["bytes_up"] == 11));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_through_the_proxy_both_ways() {
+    let pki = pki();
+    let (up, _) = http_upstream(Some(pki.server.clone())).await;
+    let config = local_with(&format!("connect_ports = [{}]", up.port()));
+    let p = proxy(&config).ca(&pki).start();
+    let proxy_url = format!("http://{}", p.addr);
+    // Plain HTTP in, verified HTTPS out.
+    let (code, body) = curl(vec![
+        "-x".into(),
+        proxy_url.clone(),
+        format!("http://localhost:{}/plain", up.port()),
+    ])
+    .await;
+    assert_eq!(code, "200", "{body}");
+    assert!(body.starts_with("GET /plain\n"), "{body}");
+    // HTTPS through a CONNECT tunnel, verified by curl end to end.
+    let ca = write_file(p.dir.path(), "curl-ca.pem", &pki.ca_pem);
+    let (code, body) = curl(vec![
+        "-x".into(),
+        proxy_url,
+        "--cacert".into(),
+        ca.display().to_string(),
+        format!("https://localhost:{}/tunnelled", up.port()),
+    ])
+    .await;
+    assert_eq!(code, "200", "{body}");
+    assert!(body.starts_with("GET /tunnelled\n"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificate_failure_is_502_and_nothing_reaches_upstream() {
+    let (trusted, untrusted) = (pki(), pki());
+    let (up, seen) = http_upstream(Some(untrusted.server.clone())).await;
+    let p = proxy(LOCAL).ca(&trusted).start();
+    let reply = get_via(
+        &p,
+        &format!("http://127.0.0.1:{}/secret-path?k=v", up.port()),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
+    let why = reply.headers["x-hush-error"].to_str().unwrap();
+    assert!(why.contains("certificate"), "{why}");
+    assert_eq!(seen.requests.load(Ordering::SeqCst), 0);
+    let r = &p.audit_wait(1).await[0];
+    assert_eq!(r["decision"], "error");
+    assert_eq!(r["status"], 502);
+    assert!(r["reason"].as_str().unwrap().contains("certificate"), "{r}");
+
+    // A name the certificate does not cover fails the same way, even with the right CA.
+    let p = proxy(LOCAL).ca(&untrusted).start();
+    let reply = get_via(&p, &format!("http://127.0.0.2:{}/", up.port())).await;
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "{}", reply.body);
+    assert_eq!(seen.requests.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_tunnel_is_byte_exact_and_half_closes() {
+    let up = echo_upstream().await;
+    let p = proxy(&local_with(&format!("connect_ports = [{}]", up.port()))).start();
+    let (mut tcp, head) = connect_tunnel(&p, &up.to_string()).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let data: Vec<u8> = (0..(1 << 20)).map(|i| (i * 7 % 256) as u8).collect();
+    let (mut r, mut w) = tcp.split();
+    let sent = data.clone();
+    let (_, back) = tokio::join!(
+        async move {
+            w.write_all(&sent).await.unwrap();
+            w.shutdown().await.unwrap();
+        },
+        async move {
+            let mut back = Vec::new();
+            r.read_to_end(&mut back).await.unwrap();
+            back
+        }
+    );
+    assert!(back == data, "tunnel altered the bytes");
+    let r = &p.audit_wait(1).await[0];
+    assert_eq!(r["decision"], "tunnel");
+    assert_eq!(r["bytes_up"], 1 << 20);
+    assert_eq!(r["bytes_down"], 1 << 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_tunnels_are_closed() {
+    let up = echo_upstream().await;
+    let config = local_with(&format!("connect_ports = [{}]", up.port()));
+    let p = proxy(&config).arg("--idle-timeout=300ms").start();
+    let (mut tcp, head) = connect_tunnel(&p, &up.to_string()).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let start = Instant::now();
+    let mut buf = [0u8; 1];
+    let read = tokio::time::timeout(WAIT, tcp.read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{read:?}");
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    assert_eq!(p.audit_wait(1).await[0]["reason"], "idle timeout");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_to_other_ports_is_403() {
+    let up = echo_upstream().await;
+    let p = proxy(LOCAL).start();
+    let (_, head) = connect_tunnel(&p, &up.to_string()).await;
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    assert!(head.contains("connect_ports"), "{head}");
+    let (_, head) = connect_tunnel(&p, "127.0.0.1").await;
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+}
+
+const TELEMETRY: &str = "[[proxy.telemetry]]\nvendor = \"acme\"\nhost = \"localhost\"\n\
+    path_prefix = \"/track\"\n\n[[proxy.telemetry]]\nvendor = \"beacon\"\nhost = \"*.beacon.test\"\n";
+
+/// Status of a telemetry request and a normal one through a proxy with `env` and `extra` config.
+async fn telemetry_case(extra: &str, env: &[(&str, &str)]) -> (StatusCode, StatusCode, usize) {
+    let pki = pki();
+    let (up, seen) = http_upstream(Some(pki.server.clone())).await;
+    let mut b = proxy(&format!("{LOCAL}{extra}\n{TELEMETRY}")).ca(&pki);
+    for (k, v) in env {
+        b = b.env(k, v);
+    }
+    let p = b.start();
+    let track = get_via(
+        &p,
+        &format!("http://localhost:{}/track/event?id=1", up.port()),
+    )
+    .await;
+    let normal = get_via(&p, &format!("http://localhost:{}/api/users", up.port())).await;
+    (
+        track.status,
+        normal.status,
+        seen.requests.load(Ordering::SeqCst),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telemetry_is_answered_locally() {
+    let (track, normal, reached) = telemetry_case("", &[]).await;
+    assert_eq!(track, StatusCode::NO_CONTENT);
+    assert_eq!(normal, StatusCode::OK);
+    assert_eq!(
+        reached, 1,
+        "only the non-telemetry request reaches upstream"
+    );
+
+    // Whole-host rules also refuse tunnels; path rules cannot see into one.
+    let p = proxy(&format!("{LOCAL}{TELEMETRY}")).start();
+    let (_, head) = connect_tunnel(&p, "a.b.beacon.test:443").await;
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    let reply = get_via(&p, "http://x.beacon.test/collect").await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    // Built-in rules apply with no config at all, before any DNS lookup (this test is offline).
+    let reply = get_via(&p, "http://api.segment.io/v1/track?writeKey=k").await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    let records = p.audit_wait(3).await;
+    assert_eq!(records[2]["vendor"], "segment");
+    assert_eq!(records[0]["decision"], "telemetry-blocked");
+    assert_eq!(records[0]["status"], 403);
+    assert_eq!(records[1]["vendor"], "beacon");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telemetry_environment_switches() {
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], StatusCode);
+    let cases: &[Case] = &[
+        ("", &[("ENABLE_TELEMETRY", "On")], StatusCode::OK),
+        ("", &[("ENABLE_TELEMETRY", "2")], StatusCode::NO_CONTENT),
+        (
+            "",
+            &[("ENABLE_TELEMETRY", "1"), ("DO_NOT_TRACK", "1")],
+            StatusCode::NO_CONTENT,
+        ),
+        ("telemetry_allow = [\"ACME\"]", &[], StatusCode::OK),
+        (
+            "telemetry_allow = [\"acme\"]",
+            &[("DO_NOT_TRACK", "1")],
+            StatusCode::NO_CONTENT,
+        ),
+    ];
+    for (extra, env, want) in cases {
+        let (track, normal, _) = telemetry_case(extra, env).await;
+        assert_eq!(track, *want, "{extra} {env:?}");
+        assert_eq!(normal, StatusCode::OK);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_addresses_are_refused_without_allow_private() {
+    let pki = pki();
+    let (up, seen) = http_upstream(Some(pki.server.clone())).await;
+    let p = proxy("[proxy]\n").ca(&pki).start();
+    for url in [
+        format!("http://127.0.0.1:{}/", up.port()),
+        // A name is refused by the address it resolves to.
+        format!("http://localhost:{}/", up.port()),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://[::ffff:127.0.0.1]/".to_string(),
+    ] {
+        let reply = get_via(&p, &url).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{url}");
+    }
+    let (_, head) = connect_tunnel(&p, "localhost:443").await;
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    assert_eq!(seen.conns.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_allow_forwards_in_clear() {
+    let (up, seen) = http_upstream(None).await;
+    let p = proxy(&local_with("plain_http_allow = [\"localhost\"]")).start();
+    let reply = get_via(&p, &format!("http://localhost:{}/clear", up.port())).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(seen.requests.load(Ordering::SeqCst), 1);
+    assert_eq!(p.audit_wait(1).await[0]["decision"], "forward");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_log_never_holds_queries_header_values_or_bodies() {
+    let pki = pki();
+    let (up, _) = http_upstream(Some(pki.server.clone())).await;
+    let p = proxy(&format!("{LOCAL}{TELEMETRY}")).ca(&pki).start();
+    let secrets = [
+        "QUERYSECRET",
+        "HEADERSECRET",
+        "COOKIESECRET",
+        "BODYSECRET",
+        "PROXYSECRET",
+    ];
+    for path in ["/api", "/track/x"] {
+        let req = Request::post(format!(
+            "http://localhost:{}{path}?token=QUERYSECRET",
+            up.port()
+        ))
+        .header("host", "localhost")
+        .header("authorization", "Bearer HEADERSECRET")
+        .header("cookie", "s=COOKIESECRET")
+        .header("proxy-authorization", "Bearer PROXYSECRET")
+        .body(Full::new(Bytes::from_static(b"BODYSECRET")))
+        .unwrap();
+        send(p.addr, req).await;
+    }
+    let log = p.audit_wait(2).await;
+    assert_eq!(log.len(), 2);
+    let text = p.audit();
+    for s in secrets {
+        assert!(!text.contains(s), "{s} leaked into the audit log: {text}");
+    }
+    let fields = [
+        "time",
+        "client",
+        "method",
+        "host",
+        "port",
+        "path",
+        "decision",
+        "status",
+        "bytes_up",
+        "bytes_down",
+        "duration_ms",
+    ];
+    for record in &log {
+        for f in fields {
+            assert!(record.get(f).is_some(), "{f} missing: {record}");
+        }
+    }
+    assert_eq!(log[0]["path"], "/api");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_answers_ok() {
+    let p = proxy("").start();
+    let (code, body) = curl(vec![format!("http://{}/healthz", p.addr)]).await;
+    assert_eq!((code.as_str(), body.as_str()), ("200", "ok\n"));
+    let mut tcp = TcpStream::connect(p.addr).await.unwrap();
+    let head = raw_head(&mut tcp, b"GET /other HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+    let mut tcp = TcpStream::connect(p.addr).await.unwrap();
+    let head = raw_head(&mut tcp, b"NOT HTTP AT ALL\r\n\r\n").await;
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_headers_are_cut_off() {
+    let p = proxy("").arg("--header-timeout=300ms").start();
+    let mut tcp = TcpStream::connect(p.addr).await.unwrap();
+    let start = Instant::now();
+    tcp.write_all(b"GET http://example.com/ HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    // Trickle header lines, each well inside any per-read timeout, never finishing the head.
+    let closed = tokio::time::timeout(WAIT, async {
+        loop {
+            if tcp.write_all(b"X-Slow: 1\r\n").await.is_err() {
+                return;
+            }
+            let mut buf = [0u8; 256];
+            match tokio::time::timeout(Duration::from_millis(50), tcp.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return,
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "slowloris connection was never closed");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_headers_get_431() {
+    let p = proxy("").arg("--max-header-size=8192").start();
+    let mut tcp = TcpStream::connect(p.addr).await.unwrap();
+    let big = "a".repeat(16 * 1024);
+    let req =
+        format!("GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\nX-Big: {big}\r\n\r\n");
+    let head = raw_head(&mut tcp, req.as_bytes()).await;
+    assert!(head.starts_with("HTTP/1.1 431"), "{head}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_cap_get_503() {
+    let p = proxy("").arg("--max-connections=2").start();
+    // wait_for_port's probe connection may still hold a slot: wait until healthz answers twice
+    // on held connections, which proves both slots are ours.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut tcp = TcpStream::connect(p.addr).await.unwrap();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let head = raw_head(&mut tcp, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+            if head.starts_with("HTTP/1.1 200") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no slot freed: {head}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            tcp = TcpStream::connect(p.addr).await.unwrap();
+        }
+        let mut rest = [0u8; 3];
+        tcp.read_exact(&mut rest).await.unwrap(); // "ok\n"
+        held.push(tcp);
+    }
+    let mut third = TcpStream::connect(p.addr).await.unwrap();
+    let head = raw_head(&mut third, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+    drop(held);
+    // A freed slot serves again (the proxy notices the close asynchronously: poll).
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (code, _) = curl(vec![format!("http://{}/healthz", p.addr)]).await;
+        if code == "200" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "slots never came back");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_and_silent_upstreams_fail_promptly() {
+    let dead = dead_port().await;
+    // Accepts TCP, then never says a word: the TLS handshake cannot finish.
+    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let keep = held.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = silent.accept().await {
+            keep.lock().unwrap().push(tcp);
+        }
+    });
+    // Accepts, then closes at once.
+    let closer = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let closer_addr = closer.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = closer.accept().await {
+            drop(tcp);
+        }
+    });
+    let config = local_with(&format!("connect_ports = [{}]", dead.port()));
+    let p = proxy(&config).arg("--connect-timeout=500ms").start();
+    let cases = [
+        (format!("http://{dead}/"), StatusCode::BAD_GATEWAY),
+        (
+            format!("http://{silent_addr}/"),
+            StatusCode::GATEWAY_TIMEOUT,
+        ),
+        (format!("http://{closer_addr}/"), StatusCode::BAD_GATEWAY),
+    ];
+    for (url, want) in cases {
+        let start = Instant::now();
+        let reply = get_via(&p, &url).await;
+        assert_eq!(reply.status, want, "{url}: {}", reply.body);
+        assert!(reply.headers.contains_key("x-hush-error"));
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{url}: {:?}",
+            start.elapsed()
+        );
+    }
+    let (_, head) = connect_tunnel(&p, &dead.to_string()).await;
+    assert!(head.starts_with("HTTP/1.1 502"), "{head}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_without_response_times_out_504() {
+    let pki = pki();
+    let (up, seen) = http_upstream(Some(pki.server.clone())).await;
+    let p = proxy(LOCAL)
+        .ca(&pki)
+        .arg("--response-timeout=200ms")
+        .start();
+    let reply = get_via(&p, &format!("http://127.0.0.1:{}/slow", up.port())).await;
+    assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(seen.requests.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_in_flight_requests_then_exits_0() {
+    let pki = pki();
+    let (up, seen) = http_upstream(Some(pki.server.clone())).await;
+    let mut p = proxy(LOCAL).ca(&pki).start();
+    let addr = p.addr;
+    let url = format!("http://127.0.0.1:{}/slow", up.port());
+    let in_flight = tokio::spawn(async move { send(addr, get(&url)).await });
+    let deadline = Instant::now() + WAIT;
+    while seen.requests.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "request never reached upstream");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    p.signal("TERM");
+    let reply = in_flight.await.unwrap();
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body, "slow done");
+    assert_eq!(tokio::task::block_in_place(|| p.wait_exit()), Some(0));
+    assert_eq!(p.audit_records().len(), 1);
+
+    let mut p = proxy("").start();
+    p.signal("INT");
+    assert_eq!(tokio::task::block_in_place(|| p.wait_exit()), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_waits_for_tunnels_only_until_the_drain_deadline() {
+    let up = echo_upstream().await;
+    let config = local_with(&format!("connect_ports = [{}]", up.port()));
+    let mut p = proxy(&config).arg("--drain-timeout=300ms").start();
+    let (mut tcp, head) = connect_tunnel(&p, &up.to_string()).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let start = Instant::now();
+    p.signal("TERM");
+    // The tunnel keeps working while the proxy drains...
+    tcp.write_all(b"still here").await.unwrap();
+    let mut buf = [0u8; 10];
+    tcp.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"still here");
+    // ...and the proxy exits cleanly at the deadline rather than waiting for it forever.
+    assert_eq!(tokio::task::block_in_place(|| p.wait_exit()), Some(0));
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_disconnects_leak_no_descriptors() {
+    let pki = pki();
+    let (up, _) = http_upstream(Some(pki.server.clone())).await;
+    let echo = echo_upstream().await;
+    let config = local_with(&format!("connect_ports = [{}]", echo.port()));
+    let p = proxy(&config).ca(&pki).start();
+    // Warm up (runtime threads, TLS state) before taking the baseline.
+    assert_eq!(
+        get_via(&p, &format!("http://127.0.0.1:{}/", up.port()))
+            .await
+            .status,
+        200
+    );
+    let (baseline, _) = p.fd_count();
+    for _ in 0..10 {
+        // A streaming response abandoned mid-body.
+        let mut tcp = TcpStream::connect(p.addr).await.unwrap();
+        let req = format!(
+            "GET http://127.0.0.1:{}/stream HTTP/1.1\r\nHost: x\r\n\r\n",
+            up.port()
+        );
+        let head = raw_head(&mut tcp, req.as_bytes()).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let mut some = [0u8; 4096];
+        tcp.read_exact(&mut some).await.unwrap();
+        drop(tcp);
+        // A tunnel dropped while open.
+        let (mut tcp, head) = connect_tunnel(&p, &echo.to_string()).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        tcp.write_all(b"ping").await.unwrap();
+        tcp.read_exact(&mut some[..4]).await.unwrap();
+        drop(tcp);
+    }
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (now, pipes) = p.fd_count();
+        assert!(pipes <= 2 * 64, "{pipes} pipe ends: the pool is bounded");
+        if now <= baseline {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "fds: {now} > baseline {baseline}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(p.audit_wait(21).await.len(), 21);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_mode_requires_the_token() {
+    let pki = pki();
+    let (up, _) = http_upstream(Some(pki.server.clone())).await;
+    let p = proxy(LOCAL)
+        .ca(&pki)
+        .arg("--allow-remote")
+        .env("HUSH_PROXY_TOKEN", "t0ken")
+        .start();
+    let url = format!("http://127.0.0.1:{}/", up.port());
+    let reply = get_via(&p, &url).await;
+    assert_eq!(reply.status, StatusCode::PROXY_AUTHENTICATION_REQUIRED);
+    let mut req = get(&url);
+    req.headers_mut()
+        .insert("proxy-authorization", "Bearer wrong".parse().unwrap());
+    assert_eq!(send(p.addr, req).await.status, 407);
+    let mut req = get(&url);
+    req.headers_mut()
+        .insert("proxy-authorization", "Bearer t0ken".parse().unwrap());
+    assert_eq!(send(p.addr, req).await.status, 200);
+    let proxy_url = format!("http://{}", p.addr);
+    let (code, _) = curl(vec![
+        "-x".into(),
+        proxy_url,
+        "-U".into(),
+        "me:t0ken".into(),
+        url,
+    ])
+    .await;
+    assert_eq!(code, "200");
+    assert!(!p.audit().contains("t0ken"));
+}
+
+#[test]
+fn bad_configuration_exits_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    type Case<'a> = (String, Vec<&'a str>, Vec<(&'a str, &'a str)>);
+    let cases: Vec<Case> = vec![
+        ("[proxy]\nlisten_port = 1\n".into(), vec![], vec![]),
+        (
+            "[proxy]\nplain_http_allow = [\"a.*.b\"]\n".into(),
+            vec![],
+            vec![],
+        ),
+        (
+            "[proxy]\nallow_private = [\"10.0.0.0/99\"]\n".into(),
+            vec![],
+            vec![],
+        ),
+        (
+            "[proxy]\nca_file = \"missing.pem\"\n".into(),
+            vec![],
+            vec![],
+        ),
+        (
+            "[proxy]\n".into(),
+            vec!["--ca-file=/nonexistent.pem"],
+            vec![],
+        ),
+        (
+            "[proxy]\n".into(),
+            vec![],
+            vec![("SSL_CERT_FILE", "/nonexistent.pem")],
+        ),
+        ("[proxy]\n".into(), vec!["--listen=0.0.0.0:0"], vec![]),
+        (
+            "[proxy]\n".into(),
+            vec!["--allow-remote", "--listen=127.0.0.1:0"],
+            vec![],
+        ),
+        ("[proxy\n".into(), vec![], vec![]),
+    ];
+    for (i, (config, args, env)) in cases.into_iter().enumerate() {
+        let path = write_file(dir.path(), &format!("{i}.toml"), &config);
+        let out = Command::new(env!("CARGO_BIN_EXE_hush"))
+            .arg("proxy")
+            .arg("--config")
+            .arg(&path)
+            .args(&args)
+            .env_remove("HUSH_PROXY_TOKEN")
+            .env_remove("SSL_CERT_FILE")
+            .envs(env)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{config} {args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("hush: error: "), "{stderr}");
+    }
+}
+
+#[test]
+fn lists_the_effective_telemetry_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("[proxy]\ntelemetry_allow = [\"beacon\"]\n{TELEMETRY}");
+    let path = write_file(dir.path(), "hush.toml", &config);
+    let out = Command::new(env!("CARGO_BIN_EXE_hush"))
+        .args(["proxy", "--list-telemetry", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("acme\tlocalhost\t/track\t"), "{stdout}");
+    assert!(
+        stdout.contains("segment\tapi.segment.io\t-\t"),
+        "built-in rules listed"
+    );
+    assert!(stdout.lines().count() > 100, "{stdout}");
+    assert!(
+        !stdout.lines().any(|l| l.starts_with("beacon\t")),
+        "allowed vendors are not listed"
+    );
+}
