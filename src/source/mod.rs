@@ -2,6 +2,7 @@
 //! into findings, shared by every source so that all commands judge content the same way.
 
 pub mod fs;
+pub mod git;
 
 use std::ops::Range;
 
