@@ -333,7 +333,7 @@ pub fn advice(hook: Hook, blocked: &[Blocked], failed: bool) -> String {
     if !blocked.is_empty() {
         let n = blocked.len();
         text.push_str(&format!(
-            "hush: {what} blocked: {n} secret{} found (shown above, redacted).\n",
+            "hush: {what} blocked: {n} finding{} (shown above, secrets redacted).\n",
             if n == 1 { "" } else { "s" }
         ));
         if hook == Hook::PrePush {
@@ -371,6 +371,17 @@ mod tests {
         assert!(text.contains(r"'/opt/it'\''s here/hush'"));
         assert!(text.contains("hook pre-push \"$@\""));
         assert!(!is_ours(b"#!/bin/sh\nexec lint\n"));
+    }
+
+    #[test]
+    fn the_repositorys_hook_files_are_the_shims() {
+        // hooks/ in the repository are for people who copy hooks by hand: the same scripts,
+        // finding hush on PATH or in the usual install places.
+        assert_eq!(
+            include_str!("../hooks/pre-commit"),
+            shim(Hook::PreCommit, None)
+        );
+        assert_eq!(include_str!("../hooks/pre-push"), shim(Hook::PrePush, None));
     }
 
     #[test]

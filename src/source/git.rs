@@ -48,7 +48,9 @@ fn read_error(what: impl Into<String>, e: &dyn std::fmt::Display) -> GitError {
 
 /// Opens the repository that contains `dir` (like `git -C dir`).
 pub fn open(dir: &Path) -> Result<gix::Repository, GitError> {
-    gix::discover(dir).map_err(|e| GitError::NotARepository {
+    // Absolute, so that messages name hook files and repositories unambiguously.
+    let absolute = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    gix::discover(absolute).map_err(|e| GitError::NotARepository {
         path: dir.to_path_buf(),
         reason: one_line(&e),
     })
