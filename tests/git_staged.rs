@@ -340,3 +340,23 @@ fn changes_deep_in_unchanged_trees_are_found() {
         ]
     );
 }
+
+#[test]
+fn a_copy_of_content_in_an_untouched_directory_is_not_new() {
+    let repo = Repo::new();
+    repo.write("lib/deep/keys.txt", line(GITHUB));
+    repo.write("top.txt", "top\n");
+    repo.git(&["add", "-A"]);
+    repo.commit_at("keys", 1_000_000_000);
+    // lib/ stays untouched (its cache-tree entry valid); the copy lands at the root.
+    repo.write("copied.txt", line(GITHUB));
+    repo.add(&["copied.txt"]);
+    assert_eq!(code(&staged(&repo)), 0);
+    // The same secret in a file with other content is a new file, so it is reported.
+    repo.write("copied.txt", format!("# mine\n{}", line(GITHUB)));
+    repo.add(&["copied.txt"]);
+    assert_eq!(
+        summary(&staged(&repo)),
+        vec![("copied.txt".into(), 2, "github-pat".into())]
+    );
+}

@@ -13,6 +13,7 @@ use std::time::Instant;
 use super::{drain, exit_code, open_report, prepare, CmdError, ReportArgs};
 use crate::hook::{self, Blocked, Hook, HookError, Installed, Removed};
 use crate::report::{Finding, Sink, Stats};
+use crate::scan::{Allowlist, Scanner};
 use crate::source::fs::Counters;
 use crate::source::git::{self, GitError, HistoryCounters, Revisions};
 use crate::source::{Event, Examiner};
@@ -200,10 +201,21 @@ fn pre_push(args: &PrePushArgs) -> Result<ExitCode, CmdError> {
 fn run_staged(args: &StagedArgs, hook: Option<Hook>) -> Result<ExitCode, CmdError> {
     let started = Instant::now();
     let repo = git::open(&args.repo)?;
+    let root = git::root(&repo);
     let mut warnings = Vec::new();
-    let changes = git::staged_changes(&repo, &mut warnings)?;
+    // Loading the rules and reading the index are independent and each takes a few
+    // milliseconds: side by side, they keep a hook under its latency budget.
+    let (prepared, changes) = std::thread::scope(|scope| {
+        let rules = scope.spawn(|| prepare(&root, &args.report));
+        let changes = git::staged_changes(&repo, &mut warnings);
+        let prepared = rules
+            .join()
+            .unwrap_or_else(|_| Err(CmdError::Input("loading the rules panicked".into())));
+        (prepared, changes)
+    });
+    let changes = changes?;
     run(
-        &repo,
+        prepared?,
         &args.report,
         hook,
         started,
@@ -232,7 +244,7 @@ fn run_history(
 ) -> Result<ExitCode, CmdError> {
     let started = Instant::now();
     run(
-        repo,
+        prepare(&git::root(repo), report)?,
         report,
         hook,
         started,
@@ -250,17 +262,15 @@ fn run_history(
     )
 }
 
-/// The shared shape of a git command: config from the repository root, a producer on a worker
-/// thread, the report on this one, and (for hooks) advice when the result blocks.
+/// The shared shape of a git command: the scanner built from the repository root's config, a
+/// source on this thread, the report on a worker thread, and (for hooks) advice when the result blocks.
 fn run(
-    repo: &gix::Repository,
+    (scanner, allow): (Scanner, Allowlist),
     report: &ReportArgs,
     hook: Option<Hook>,
     started: Instant,
     produce: impl FnOnce(&Examiner, &Counters, &HistoryCounters, &Sender<Event>) -> Result<(), GitError>,
 ) -> Result<ExitCode, CmdError> {
-    let root = git::root(repo);
-    let (scanner, allow) = prepare(&root, report)?;
     let examiner = Examiner {
         scanner: &scanner,
         allow: &allow,

@@ -94,9 +94,7 @@ pub fn staged_changes(
     repo: &gix::Repository,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<Change>, GitError> {
-    let index = repo
-        .index_or_empty()
-        .map_err(|e| read_error("the index", &e))?;
+    let index = load_index(repo)?;
     let head_tree = repo
         .head_tree_id_or_empty()
         .map_err(|e| read_error("HEAD", &e))?
@@ -117,32 +115,37 @@ pub fn staged_changes(
 
     let mut changes = Vec::new();
     let mut unmerged = Vec::new();
-    let mut unchanged_from: Vec<usize> = Vec::new();
+    // Index entries in unchanged directories, skipped a directory at a time (entries are sorted
+    // by path, so a directory's entries are one run): the loop costs what changed, not the repo.
+    let mut unchanged: Vec<std::ops::Range<usize>> = Vec::new();
     let entries = index.entries();
-    for (at, entry) in entries.iter().enumerate() {
+    let mut at = 0;
+    while let Some(entry) = entries.get(at) {
         let path = entry.path(&index);
+        if let Some(prefix) = skipped_prefix(&skipped, path) {
+            let run = entries[at..].partition_point(|e| e.path(&index).starts_with(prefix));
+            unchanged.push(at..at + run.max(1));
+            at += run.max(1);
+            continue;
+        }
+        at += 1;
         if entry.stage_raw() != 0 {
             if unmerged.last() != Some(&path) {
                 unmerged.push(path);
             }
             continue;
         }
-        if under_skipped(&skipped, path) {
-            unchanged_from.push(at);
-            continue;
-        }
-        let committed = head.remove(path);
         let mode = entry.mode;
         if mode.is_submodule() || mode.is_sparse() || mode == gix::index::entry::Mode::SYMLINK {
             continue;
         }
-        match committed {
-            Some((id, _)) if id == entry.id => unchanged_from.push(at),
+        match head.get(path) {
+            Some((id, _)) if *id == entry.id => {}
             Some((id, kind)) => changes.push(Change {
                 path: path.to_owned(),
                 id: entry.id,
                 bases: if matches!(kind, EntryKind::Blob | EntryKind::BlobExecutable) {
-                    vec![id]
+                    vec![*id]
                 } else {
                     Vec::new()
                 },
@@ -163,22 +166,21 @@ pub fn staged_changes(
         ));
     }
 
-    // Exact renames (the source was deleted) and copies (the source is still there, unchanged):
-    // committed content at a new path is not new content.
+    // Exact renames and copies: committed content (anything HEAD has, in the directories read
+    // above or in the unchanged ones) at a new path is not new content.
     if changes.iter().any(Change::is_new_path) {
-        let mut sources: HashMap<ObjectId, BString> = HashMap::new();
-        for (path, (id, kind)) in head {
-            if matches!(kind, EntryKind::Blob | EntryKind::BlobExecutable) {
-                sources.entry(id).or_insert(path);
-            }
-        }
         let wanted: std::collections::HashSet<ObjectId> = changes
             .iter()
             .filter(|c| c.is_new_path())
             .map(|c| c.id)
             .collect();
-        for &at in &unchanged_from {
-            let entry = &entries[at];
+        let mut sources: HashMap<ObjectId, BString> = HashMap::new();
+        for (path, (id, kind)) in head {
+            if wanted.contains(&id) && matches!(kind, EntryKind::Blob | EntryKind::BlobExecutable) {
+                sources.entry(id).or_insert(path);
+            }
+        }
+        for entry in unchanged.into_iter().flat_map(|run| &entries[run]) {
             if wanted.contains(&entry.id) {
                 sources
                     .entry(entry.id)
@@ -196,11 +198,28 @@ pub fn staged_changes(
     Ok(changes)
 }
 
-/// Whether `path` lies in a directory whose tree is unchanged (`skipped` is sorted, holds
-/// `dir/` prefixes that never nest, and `""` for the whole tree).
-fn under_skipped(skipped: &[BString], path: &BStr) -> bool {
+/// The index as git left it; none yet (a fresh repository) reads as empty. Its trailing checksum
+/// is not verified, as git does not either outside `fsck`: hashing a 100,000-entry index would
+/// cost more than the whole rest of a pre-commit check.
+fn load_index(repo: &gix::Repository) -> Result<gix::index::File, GitError> {
+    let path = repo.index_path();
+    if !path.exists() {
+        return Ok(gix::index::File::from_state(
+            gix::index::State::new(repo.object_hash()),
+            path,
+        ));
+    }
+    gix::index::File::at(&path, repo.object_hash(), true, Default::default())
+        .map_err(|e| read_error(format!("the index '{}'", path.display()), &e))
+}
+
+/// The unchanged directory `path` lies in, if any (`skipped` is sorted, holds `dir/` prefixes
+/// that never nest, and `""` for the whole tree).
+fn skipped_prefix<'a>(skipped: &'a [BString], path: &BStr) -> Option<&'a [u8]> {
     let at = skipped.partition_point(|p| p.as_bstr() <= path);
-    at > 0 && path.starts_with(skipped[at - 1].as_slice())
+    let prefix = skipped.get(at.checked_sub(1)?)?;
+    path.starts_with(prefix.as_slice())
+        .then_some(prefix.as_slice())
 }
 
 /// Records every non-tree entry below `tree_id` as `prefix/name → (id, kind)`, except in
@@ -1053,6 +1072,7 @@ mod tests {
 
     #[test]
     fn skipped_prefixes_cover_only_their_directory() {
+        let under_skipped = |s: &[BString], p: &BStr| skipped_prefix(s, p).is_some();
         let skipped: Vec<BString> = vec!["a/".into(), "c/d/".into()];
         assert!(under_skipped(&skipped, b"a/x".as_bstr()));
         assert!(!under_skipped(&skipped, b"ab".as_bstr()));
