@@ -251,3 +251,21 @@ fn an_empty_repository_has_no_history() {
     let out = repo.hush(&["history"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
+
+#[test]
+fn a_secret_kept_through_later_edits_is_reported_once_at_its_first_commit() {
+    let repo = Repo::new();
+    repo.write("app.cfg", secret_line(GITHUB));
+    repo.add(&["app.cfg"]);
+    let first = repo.commit_at("add", 1_000_000_100);
+    for n in 0..3 {
+        repo.write("app.cfg", format!("# edit {n}\n{}", secret_line(GITHUB)));
+        repo.add(&["app.cfg"]);
+        repo.commit_at("edit", 1_000_000_200 + n);
+    }
+    let out = repo.hush(&["history", "--format", "json"]);
+    let found = findings(&out);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0]["commit"], first.as_str());
+    assert_eq!(found[0]["line"], 1);
+}

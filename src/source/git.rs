@@ -7,6 +7,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use gix::bstr::{BStr, BString, ByteSlice};
@@ -25,6 +26,9 @@ use crate::rules::one_line;
 const LFS_POINTER: &[u8] = b"version https://git-lfs.github.com/spec/v1";
 /// Pointer files are tiny; anything larger that starts like one is scanned like any other file.
 const LFS_POINTER_MAX: usize = 1024;
+/// Each history thread's cache of delta bases, so that neighbouring blobs in a pack share
+/// their inflated bases (bounded: memory stays proportional to threads, not history).
+const DELTA_CACHE_BYTES: usize = 48 * 1024 * 1024;
 /// Below this many blobs, starting threads costs more than it saves (a hook scans a handful).
 const PARALLEL_FROM: usize = 8;
 
@@ -605,6 +609,10 @@ pub struct HistoryCounters {
     pub blobs: AtomicU64,
 }
 
+/// How old a commit is, for attribution: commit time, then (for equal times) the later in the
+/// walk, which lists descendants first. The smallest is the oldest.
+type Age = (i64, std::cmp::Reverse<usize>);
+
 /// A commit met in the walk.
 struct Walked {
     id: ObjectId,
@@ -691,14 +699,46 @@ fn walk_and_scan(
 
     // Each commit's added and modified blobs, tree diffs in parallel; results kept in walk order
     // so that blobs are later read roughly in the order packs store them (newest first).
-    let diffs = parallel_map(repo, &commits, |repo, walked| {
-        commit_changes(repo, walked.id)
+    let graph = repo.commit_graph_if_enabled().ok().flatten();
+    let infos = match &graph {
+        Some(graph) => commits
+            .iter()
+            .map(|walked| commit_info(repo, Some(graph), walked.id))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => parallel_map(repo, &commits, |repo, walked| {
+            commit_info(repo, None, walked.id)
+        })?,
+    };
+    drop(graph);
+    let trees: HashMap<ObjectId, ObjectId> = commits
+        .iter()
+        .zip(&infos)
+        .map(|(walked, info)| (walked.id, info.tree))
+        .collect();
+    // Diffed in the pack order of their root trees: a tree's delta base is then read (and
+    // cached) before it, whichever way the pack's delta chains run.
+    let by_tree = pack_order(repo, infos.iter().map(|info| info.tree));
+    let sorted = parallel_map(repo, &by_tree, |repo, &at| {
+        commit_changes(repo, &infos[at], &trees)
     })?;
-    let mut metas: Vec<Option<Commit>> = Vec::with_capacity(commits.len());
+    let mut diffs: Vec<Vec<(ObjectId, BString)>> = vec![Vec::new(); infos.len()];
+    for (&at, changed) in by_tree.iter().zip(sorted) {
+        diffs[at] = changed;
+    }
+    drop(trees);
+    drop(infos);
+    // Author and date are filled in at the end, for the few commits that findings name.
+    let metas: Vec<Commit> = commits
+        .iter()
+        .map(|walked| Commit {
+            id: walked.id.to_string(),
+            author: String::new(),
+            date: String::new(),
+        })
+        .collect();
     let mut blobs: Vec<(ObjectId, Vec<(BString, usize)>)> = Vec::new();
     let mut slot: HashMap<ObjectId, usize> = HashMap::new();
-    for (at, (meta, changed)) in diffs.into_iter().enumerate() {
-        metas.push(Some(meta));
+    for (at, changed) in diffs.into_iter().enumerate() {
         for (id, path) in changed {
             let index = *slot.entry(id).or_insert_with(|| {
                 blobs.push((id, Vec::new()));
@@ -719,45 +759,155 @@ fn walk_and_scan(
         }
     }
     drop(slot);
-    let metas: Vec<Commit> = metas.into_iter().flatten().collect();
+
+    // Read blobs in the order packs store them: a delta's base comes before it, so each thread,
+    // walking a run of neighbours, finds most bases in its delta cache instead of inflating the
+    // whole chain again (inflating dominates the cost of a history scan).
+    let order = pack_order(repo, blobs.iter().map(|(id, _)| *id));
+    let runs: Vec<&[usize]> = order
+        .chunks((order.len() / (threads() * 16)).max(64))
+        .collect();
+
+    // A secret that stays in a file is in every later version of it: it is reported once, at
+    // the oldest commit (by commit time, then ancestry) that introduced it at that path.
+    let oldest: Mutex<HashMap<String, (Age, Vec<Finding>)>> = Mutex::new(HashMap::new());
+    let by_id: HashMap<&str, usize> = metas
+        .iter()
+        .enumerate()
+        .map(|(at, c)| (c.id.as_str(), at))
+        .collect();
+    let keep = |found: Vec<Finding>| {
+        let Ok(mut oldest) = oldest.lock() else {
+            return;
+        };
+        for finding in found {
+            let at = finding
+                .commit
+                .as_ref()
+                .and_then(|c| by_id.get(c.id.as_str()).copied())
+                .unwrap_or(usize::MAX);
+            let key = (
+                commits.get(at).map_or(i64::MAX, |c| c.time),
+                std::cmp::Reverse(at),
+            );
+            match oldest.get_mut(&finding.fingerprint) {
+                Some((best, list)) if key < *best => {
+                    *best = key;
+                    *list = vec![finding];
+                }
+                Some((best, list)) if key == *best => list.push(finding),
+                Some(_) => {}
+                None => {
+                    oldest.insert(finding.fingerprint.clone(), (key, vec![finding]));
+                }
+            }
+        }
+    };
 
     let shared = repo.clone().into_sync();
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..threads() {
             scope.spawn(|| {
-                let repo = shared.to_thread_local();
-                loop {
-                    let at = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((id, places)) = blobs.get(at) else {
-                        break;
-                    };
-                    let scanned = scan_blob(
-                        &repo,
-                        *id,
-                        places,
-                        &metas,
-                        examiner,
-                        max_file_size,
-                        counters,
-                    );
-                    history.blobs.fetch_add(1, Ordering::Relaxed);
-                    match scanned {
-                        Ok(found) => {
-                            for event in found {
-                                send(events, event);
+                let mut repo = shared.to_thread_local();
+                // A delta cache keyed by pack offset: bases are looked up once per delta.
+                repo.objects.set_pack_cache(|| {
+                    Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
+                        DELTA_CACHE_BYTES,
+                    ))
+                });
+                while let Some(run) = runs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    for &at in *run {
+                        let (id, places) = &blobs[at];
+                        let scanned = scan_blob(
+                            &repo,
+                            *id,
+                            places,
+                            &metas,
+                            examiner,
+                            max_file_size,
+                            counters,
+                        );
+                        history.blobs.fetch_add(1, Ordering::Relaxed);
+                        match scanned {
+                            Ok(found) => {
+                                for event in found {
+                                    match event {
+                                        Event::Findings(found) => keep(found),
+                                        other => send(events, other),
+                                    }
+                                }
                             }
-                        }
-                        Err(message) => {
-                            counters.errors.fetch_add(1, Ordering::Relaxed);
-                            send(events, Event::Error(message));
+                            Err(message) => {
+                                counters.errors.fetch_add(1, Ordering::Relaxed);
+                                send(events, Event::Error(message));
+                            }
                         }
                     }
                 }
             });
         }
     });
+    let mut found: Vec<Finding> = oldest
+        .into_inner()
+        .unwrap_or_default()
+        .into_values()
+        .flat_map(|(_, list)| list)
+        .collect();
+    let mut named: HashMap<String, Commit> = HashMap::new();
+    for finding in &mut found {
+        let Some(commit) = &mut finding.commit else {
+            continue;
+        };
+        if !named.contains_key(&commit.id) {
+            let id = ObjectId::from_hex(commit.id.as_bytes())
+                .map_err(|e| read_error(format!("commit {}", commit.id), &e))?;
+            named.insert(commit.id.clone(), attribution(repo, id)?);
+        }
+        if let Some(full) = named.get(&commit.id) {
+            *commit = full.clone();
+        }
+    }
+    crate::report::sort(&mut found);
+    send_findings(events, found);
     Ok(())
+}
+
+/// The indices of `ids`, sorted by where each object lies in the packs (loose objects last).
+/// Reading in this order finds each delta's base already inflated in the delta cache.
+fn pack_order(repo: &gix::Repository, ids: impl Iterator<Item = ObjectId>) -> Vec<usize> {
+    // The pack indices are read directly: a binary search each, far cheaper per object than
+    // the object database's general lookup. Objects elsewhere (loose, alternates) go last.
+    let dir = repo.objects.store_ref().path().join("pack");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "idx"))
+                .collect()
+        })
+        .unwrap_or_default();
+    paths.sort();
+    let indices: Vec<gix::odb::pack::index::File> = paths
+        .iter()
+        .filter_map(|p| gix::odb::pack::index::File::at(p, repo.object_hash()).ok())
+        .collect();
+    let mut located: Vec<(usize, u64, usize)> = ids
+        .enumerate()
+        .map(|(at, id)| {
+            indices
+                .iter()
+                .enumerate()
+                .find_map(|(pack, index)| {
+                    let entry = index.lookup(id)?;
+                    Some((pack, index.pack_offset_at_index(entry), at))
+                })
+                .unwrap_or((usize::MAX, 0, at))
+        })
+        .collect();
+    located.sort_unstable();
+    located.into_iter().map(|(_, _, at)| at).collect()
 }
 
 /// Runs `f` over `items` on all cores (each thread with its own repository handle), keeping order.
@@ -766,6 +916,8 @@ fn parallel_map<T: Sync, R: Send>(
     items: &[T],
     f: impl Fn(&gix::Repository, &T) -> Result<R, GitError> + Sync,
 ) -> Result<Vec<R>, GitError> {
+    // Runs long enough that neighbours (sharing delta bases) mostly land on one thread.
+    let run = (items.len() / (threads() * 8)).max(64);
     let shared = repo.clone().into_sync();
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
@@ -775,15 +927,26 @@ fn parallel_map<T: Sync, R: Send>(
                 scope.spawn(|| {
                     let mut repo = shared.to_thread_local();
                     repo.object_cache_size_if_unset(16 * 1024 * 1024);
+                    repo.objects.set_pack_cache(|| {
+                        Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
+                            DELTA_CACHE_BYTES,
+                        ))
+                    });
                     let mut out = Vec::new();
                     while !failed.load(Ordering::Relaxed) {
-                        let at = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(item) = items.get(at) else { break };
-                        let result = f(&repo, item);
-                        if result.is_err() {
-                            failed.store(true, Ordering::Relaxed);
+                        let start = next.fetch_add(run, Ordering::Relaxed);
+                        let Some(chunk) = items.get(start..(start + run).min(items.len())) else {
+                            break;
+                        };
+                        for (at, item) in (start..).zip(chunk) {
+                            let result = f(&repo, item);
+                            let bad = result.is_err();
+                            out.push((at, result));
+                            if bad {
+                                failed.store(true, Ordering::Relaxed);
+                                break;
+                            }
                         }
-                        out.push((at, result));
                     }
                     out
                 })
@@ -811,20 +974,48 @@ fn parallel_map<T: Sync, R: Send>(
     Ok(all.into_iter().filter_map(|(_, r)| r.ok()).collect())
 }
 
-/// A commit's attribution, and the (blob, path) pairs it adds or modifies relative to its first
-/// parent (everything, for a root commit or one whose parent a shallow clone lacks).
-fn commit_changes(
-    repo: &gix::Repository,
+/// What the tree diff of a commit needs to know about it.
+struct CommitInfo {
     id: ObjectId,
-) -> Result<(Commit, Vec<(ObjectId, BString)>), GitError> {
+    tree: ObjectId,
+    parent: Option<ObjectId>,
+}
+
+/// A commit's tree and first parent, from the commit-graph file when there is one (no object to
+/// inflate), else from the commit itself.
+fn commit_info(
+    repo: &gix::Repository,
+    graph: Option<&gix::commitgraph::Graph>,
+    id: ObjectId,
+) -> Result<CommitInfo, GitError> {
+    if let Some((graph, commit)) = graph.and_then(|g| Some((g, g.commit_by_id(id)?))) {
+        if let Ok(parent) = commit.parent1() {
+            return Ok(CommitInfo {
+                id,
+                tree: commit.root_tree_id().to_owned(),
+                parent: parent.map(|p| graph.id_at(p).to_owned()),
+            });
+        }
+    }
     let what = || format!("commit {id}");
     let commit = repo.find_commit(id).map_err(|e| read_error(what(), &e))?;
     let decoded = commit.decode().map_err(|e| read_error(what(), &e))?;
-    let tree_id = decoded.tree();
     let parent = decoded.parents().next();
+    Ok(CommitInfo {
+        id,
+        tree: decoded.tree(),
+        parent,
+    })
+}
+
+/// A commit's attribution: author and date, read only for commits that findings name.
+fn attribution(repo: &gix::Repository, id: ObjectId) -> Result<Commit, GitError> {
+    let what = || format!("commit {id}");
+    let commit = repo.find_commit(id).map_err(|e| read_error(what(), &e))?;
+    let decoded = commit.decode().map_err(|e| read_error(what(), &e))?;
     let author = decoded.author().map_err(|e| read_error(what(), &e))?;
     let time = author.time().map_err(|e| read_error(what(), &e))?;
-    let meta = Commit {
+    Ok(Commit {
         id: id.to_string(),
         author: format!(
             "{} <{}>",
@@ -832,20 +1023,34 @@ fn commit_changes(
             author.email.trim().to_str_lossy()
         ),
         date: rfc3339(time.seconds, time.offset),
-    };
-    let parent_tree = match parent {
-        Some(parent) => match repo.try_find_object(parent) {
-            Ok(Some(object)) => Some(
-                object
-                    .try_into_commit()
-                    .map_err(|e| read_error(format!("commit {parent}"), &e))?
-                    .tree_id()
-                    .map_err(|e| read_error(format!("commit {parent}"), &e))?
-                    .detach(),
-            ),
-            // Beyond a shallow clone's boundary: this commit is where history starts here.
-            Ok(None) => None,
-            Err(e) => return Err(read_error(format!("commit {parent}"), &e)),
+    })
+}
+
+/// The (blob, path) pairs a commit adds or modifies relative to its first parent (everything,
+/// for a root commit or one whose parent a shallow clone lacks). `trees` maps the walked commits
+/// to their trees; a parent outside the walk is read.
+fn commit_changes(
+    repo: &gix::Repository,
+    info: &CommitInfo,
+    trees: &HashMap<ObjectId, ObjectId>,
+) -> Result<Vec<(ObjectId, BString)>, GitError> {
+    let (id, tree_id) = (info.id, info.tree);
+    let parent_tree = match info.parent {
+        Some(parent) => match trees.get(&parent) {
+            Some(tree) => Some(*tree),
+            None => match repo.try_find_object(parent) {
+                Ok(Some(object)) => Some(
+                    object
+                        .try_into_commit()
+                        .map_err(|e| read_error(format!("commit {parent}"), &e))?
+                        .tree_id()
+                        .map_err(|e| read_error(format!("commit {parent}"), &e))?
+                        .detach(),
+                ),
+                // Beyond a shallow clone's boundary: this commit is where history starts here.
+                Ok(None) => None,
+                Err(e) => return Err(read_error(format!("commit {parent}"), &e)),
+            },
         },
         None => None,
     };
@@ -890,7 +1095,7 @@ fn commit_changes(
             }
         })
         .collect();
-    Ok((meta, changed))
+    Ok(changed)
 }
 
 /// Reads one blob and examines it at every path it was introduced at, attributed to its commit.
