@@ -26,9 +26,15 @@ use crate::rules::one_line;
 const LFS_POINTER: &[u8] = b"version https://git-lfs.github.com/spec/v1";
 /// Pointer files are tiny; anything larger that starts like one is scanned like any other file.
 const LFS_POINTER_MAX: usize = 1024;
-/// Each history thread's cache of delta bases, so that neighbouring blobs in a pack share
-/// their inflated bases (bounded: memory stays proportional to threads, not history).
-const DELTA_CACHE_BYTES: usize = 48 * 1024 * 1024;
+/// What all history threads together may keep in caches: delta bases (so that neighbouring
+/// objects in a pack share their inflated bases) and decoded trees. Split between threads, and
+/// never more than `CACHE_PER_THREAD` each, so memory stays bounded whatever the core count.
+const CACHE_TOTAL_BYTES: usize = 384 * 1024 * 1024;
+const CACHE_PER_THREAD: usize = 48 * 1024 * 1024;
+
+fn delta_cache_bytes() -> usize {
+    (CACHE_TOTAL_BYTES / threads()).min(CACHE_PER_THREAD)
+}
 /// Below this many blobs, starting threads costs more than it saves (a hook scans a handful).
 const PARALLEL_FROM: usize = 8;
 
@@ -813,7 +819,7 @@ fn walk_and_scan(
                 // A delta cache keyed by pack offset: bases are looked up once per delta.
                 repo.objects.set_pack_cache(|| {
                     Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
-                        DELTA_CACHE_BYTES,
+                        delta_cache_bytes(),
                     ))
                 });
                 while let Some(run) = runs.get(next.fetch_add(1, Ordering::Relaxed)) {
@@ -926,10 +932,10 @@ fn parallel_map<T: Sync, R: Send>(
             .map(|_| {
                 scope.spawn(|| {
                     let mut repo = shared.to_thread_local();
-                    repo.object_cache_size_if_unset(16 * 1024 * 1024);
+                    repo.object_cache_size_if_unset(delta_cache_bytes() / 3);
                     repo.objects.set_pack_cache(|| {
                         Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
-                            DELTA_CACHE_BYTES,
+                            delta_cache_bytes(),
                         ))
                     });
                     let mut out = Vec::new();
