@@ -43,14 +43,18 @@ git -C "$STAGED" add -- src/m010/p0/file010.py
 files=$(git -C "$STAGED" ls-files | wc -l)
 echo
 echo "## hush staged: $(git -C "$STAGED" diff --cached --name-only | wc -l) staged files in a repository of $files files"
+# The same command on a one-file repository: hush's start-up (rules, scanner) on its own.
+TINY=$WORK/tiny
+git init -q "$TINY" && echo "x = 1" > "$TINY/a.py" && git -C "$TINY" add a.py
 if command -v hyperfine > /dev/null; then
     hyperfine -N -i --warmup 5 --runs "${STAGED_RUNS:-100}" --export-json "$WORK/staged.json" \
-        "$HUSH staged --repo $STAGED" "git -C $STAGED diff --cached --quiet" > /dev/null
+        -n "hush staged" -n "git diff --cached" -n "hush staged, 1-file repo" \
+        "$HUSH staged --repo $STAGED" "git -C $STAGED diff --cached --quiet" \
+        "$HUSH staged --repo $TINY" > /dev/null 2>&1
     python3 - "$WORK/staged.json" <<'PY'
 import json, sys
 for r in json.load(open(sys.argv[1]))["results"]:
-    print(f"  {r['command'].split()[0].rsplit('/', 1)[-1]:<6} {' '.join(r['command'].split()[1:2])}: "
-          f"median {r['median'] * 1000:.1f} ms (min {r['min'] * 1000:.1f}, mean {r['mean'] * 1000:.1f}, "
+    print(f"  {r['command']:<26} median {r['median'] * 1000:.1f} ms (min {r['min'] * 1000:.1f}, mean {r['mean'] * 1000:.1f}, "
           f"{len(r['times'])} runs)")
 PY
 else

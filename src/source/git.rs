@@ -17,6 +17,7 @@ use gix::objs::TreeRefIter;
 use gix::ObjectId;
 
 use super::fs::Counters;
+use super::git_index::{CacheTree, Entry as IndexEntry, RawIndex};
 use super::{Event, Examiner};
 use crate::report::{Commit, Finding};
 use crate::rules::one_line;
@@ -104,7 +105,7 @@ pub fn staged_changes(
     repo: &gix::Repository,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<Change>, GitError> {
-    let index = load_index(repo)?;
+    let (index, cache_tree) = load_index(repo)?;
     let head_tree = repo
         .head_tree_id_or_empty()
         .map_err(|e| read_error("HEAD", &e))?
@@ -117,53 +118,51 @@ pub fn staged_changes(
         repo,
         head_tree,
         &mut prefix,
-        index.tree(),
+        cache_tree.as_ref(),
         &mut head,
         &mut skipped,
     )?;
     skipped.sort();
 
     let mut changes = Vec::new();
-    let mut unmerged = Vec::new();
-    // Index entries in unchanged directories, skipped a directory at a time (entries are sorted
-    // by path, so a directory's entries are one run): the loop costs what changed, not the repo.
-    let mut unchanged: Vec<std::ops::Range<usize>> = Vec::new();
-    let entries = index.entries();
-    let mut at = 0;
-    while let Some(entry) = entries.get(at) {
-        let path = entry.path(&index);
-        if let Some(prefix) = skipped_prefix(&skipped, path) {
-            let run = entries[at..].partition_point(|e| e.path(&index).starts_with(prefix));
-            unchanged.push(at..at + run.max(1));
-            at += run.max(1);
+    let mut unmerged: Vec<&[u8]> = Vec::new();
+    // Entries in unchanged directories are passed over a directory at a time (entries are
+    // sorted by path, so a directory's entries are one run): a prefix check each, no lookups.
+    let mut skipping: Option<&[u8]> = None;
+    for entry in index.entries() {
+        if skipping.is_some_and(|p| entry.path.starts_with(p)) {
             continue;
         }
-        at += 1;
-        if entry.stage_raw() != 0 {
-            if unmerged.last() != Some(&path) {
-                unmerged.push(path);
+        skipping = skipped_prefix(&skipped, entry.path.as_bstr());
+        if skipping.is_some() {
+            continue;
+        }
+        if entry.stage != 0 {
+            if unmerged.last() != Some(&entry.path) {
+                unmerged.push(entry.path);
             }
             continue;
         }
-        let mode = entry.mode;
-        if mode.is_submodule() || mode.is_sparse() || mode == gix::index::entry::Mode::SYMLINK {
+        // Regular files only: symlinks, submodules (gitlinks) and sparse directories are skipped.
+        if entry.mode & 0o170000 != 0o100000 {
             continue;
         }
-        match head.get(path) {
-            Some((id, _)) if *id == entry.id => {}
-            Some((id, kind)) => changes.push(Change {
-                path: path.to_owned(),
-                id: entry.id,
+        let id = entry.id.to_owned();
+        match head.get(entry.path.as_bstr()) {
+            Some((committed, _)) if *committed == id => {}
+            Some((committed, kind)) => changes.push(Change {
+                path: entry.path.into(),
+                id,
                 bases: if matches!(kind, EntryKind::Blob | EntryKind::BlobExecutable) {
-                    vec![*id]
+                    vec![*committed]
                 } else {
                     Vec::new()
                 },
                 source: None,
             }),
             None => changes.push(Change {
-                path: path.to_owned(),
-                id: entry.id,
+                path: entry.path.into(),
+                id,
                 bases: Vec::new(),
                 source: None,
             }),
@@ -177,24 +176,30 @@ pub fn staged_changes(
     }
 
     // Exact renames and copies: committed content (anything HEAD has, in the directories read
-    // above or in the unchanged ones) at a new path is not new content.
+    // above, or any unchanged entry of the index) at a new path is not new content.
     if changes.iter().any(Change::is_new_path) {
         let wanted: std::collections::HashSet<ObjectId> = changes
             .iter()
             .filter(|c| c.is_new_path())
             .map(|c| c.id)
             .collect();
+        let changed: std::collections::HashSet<&[u8]> =
+            changes.iter().map(|c| c.path.as_slice()).collect();
         let mut sources: HashMap<ObjectId, BString> = HashMap::new();
-        for (path, (id, kind)) in head {
-            if wanted.contains(&id) && matches!(kind, EntryKind::Blob | EntryKind::BlobExecutable) {
-                sources.entry(id).or_insert(path);
+        for (path, (id, kind)) in &head {
+            if wanted.contains(id) && matches!(kind, EntryKind::Blob | EntryKind::BlobExecutable) {
+                sources.entry(*id).or_insert_with(|| path.clone());
             }
         }
-        for entry in unchanged.into_iter().flat_map(|run| &entries[run]) {
-            if wanted.contains(&entry.id) {
+        for entry in index.entries() {
+            if entry.stage == 0
+                && entry.mode & 0o170000 == 0o100000
+                && wanted.contains(entry.id)
+                && !changed.contains(entry.path)
+            {
                 sources
-                    .entry(entry.id)
-                    .or_insert_with(|| entry.path(&index).to_owned());
+                    .entry(entry.id.to_owned())
+                    .or_insert_with(|| entry.path.into());
             }
         }
         for change in changes.iter_mut().filter(|c| c.bases.is_empty()) {
@@ -208,19 +213,57 @@ pub fn staged_changes(
     Ok(changes)
 }
 
-/// The index as git left it; none yet (a fresh repository) reads as empty. Its trailing checksum
-/// is not verified, as git does not either outside `fsck`: hashing a 100,000-entry index would
-/// cost more than the whole rest of a pre-commit check.
-fn load_index(repo: &gix::Repository) -> Result<gix::index::File, GitError> {
-    let path = repo.index_path();
-    if !path.exists() {
-        return Ok(gix::index::File::from_state(
-            gix::index::State::new(repo.object_hash()),
-            path,
-        ));
+/// The index, as read by the lean reader or (for forms it leaves alone) by gix.
+enum Index {
+    Raw(RawIndex),
+    Gix(Box<gix::index::File>),
+}
+
+impl Index {
+    fn entries(&self) -> Box<dyn Iterator<Item = IndexEntry<'_>> + '_> {
+        match self {
+            Index::Raw(raw) => Box::new(raw.entries()),
+            Index::Gix(file) => Box::new(file.entries().iter().map(|e| IndexEntry {
+                path: e.path(file.as_ref()).as_bytes(),
+                id: e.id.as_ref(),
+                mode: e.mode.bits(),
+                stage: e.stage_raw(),
+            })),
+        }
     }
-    gix::index::File::at(&path, repo.object_hash(), true, Default::default())
-        .map_err(|e| read_error(format!("the index '{}'", path.display()), &e))
+}
+
+/// The index as git left it, and its cache-tree; none yet (a fresh repository) reads as empty.
+/// Its trailing checksum is not verified, as git does not either outside `fsck`: hashing a
+/// 100,000-entry index would cost more than the whole rest of a pre-commit check.
+fn load_index(repo: &gix::Repository) -> Result<(Index, Option<CacheTree>), GitError> {
+    let path = repo.index_path();
+    let what = || format!("the index '{}'", path.display());
+    let file = match std::fs::File::open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let empty = gix::index::State::new(repo.object_hash());
+            return Ok((
+                Index::Gix(Box::new(gix::index::File::from_state(empty, path))),
+                None,
+            ));
+        }
+        Err(e) => return Err(read_error(what(), &e)),
+    };
+    // Mapped rather than read: reading would fault in and copy megabytes of fresh pages, which
+    // cost more than parsing them. SAFETY: git never rewrites an index file in place (it writes
+    // `index.lock` and renames it over), so the mapped bytes do not change while we read them;
+    // gix relies on the same.
+    #[allow(unsafe_code)]
+    let data = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| read_error(what(), &e))?;
+    if let Some(mut raw) = RawIndex::parse(data, repo.object_hash()) {
+        let tree = raw.tree.take();
+        return Ok((Index::Raw(raw), tree));
+    }
+    let file = gix::index::File::at(&path, repo.object_hash(), true, Default::default())
+        .map_err(|e| read_error(what(), &e))?;
+    let tree = file.tree().map(CacheTree::from_gix);
+    Ok((Index::Gix(Box::new(file)), tree))
 }
 
 /// The unchanged directory `path` lies in, if any (`skipped` is sorted, holds `dir/` prefixes
@@ -238,12 +281,12 @@ fn collect_tree(
     repo: &gix::Repository,
     tree_id: ObjectId,
     prefix: &mut BString,
-    cache: Option<&gix::index::extension::Tree>,
+    cache: Option<&CacheTree>,
     out: &mut HashMap<BString, (ObjectId, EntryKind)>,
     skipped: &mut Vec<BString>,
 ) -> Result<(), GitError> {
     if let Some(cache) = cache {
-        if cache.num_entries.is_some() && cache.id == tree_id {
+        if cache.id == Some(tree_id) {
             skipped.push(prefix.clone());
             return Ok(());
         }

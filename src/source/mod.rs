@@ -3,6 +3,7 @@
 
 pub mod fs;
 pub mod git;
+mod git_index;
 
 use std::ops::Range;
 
