@@ -78,23 +78,26 @@ echo "## history: $(git -C "$HISTORY" rev-list --all --count) commits, $RUNS run
 results=()
 run() {
     local name=$1 count=$2; shift 3
-    local walls=() peak=0
+    local walls=() cpus=() peak=0
     for n in $(seq "$RUNS"); do
         local s e
         s=$(date +%s%N)
         if [ -x "$TIME" ]; then
-            "$TIME" -f '%M' -o "$WORK/mem" "$@" > "$WORK/$name.out" 2> "$WORK/$name.err" || true
-            peak=$(( $(tail -1 "$WORK/mem") > peak ? $(tail -1 "$WORK/mem") : peak ))
+            "$TIME" -f '%M %U %S' -o "$WORK/mem" "$@" > "$WORK/$name.out" 2> "$WORK/$name.err" || true
+            read -r mem user sys < <(tail -1 "$WORK/mem")
+            peak=$((mem > peak ? mem : peak))
+            cpus+=("$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')")
         else
             "$@" > "$WORK/$name.out" 2> "$WORK/$name.err" || true
         fi
         e=$(date +%s%N)
         walls+=($(((e - s) / 1000000)))
     done
-    local wall found
+    local wall found cpu=0
     wall=$(printf '%s\n' "${walls[@]}" | median)
+    [ "${#cpus[@]}" -gt 0 ] && cpu=$(printf '%s\n' "${cpus[@]}" | median)
     found=$(eval "$count" 2> /dev/null || echo "?")
-    results+=("$name $wall $peak $found")
+    results+=("$name $wall $peak $found $cpu")
 }
 
 run hush "python3 -c 'import json; print(len(json.load(open(\"$WORK/hush.json\"))[\"findings\"]))'" -- \
@@ -115,10 +118,10 @@ else
 fi
 
 hush_wall=$(echo "${results[0]}" | cut -d' ' -f2)
-printf '  %-11s %12s %12s %9s %16s\n' tool "median wall" "peak RSS" findings "time vs hush"
+printf '  %-11s %12s %12s %12s %9s %14s\n' tool "median wall" "CPU (u+s)" "peak RSS" findings "wall vs hush"
 for row in "${results[@]}"; do
-    read -r name wall peak found <<< "$row"
-    awk -v n="$name" -v w="$wall" -v p="$peak" -v f="$found" -v h="$hush_wall" \
-        'BEGIN { printf "  %-11s %10.2f s %9d MiB %9s %15.2fx\n", n, w / 1000, p / 1024, f, w / h }'
+    read -r name wall peak found cpu <<< "$row"
+    awk -v n="$name" -v w="$wall" -v p="$peak" -v f="$found" -v h="$hush_wall" -v c="$cpu" \
+        'BEGIN { printf "  %-11s %10.2f s %10.2f s %8d MiB %9s %13.2fx\n", n, w / 1000, c, p / 1024, f, w / h }'
 done
 echo "  (hush: 50 GitHub tokens + 50 AWS key ids planted; Kingfisher reports an AWS key id only with its secret key)"
