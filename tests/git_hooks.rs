@@ -326,3 +326,25 @@ fn pre_commit_framework_manifest_names_the_hook() {
     assert!(text.contains("entry: hush hook pre-commit"));
     assert!(text.contains("pass_filenames: false"));
 }
+
+#[test]
+fn commit_all_and_commit_paths_are_judged_by_the_index_git_commits() {
+    // `git commit -a` and `git commit <path>` build their own index (GIT_INDEX_FILE) for hooks.
+    let repo = guarded();
+    repo.write("README", format!("hello\n{}", secret_line(AWS)));
+    assert!(!repo
+        .git_try(&["commit", "-q", "-a", "-m", "all"])
+        .status
+        .success());
+    assert!(!repo
+        .git_try(&["commit", "-q", "-m", "path", "README"])
+        .status
+        .success());
+    // Only README is committed by a path commit: a clean path passes even with a dirty README.
+    repo.write("other.txt", "fine\n");
+    repo.add(&["other.txt"]);
+    repo.git(&["reset", "-q"]);
+    repo.git(&["add", "-N", "other.txt"]);
+    let out = repo.git_try(&["commit", "-q", "-m", "only other", "other.txt"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
