@@ -394,3 +394,55 @@ fn index_versions_and_split_indexes_read_alike() {
         );
     }
 }
+
+#[test]
+fn paths_longer_than_the_index_length_field() {
+    // The index stores name lengths in 12 bits; longer paths are found by their terminator.
+    let repo = Repo::new();
+    let dir: Vec<String> = (0..22)
+        .map(|i| format!("{i:02}{}", "d".repeat(200)))
+        .collect();
+    let long = format!("{}/secret.txt", dir.join("/"));
+    assert!(long.len() > 4095);
+    // Too long for the file system's PATH_MAX here: staged straight into the index.
+    repo.write("blob.tmp", line(GITHUB));
+    let blob = repo.git(&["hash-object", "-w", "blob.tmp"]);
+    std::fs::remove_file(repo.dir.join("blob.tmp")).unwrap();
+    repo.git(&[
+        "update-index",
+        "--add",
+        "--cacheinfo",
+        &format!("100644,{blob},{long}"),
+    ]);
+    repo.write("zz.txt", line(AWS));
+    repo.add(&["zz.txt"]);
+    let found = summary(&staged(&repo));
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[0].0, long);
+    assert_eq!(found[1].0, "zz.txt");
+}
+
+#[test]
+fn unresolved_conflicts_are_warned_about() {
+    let repo = Repo::new();
+    repo.write("c.txt", "base\n");
+    repo.add(&["c.txt"]);
+    repo.commit_at("base", 1_000_000_000);
+    repo.git(&["checkout", "-q", "-b", "side"]);
+    repo.write("c.txt", "side\n");
+    repo.add(&["c.txt"]);
+    repo.commit_at("side", 1_000_000_100);
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("c.txt", "main\n");
+    repo.add(&["c.txt"]);
+    repo.commit_at("main", 1_000_000_200);
+    let merge = git_cmd(&repo.dir).args(["merge", "side"]).output().unwrap();
+    assert!(!merge.status.success());
+    let out = staged(&repo);
+    assert_eq!(code(&out), 0);
+    assert!(
+        stderr(&out).contains("'c.txt' has unresolved merge conflicts"),
+        "{}",
+        stderr(&out)
+    );
+}
