@@ -2,6 +2,7 @@
 //! Dependencies flow one way: cmd → {source, report, proxy} → scan → rules.
 
 pub mod cmd;
+pub mod hook;
 pub mod proxy;
 pub mod report;
 pub mod rules;

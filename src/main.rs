@@ -25,6 +25,12 @@ enum Command {
     Baseline(cmd::scan::ScanArgs),
     /// List the effective rules.
     Rules(cmd::rules::RulesArgs),
+    /// Scan what the git index will commit (only the lines the staged change adds).
+    Staged(cmd::git::StagedArgs),
+    /// Scan git history: every commit from all refs, or a range such as `origin/main..HEAD`.
+    History(cmd::git::HistoryArgs),
+    /// Install, remove or run the git hooks (pre-commit, pre-push).
+    Hook(cmd::git::HookArgs),
     /// Run the egress proxy (HTTPS enforcement, telemetry stripping).
     Proxy(hush::proxy::ProxyArgs),
 }
@@ -38,6 +44,9 @@ fn main() -> ExitCode {
         Command::Scan(args) => finish(cmd::scan::run(&args)),
         Command::Baseline(args) => finish(cmd::scan::baseline(&args)),
         Command::Rules(args) => finish(cmd::rules::run(&args)),
+        Command::Staged(args) => finish(cmd::git::staged(&args)),
+        Command::History(args) => finish(cmd::git::history(&args)),
+        Command::Hook(args) => finish(cmd::git::hook(&args)),
         Command::Proxy(args) => finish(hush::proxy::run(&args).map(|()| ExitCode::SUCCESS)),
     }
 }

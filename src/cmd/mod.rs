@@ -1,6 +1,7 @@
 //! Command runners: each loads its config, builds the scanner, drives a source and reports.
 //! `main.rs` only parses arguments and calls one of these.
 
+pub mod git;
 mod output;
 pub mod rules;
 pub mod scan;

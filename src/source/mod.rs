@@ -2,6 +2,8 @@
 //! into findings, shared by every source so that all commands judge content the same way.
 
 pub mod fs;
+pub mod git;
+mod git_index;
 
 use std::ops::Range;
 

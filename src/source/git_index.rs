@@ -1,0 +1,187 @@
+//! The git index as `hush staged` needs it: each entry's path, blob id, mode and stage, borrowed
+//! straight from the file's bytes, plus the cache-tree. A pre-commit hook in a 100,000-file
+//! repository cannot afford to allocate and decode every entry; formats this reader does not
+//! handle (version 4, split or sparse indexes) are read with gix instead.
+
+use gix::ObjectId;
+
+/// One index entry.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    pub path: &'a [u8],
+    pub id: &'a gix::hash::oid,
+    /// The raw git mode (0o100644, 0o100755, 0o120000, 0o160000, 0o040000 for sparse dirs).
+    pub mode: u32,
+    pub stage: u32,
+}
+
+/// The cache-tree extension: for each directory git has not touched since it last wrote the
+/// tree, the tree id the directory will be committed as.
+#[derive(Debug, Clone)]
+pub struct CacheTree {
+    pub name: Vec<u8>,
+    /// `None` when git invalidated the directory (something in it changed).
+    pub id: Option<ObjectId>,
+    pub children: Vec<CacheTree>,
+}
+
+impl CacheTree {
+    pub fn from_gix(tree: &gix::index::extension::Tree) -> CacheTree {
+        CacheTree {
+            name: tree.name.to_vec(),
+            id: tree.num_entries.map(|_| tree.id),
+            children: tree.children.iter().map(CacheTree::from_gix).collect(),
+        }
+    }
+}
+
+/// An index read from its bytes: version 2 or 3, not split, not sparse.
+pub struct RawIndex {
+    data: memmap2::Mmap,
+    version: u32,
+    count: usize,
+    hash: gix::hash::Kind,
+    pub tree: Option<CacheTree>,
+}
+
+const HEADER: usize = 12;
+/// ctime, mtime, dev, ino, mode, uid, gid, size: the fixed fields before the object id.
+const STAT: usize = 40;
+
+impl RawIndex {
+    /// Parses `data`; `None` if it is in a form this reader leaves to gix (or not an index at
+    /// all, which gix then reports properly).
+    pub fn parse(data: memmap2::Mmap, hash: gix::hash::Kind) -> Option<RawIndex> {
+        let hash_len = hash.len_in_bytes();
+        if data.len() < HEADER + hash_len || &data[..4] != b"DIRC" {
+            return None;
+        }
+        let version = u32::from_be_bytes(data[4..8].try_into().ok()?);
+        let count = u32::from_be_bytes(data[8..12].try_into().ok()?) as usize;
+        if !(2..=3).contains(&version) {
+            return None;
+        }
+        let mut index = RawIndex {
+            data,
+            version,
+            count,
+            hash,
+            tree: None,
+        };
+        let mut at = HEADER;
+        for _ in 0..count {
+            at = index.entry_at(at)?.1;
+        }
+        let end = index.data.len() - hash_len;
+        while at + 8 <= end {
+            let signature = &index.data[at..at + 4];
+            let size = u32::from_be_bytes(index.data[at + 4..at + 8].try_into().ok()?) as usize;
+            let body = index.data.get(at + 8..at + 8 + size)?;
+            match signature {
+                // Split and sparse indexes: entries live elsewhere or stand for whole trees.
+                b"link" | b"sdir" => return None,
+                b"TREE" => {
+                    let mut rest = body;
+                    index.tree = Some(parse_tree(&mut rest, hash)?);
+                }
+                _ => {}
+            }
+            at += 8 + size;
+        }
+        Some(index)
+    }
+
+    /// The entries, in index order (sorted by path, then stage).
+    pub fn entries(&self) -> Entries<'_> {
+        Entries {
+            index: self,
+            at: HEADER,
+            left: self.count,
+        }
+    }
+
+    /// The entry starting at byte `at`, and where the next one starts.
+    fn entry_at(&self, at: usize) -> Option<(Entry<'_>, usize)> {
+        let hash_len = self.hash.len_in_bytes();
+        let data = &self.data;
+        let field = |from: usize| -> Option<u32> {
+            Some(u32::from_be_bytes(
+                data.get(from..from + 4)?.try_into().ok()?,
+            ))
+        };
+        let mode = field(at + 24)?;
+        let id_at = at + STAT;
+        let id = gix::hash::oid::try_from_bytes(data.get(id_at..id_at + hash_len)?).ok()?;
+        let flags_at = id_at + hash_len;
+        let flags = u16::from_be_bytes(data.get(flags_at..flags_at + 2)?.try_into().ok()?);
+        let mut name_at = flags_at + 2;
+        if self.version >= 3 && flags & 0x4000 != 0 {
+            name_at += 2;
+        }
+        let rest = data.get(name_at..)?;
+        let len = match usize::from(flags & 0x0fff) {
+            // The length field saturates: longer names are found by their terminator.
+            0x0fff => memchr::memchr(0, rest)?,
+            len => len,
+        };
+        if rest.get(len) != Some(&0) {
+            return None;
+        }
+        // Entries are NUL-padded to a multiple of 8 bytes, with at least one NUL.
+        let size = (name_at - at + len + 8) & !7;
+        let entry = Entry {
+            path: &rest[..len],
+            id,
+            mode,
+            stage: u32::from((flags >> 12) & 0x3),
+        };
+        Some((entry, at + size))
+    }
+}
+
+/// Iterates over a parsed index's entries (already validated by `parse`).
+pub struct Entries<'a> {
+    index: &'a RawIndex,
+    at: usize,
+    left: usize,
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = Entry<'a>;
+
+    fn next(&mut self) -> Option<Entry<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        let (entry, next) = self.index.entry_at(self.at)?;
+        self.at = next;
+        self.left -= 1;
+        Some(entry)
+    }
+}
+
+/// One cache-tree node and its children: `name NUL entry_count SP subtree_count LF [id]`.
+fn parse_tree(data: &mut &[u8], hash: gix::hash::Kind) -> Option<CacheTree> {
+    let nul = memchr::memchr(0, data)?;
+    let name = data[..nul].to_vec();
+    *data = &data[nul + 1..];
+    let space = memchr::memchr(b' ', data)?;
+    let entries: i64 = std::str::from_utf8(&data[..space]).ok()?.parse().ok()?;
+    *data = &data[space + 1..];
+    let newline = memchr::memchr(b'\n', data)?;
+    let subtrees: usize = std::str::from_utf8(&data[..newline]).ok()?.parse().ok()?;
+    *data = &data[newline + 1..];
+    let id = if entries >= 0 {
+        let len = hash.len_in_bytes();
+        let id = ObjectId::try_from(data.get(..len)?).ok()?;
+        *data = &data[len..];
+        Some(id)
+    } else {
+        None
+    };
+    let mut children = Vec::with_capacity(subtrees.min(1024));
+    for _ in 0..subtrees {
+        children.push(parse_tree(data, hash)?);
+    }
+    Some(CacheTree { name, id, children })
+}

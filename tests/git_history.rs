@@ -1,0 +1,271 @@
+//! `hush history`: every commit's added blobs, each scanned once, each finding attributed to the
+//! oldest commit that introduced it.
+
+mod common;
+
+use common::*;
+
+fn secret_line(secret: &str) -> String {
+    format!("token = \"{secret}\"\n")
+}
+
+/// main: init (t=100) ─ main work (t=400) ─ merge (t=500)
+/// side:        └ add secret (t=200) ─ delete it (t=300) ┘
+/// plus a later commit on `other` (t=600) that re-adds the same blob at the same path.
+fn side_branch_history() -> (Repo, String) {
+    let repo = Repo::new();
+    repo.write("README", "hello\n");
+    repo.add(&["README"]);
+    repo.commit_at("init", 1_000_000_100);
+    repo.git(&["checkout", "-q", "-b", "side"]);
+    repo.write("conf/keys.txt", format!("# keys\n{}", secret_line(GITHUB)));
+    repo.add(&["conf/keys.txt"]);
+    let leak = repo.commit_at("add keys", 1_000_000_200);
+    repo.git(&["rm", "-q", "conf/keys.txt"]);
+    repo.commit_at("remove keys", 1_000_000_300);
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("main.txt", "main\n");
+    repo.add(&["main.txt"]);
+    repo.commit_at("main work", 1_000_000_400);
+    let out = git_cmd(&repo.dir)
+        .args(["merge", "-q", "--no-edit", "side"])
+        .env("GIT_AUTHOR_DATE", "@1000000500 +0000")
+        .env("GIT_COMMITTER_DATE", "@1000000500 +0000")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    repo.git(&["checkout", "-q", "-b", "other"]);
+    repo.write("conf/keys.txt", format!("# keys\n{}", secret_line(GITHUB)));
+    repo.add(&["conf/keys.txt"]);
+    repo.commit_at("re-add keys", 1_000_000_600);
+    repo.git(&["checkout", "-q", "main"]);
+    (repo, leak)
+}
+
+#[test]
+fn a_secret_added_on_a_side_branch_and_deleted_is_attributed_to_its_commit() {
+    let (repo, leak) = side_branch_history();
+    let out = repo.hush(&["history", "--format", "json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let found = findings(&out);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let f = &found[0];
+    assert_eq!(f["rule_id"], "github-pat");
+    assert_eq!(f["path"], "conf/keys.txt");
+    assert_eq!(f["line"], 2);
+    assert_eq!(f["commit"], leak.as_str());
+    assert_eq!(f["author"], "Test Author <author@example.com>");
+    assert_eq!(f["date"], "2001-09-09T01:50:00Z");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["stats"]["commits"], 6);
+    // `--all` is the default spelled out.
+    assert_eq!(
+        findings(&repo.hush(&["history", "--all", "--format", "json"])).len(),
+        1
+    );
+}
+
+#[test]
+fn human_output_names_the_commit_and_author() {
+    let (repo, leak) = side_branch_history();
+    let out = repo.hush(&["history"]);
+    let text = stdout(&out);
+    assert!(text.contains("conf/keys.txt:2:10: github-pat"), "{text}");
+    assert!(
+        text.contains(&format!("commit {} by Test Author", &leak[..12])),
+        "{text}"
+    );
+    assert!(text.contains("6 commits"), "{text}");
+}
+
+#[test]
+fn sarif_results_carry_the_commit() {
+    let (repo, leak) = side_branch_history();
+    let out = repo.hush(&["history", "--format", "sarif"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let result = &doc["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "github-pat");
+    assert_eq!(result["properties"]["commit"], leak.as_str());
+    assert_eq!(
+        result["properties"]["author"],
+        "Test Author <author@example.com>"
+    );
+}
+
+#[test]
+fn jsonl_lines_carry_the_commit() {
+    let (repo, leak) = side_branch_history();
+    let out = repo.hush(&["history", "--format", "jsonl"]);
+    let text = stdout(&out);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["commit"], leak.as_str());
+}
+
+#[test]
+fn a_range_scans_only_its_commits() {
+    let repo = Repo::new();
+    repo.write("old.txt", secret_line(GITHUB));
+    repo.add(&["old.txt"]);
+    repo.commit_at("old", 1_000_000_100);
+    repo.git(&["tag", "v1"]);
+    repo.write("new.txt", secret_line(AWS));
+    repo.add(&["new.txt"]);
+    let new = repo.commit_at("new", 1_000_000_200);
+    let out = repo.hush(&["history", "v1..HEAD", "--format", "json"]);
+    assert_eq!(code(&out), 1);
+    let found = findings(&out);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["path"], "new.txt");
+    assert_eq!(found[0]["commit"], new.as_str());
+    assert_eq!(code(&repo.hush(&["history", "HEAD..HEAD"])), 0);
+    let out = repo.hush(&["history", "no-such-ref"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).starts_with("hush: error:"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_blob_is_scanned_once_but_reported_at_each_path() {
+    let repo = Repo::new();
+    repo.write("a.txt", secret_line(GITHUB));
+    repo.add(&["a.txt"]);
+    let first = repo.commit_at("a", 1_000_000_100);
+    repo.write("b/copy.txt", secret_line(GITHUB));
+    repo.add(&["b/copy.txt"]);
+    let second = repo.commit_at("copy", 1_000_000_200);
+    let out = repo.hush(&["history", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["stats"]["blobs"], 1);
+    let found = findings(&out);
+    let pairs: Vec<(&str, &str)> = found
+        .iter()
+        .map(|f| (f["path"].as_str().unwrap(), f["commit"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        pairs,
+        vec![("a.txt", first.as_str()), ("b/copy.txt", second.as_str())]
+    );
+}
+
+#[test]
+fn allowlists_and_baselines_apply() {
+    let repo = Repo::new();
+    repo.write("a.py", format!("t = \"{GITHUB}\"  # hush:allow\n"));
+    repo.write("b.py", secret_line(AWS));
+    repo.add(&["a.py", "b.py"]);
+    repo.commit_at("both", 1_000_000_100);
+    let out = repo.hush(&["history", "--format", "json"]);
+    let found = findings(&out);
+    assert_eq!(found.len(), 1);
+    let fingerprint = found[0]["fingerprint"].as_str().unwrap().to_string();
+    let baseline = repo.tmp.path().join("baseline.json");
+    std::fs::write(
+        &baseline,
+        serde_json::json!({ "fingerprints": [fingerprint] }).to_string(),
+    )
+    .unwrap();
+    let out = repo.hush(&["history", "--baseline", baseline.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    repo.write(".hushignore", format!("{fingerprint}\n"));
+    assert_eq!(code(&repo.hush(&["history"])), 0);
+}
+
+#[test]
+fn bare_repositories_and_shallow_clones() {
+    let (repo, leak) = side_branch_history();
+    let bare = repo.tmp.path().join("bare.git");
+    repo.git(&[
+        "clone",
+        "-q",
+        "--bare",
+        "--mirror",
+        ".",
+        bare.to_str().unwrap(),
+    ]);
+    let out = repo.hush(&[
+        "history",
+        "--repo",
+        bare.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(findings(&out)[0]["commit"], leak.as_str());
+
+    let shallow = repo.tmp.path().join("shallow");
+    let url = format!("file://{}", repo.dir.display());
+    repo.git(&[
+        "clone",
+        "-q",
+        "--depth",
+        "1",
+        "--branch",
+        "other",
+        &url,
+        shallow.to_str().unwrap(),
+    ]);
+    let out = repo.hush(&[
+        "history",
+        "--repo",
+        shallow.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(stderr(&out).contains("shallow clone"), "{}", stderr(&out));
+    // It scans what it has: the one commit, as if it were the root.
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let found = findings(&out);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["path"], "conf/keys.txt");
+}
+
+#[test]
+fn a_corrupt_object_is_an_error_naming_it() {
+    let repo = Repo::new();
+    repo.write("a.txt", "fine\n");
+    repo.add(&["a.txt"]);
+    repo.commit_at("one", 1_000_000_100);
+    let blob = repo.git(&["rev-parse", "HEAD:a.txt"]);
+    let file = repo
+        .dir
+        .join(".git/objects")
+        .join(&blob[..2])
+        .join(&blob[2..]);
+    let mut permissions = std::fs::metadata(&file).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    permissions.set_readonly(false);
+    std::fs::set_permissions(&file, permissions).unwrap();
+    std::fs::write(&file, b"this is not zlib data").unwrap();
+    let out = repo.hush(&["history"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains(&blob), "{}", stderr(&out));
+    assert!(stderr(&out).contains("hush: error:"), "{}", stderr(&out));
+}
+
+#[test]
+fn an_empty_repository_has_no_history() {
+    let repo = Repo::new();
+    let out = repo.hush(&["history"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+#[test]
+fn a_secret_kept_through_later_edits_is_reported_once_at_its_first_commit() {
+    let repo = Repo::new();
+    repo.write("app.cfg", secret_line(GITHUB));
+    repo.add(&["app.cfg"]);
+    let first = repo.commit_at("add", 1_000_000_100);
+    for n in 0..3 {
+        repo.write("app.cfg", format!("# edit {n}\n{}", secret_line(GITHUB)));
+        repo.add(&["app.cfg"]);
+        repo.commit_at("edit", 1_000_000_200 + n);
+    }
+    let out = repo.hush(&["history", "--format", "json"]);
+    let found = findings(&out);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0]["commit"], first.as_str());
+    assert_eq!(found[0]["line"], 1);
+}
