@@ -8,3 +8,4 @@ pub mod report;
 pub mod rules;
 pub mod scan;
 pub mod source;
+mod time;

@@ -124,13 +124,7 @@ impl RuleSet {
         let files = serde_json::from_str::<FilesFile>(COMPACT_FILES)
             .map_err(|e| json(&e.to_string(), "patterns/files.toml"))?
             .file;
-        let set = RuleSet {
-            rules,
-            files,
-            allow: Allow::default(),
-        };
-        set.validate("built-in rules", false)?;
-        Ok(set)
+        RuleSet::built_in(rules, files)
     }
 
     /// The built-in rules read from their TOML sources, examples included (for the tests that
@@ -138,6 +132,10 @@ impl RuleSet {
     pub fn defaults_with_examples() -> Result<RuleSet, RuleError> {
         let rules = parse::<SecretsFile>(DEFAULT_SECRETS, "patterns/secrets.toml")?.rule;
         let files = parse::<FilesFile>(DEFAULT_FILES, "patterns/files.toml")?.file;
+        RuleSet::built_in(rules, files)
+    }
+
+    fn built_in(rules: Vec<Rule>, files: Vec<FileRule>) -> Result<RuleSet, RuleError> {
         let set = RuleSet {
             rules,
             files,
