@@ -269,3 +269,31 @@ fn a_secret_kept_through_later_edits_is_reported_once_at_its_first_commit() {
     assert_eq!(found[0]["commit"], first.as_str());
     assert_eq!(found[0]["line"], 1);
 }
+
+#[test]
+fn progress_is_shown_on_a_terminal_and_never_in_a_pipe() {
+    let (repo, _) = side_branch_history();
+    // Piped (as in every other test here): no progress line.
+    let piped = repo.hush(&["history", "--format", "json"]);
+    assert!(
+        !stderr(&piped).contains("blobs scanned"),
+        "{}",
+        stderr(&piped)
+    );
+    // On a terminal: `script` gives hush a pseudo-terminal for stdout and stderr.
+    let command = format!(
+        "{} history --repo {} --format json",
+        hush_bin().display(),
+        repo.dir.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .expect("script(1) from util-linux");
+    let all = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        all.contains("commits,") && all.contains("blobs scanned") && all.contains("MB/s"),
+        "{all}"
+    );
+    assert!(!all.contains(GITHUB), "the secret must not appear");
+}
