@@ -828,6 +828,27 @@ async fn healthz_answers_ok() {
     let mut tcp = TcpStream::connect(p.addr).await.unwrap();
     let head = raw_head(&mut tcp, b"NOT HTTP AT ALL\r\n\r\n").await;
     assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+    // Both refusals are decisions and are logged, the one hyper makes itself included; the
+    // health checks are not.
+    let records = p.audit_wait(2).await;
+    let got: Vec<_> = records
+        .iter()
+        .map(|r| {
+            (
+                r["method"].as_str(),
+                r["decision"].as_str(),
+                r["status"].as_u64(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some("GET"), Some("error"), Some(400)),
+            (Some(""), Some("error"), Some(400)),
+        ]
+    );
+    assert_eq!(records[1]["reason"], "malformed request");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -858,6 +879,12 @@ async fn slow_headers_are_cut_off() {
         "{:?}",
         start.elapsed()
     );
+    let r = &p.audit_wait(1).await[0];
+    assert_eq!(
+        (r["decision"].as_str(), r["status"].as_u64()),
+        (Some("error"), Some(408))
+    );
+    assert_eq!(r["reason"], "request head not received in time");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -869,6 +896,16 @@ async fn oversized_headers_get_431() {
         format!("GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\nX-Big: {big}\r\n\r\n");
     let head = raw_head(&mut tcp, req.as_bytes()).await;
     assert!(head.starts_with("HTTP/1.1 431"), "{head}");
+    let r = &p.audit_wait(1).await[0];
+    assert_eq!(
+        (r["decision"].as_str(), r["status"].as_u64()),
+        (Some("error"), Some(431))
+    );
+    assert!(
+        !p.audit().contains("aaaa"),
+        "header value logged: {}",
+        p.audit()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -896,6 +933,12 @@ async fn connections_beyond_the_cap_get_503() {
     let mut third = TcpStream::connect(p.addr).await.unwrap();
     let head = raw_head(&mut third, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+    let busy = p
+        .audit_records()
+        .into_iter()
+        .filter(|r| r["status"] == 503)
+        .count();
+    assert!(busy >= 1, "no audit line for the 503: {}", p.audit());
     drop(held);
     // A freed slot serves again (the proxy notices the close asynchronously: poll).
     let deadline = Instant::now() + WAIT;

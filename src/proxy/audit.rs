@@ -72,6 +72,44 @@ pub struct Record {
     pub vendor: Option<String>,
 }
 
+impl Record {
+    /// A record for a request to `host:port`, before any decision; `decision` starts as `error`
+    /// so that a record that is never settled does not claim success.
+    pub fn new(client: SocketAddr, method: &str, host: String, port: u16) -> Record {
+        Record {
+            time: now_rfc3339(),
+            client,
+            method: method.to_string(),
+            host,
+            port,
+            path: None,
+            decision: "error",
+            status: 0,
+            bytes_up: 0,
+            bytes_down: 0,
+            duration_ms: 0,
+            reason: None,
+            vendor: None,
+        }
+    }
+
+    /// A connection refused before any request on it could be read (connection cap, malformed
+    /// or oversized head, header timeout): method and host are unknown, so they are empty.
+    pub fn refused(
+        client: SocketAddr,
+        decision: &'static str,
+        status: u16,
+        reason: &str,
+    ) -> Record {
+        Record {
+            decision,
+            status,
+            reason: Some(reason.to_string()),
+            ..Record::new(client, "", String::new(), 0)
+        }
+    }
+}
+
 /// A decision whose line is written when the exchange ends, with the bytes counted meanwhile.
 /// Dropping it writes the line, so a client that disconnects mid-stream is still logged.
 pub struct Pending {

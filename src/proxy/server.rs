@@ -26,7 +26,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsConnector;
 
-use super::audit::{now_rfc3339, path_only, AuditLog, Pending, Record};
+use super::audit::{path_only, AuditLog, Pending, Record};
 use super::auth::Token;
 use super::policy::{Decision, Env, Kind, Policy, Target};
 use super::telemetry::normalize_host;
@@ -75,6 +75,8 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Fu
                         tokio::spawn(conn);
                     }
                     Err(_) => {
+                        let record = Record::refused(peer, "denied", 503, "too many connections");
+                        shared.audit.write(&record);
                         tokio::spawn(refuse_busy(stream));
                     }
                 },
@@ -163,12 +165,40 @@ async fn serve_http(
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
+    let start = Instant::now();
+    let served = tokio::select! {
+        served = conn.as_mut() => served,
         _ = stop.changed() => {
             conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
+            conn.await
         }
+    };
+    // Requests hyper turns away itself never reach `handle`; they are logged here.
+    if let Some((status, reason)) = served.err().as_ref().and_then(rejection) {
+        let mut record = Record::refused(peer, "error", status, reason);
+        record.duration_ms = start.elapsed().as_millis() as u64;
+        shared.audit.write(&record);
+    }
+}
+
+/// The status and reason for a request head hyper rejected before it reached the handler:
+/// hyper has already answered `400`/`414`/`431`, or closed a connection whose head did not
+/// arrive in time (logged as `408`). Other connection errors (a client gone mid-body, say)
+/// belong to a request whose own record has been written.
+fn rejection(e: &hyper::Error) -> Option<(u16, &'static str)> {
+    if e.is_timeout() {
+        Some((408, "request head not received in time"))
+    } else if e.is_parse_too_large() {
+        // hyper reports an over-long request target as "too large" as well.
+        if e.to_string().contains("uri") {
+            Some((414, "request target too long"))
+        } else {
+            Some((431, "request head too large"))
+        }
+    } else if e.is_parse() {
+        Some((400, "malformed request"))
+    } else {
+        None
     }
 }
 
@@ -245,30 +275,19 @@ async fn handle(
     let is_connect = req.method() == Method::CONNECT;
     // Origin-form requests are addressed to the proxy itself, not through it.
     if !is_connect && req.uri().authority().is_none() {
-        return Ok(match (req.method(), req.uri().path()) {
-            (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
-            _ => local(StatusCode::BAD_REQUEST, Some("not a proxy request")),
-        });
+        if req.method() == Method::GET && req.uri().path() == "/healthz" {
+            return Ok(text(StatusCode::OK, "ok\n"));
+        }
+        return Ok(malformed(&shared, peer, &req, "not a proxy request"));
     }
     let (host, port, path) = match target_of(req.uri(), is_connect) {
         Ok(t) => t,
-        Err(reason) => return Ok(local(StatusCode::BAD_REQUEST, Some(reason))),
+        Err(reason) => return Ok(malformed(&shared, peer, &req, reason)),
     };
     let ctx = Ctx {
         record: Record {
-            time: now_rfc3339(),
-            client: peer,
-            method: req.method().as_str().to_string(),
-            host: host.clone(),
-            port,
             path: path.clone(),
-            decision: "error",
-            status: 0,
-            bytes_up: 0,
-            bytes_down: 0,
-            duration_ms: 0,
-            reason: None,
-            vendor: None,
+            ..Record::new(peer, req.method().as_str(), host.clone(), port)
         },
         shared,
         tunnel,
@@ -329,6 +348,19 @@ async fn handle(
         Decision::Forward => forward(&ctx, req, false).await,
     };
     Ok(resp)
+}
+
+/// Logs and answers a request that is not a proxy request hush can carry out.
+fn malformed(
+    shared: &Shared,
+    peer: SocketAddr,
+    req: &Request<Incoming>,
+    reason: &'static str,
+) -> Response<ProxyBody> {
+    let mut record = Record::refused(peer, "error", 400, reason);
+    record.method = req.method().as_str().to_string();
+    shared.audit.write(&record);
+    local(StatusCode::BAD_REQUEST, Some(reason))
 }
 
 /// Host (lower-case, without IPv6 brackets), port and query-less path of a proxy request.
