@@ -2,7 +2,10 @@
 //! set-up latency, plain-HTTP→HTTPS request latency and resident memory with idle tunnels.
 //! `--peer NAME=ADDR,PID` adds another proxy already running (see compare-proxy.sh) to the
 //! tunnel and memory rows; `--variant NAME="ARGS"` adds another hush with extra flags (e.g.
-//! `--variant 1t="--threads 1"`). Plain `cargo bench --bench proxy` needs nothing but this crate.
+//! `--variant 1t="--threads 1"`). `--only throughput,connect,http,memory` runs some sections.
+//! Every run also measures a bare in-process splice relay (`floor`) and the cost of one more
+//! loopback round trip: the least any proxy can add on this machine, to judge the targets by.
+//! Plain `cargo bench --bench proxy` needs nothing but this crate.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -32,6 +35,17 @@ struct Sizes {
     idle_tunnels: usize,
 }
 
+/// Which sections run; all unless `--only` names some.
+struct Sections(Option<Vec<String>>);
+
+impl Sections {
+    fn wants(&self, name: &str) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n == name))
+    }
+}
+
 struct Peer {
     name: String,
     addr: SocketAddr,
@@ -47,6 +61,7 @@ fn main() {
         samples: 2000,
         idle_tunnels: 5000,
     };
+    let mut sections = Sections(None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -56,6 +71,10 @@ fn main() {
                 let (name, flags) = v.split_once('=').expect("--variant NAME=ARGS");
                 let flags = flags.split_whitespace().map(String::from).collect();
                 variants.push((name.to_string(), flags));
+            }
+            "--only" => {
+                let names = args.next().expect("--only SECTION,...");
+                sections = Sections(Some(names.split(',').map(String::from).collect()));
             }
             "--quick" => {
                 sizes = Sizes {
@@ -74,7 +93,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(run(sizes, peers, variants));
+    runtime.block_on(run(sizes, sections, peers, variants));
 }
 
 fn parse_peer(s: &str) -> Peer {
@@ -87,14 +106,20 @@ fn parse_peer(s: &str) -> Peer {
     }
 }
 
-async fn run(sizes: Sizes, peers: Vec<Peer>, variants: Vec<(String, Vec<String>)>) {
+async fn run(
+    sizes: Sizes,
+    sections: Sections,
+    peers: Vec<Peer>,
+    variants: Vec<(String, Vec<String>)>,
+) {
     let pki = Pki::new();
     let source = source_server(sizes.transfer).await;
     let echo = echo_server().await;
     let https = https_server(pki.server.clone()).await;
     let ports = [source.port(), echo.port()];
+    let proxy = |name: String, addr, pid| Proxy { name, addr, pid };
     let hush = Hush::start(&pki, &ports, &[]);
-    let mut proxies = vec![(String::from("hush"), hush.addr, hush.child.id())];
+    let mut proxies = vec![proxy("hush".into(), hush.addr, Some(hush.child.id()))];
     let others: Vec<(String, Hush)> = variants
         .iter()
         .map(|(name, flags)| (format!("hush {name}"), Hush::start(&pki, &ports, flags)))
@@ -102,21 +127,56 @@ async fn run(sizes: Sizes, peers: Vec<Peer>, variants: Vec<(String, Vec<String>)
     proxies.extend(
         others
             .iter()
-            .map(|(n, h)| (n.clone(), h.addr, h.child.id())),
+            .map(|(n, h)| proxy(n.clone(), h.addr, Some(h.child.id()))),
     );
     let hushes = proxies.len();
-    proxies.extend(peers.iter().map(|p| (p.name.clone(), p.addr, p.pid)));
+    proxies.extend(
+        peers
+            .iter()
+            .map(|p| proxy(p.name.clone(), p.addr, Some(p.pid))),
+    );
+    proxies.push(proxy("floor".into(), floor_relay(), None));
 
     println!("# hush proxy bench: loopback, {} cores", cores());
     let mut table = Table::default();
 
-    // Throughput: the same download direct and through each proxy, interleaved, median of rounds.
+    if sections.wants("throughput") {
+        throughput(&mut table, &sizes, source, &proxies).await;
+    }
+    if sections.wants("connect") {
+        connect_setup(&mut table, &sizes, echo, &proxies).await;
+    }
+    if sections.wants("http") {
+        http_to_https(&mut table, &sizes, &pki, https, &proxies, hushes).await;
+    }
+    if sections.wants("memory") {
+        memory(&mut table, &sizes, echo, &proxies).await;
+    }
+    let names: Vec<&str> = proxies.iter().map(|p| p.name.as_str()).collect();
+    table.print(&names);
+}
+
+/// A proxy under test. The floor relay runs inside this process and has no `pid` of its own.
+struct Proxy {
+    name: String,
+    addr: SocketAddr,
+    pid: Option<u32>,
+}
+
+/// The same download direct and through each proxy, interleaved, median of rounds; also the
+/// CPU time each proxy spent per GiB moved.
+async fn throughput(table: &mut Table, sizes: &Sizes, source: SocketAddr, proxies: &[Proxy]) {
     let mut direct = Vec::new();
     let mut via: Vec<Vec<f64>> = vec![Vec::new(); proxies.len()];
+    let mut cpu: Vec<Option<f64>> = proxies.iter().map(|p| p.pid.map(|_| 0.0)).collect();
     for _ in 0..sizes.rounds {
         direct.push(download(source, None).await);
-        for (i, (_, addr, _)) in proxies.iter().enumerate() {
-            via[i].push(download(source, Some(*addr)).await);
+        for (i, p) in proxies.iter().enumerate() {
+            let before = p.pid.map(cpu_secs);
+            via[i].push(download(source, Some(p.addr)).await);
+            if let (Some(pid), Some(before), Some(total)) = (p.pid, before, cpu[i].as_mut()) {
+                *total += cpu_secs(pid) - before;
+            }
         }
     }
     let direct = median(&mut direct);
@@ -126,13 +186,29 @@ async fn run(sizes: Sizes, peers: Vec<Peer>, variants: Vec<(String, Vec<String>)
         via.iter_mut().map(|v| Some(median(v))).collect(),
         Ratio::Of,
     );
+    let gib = (sizes.transfer * sizes.rounds) as f64 / (1u64 << 30) as f64;
+    table.row(
+        "proxy CPU per GiB tunnelled (s)",
+        f64::NAN,
+        cpu.iter().map(|c| c.map(|c| c / gib)).collect(),
+        Ratio::None,
+    );
+}
 
-    // CONNECT set-up: connect and one echoed byte, direct or through a fresh tunnel.
-    let direct = latencies(sizes.samples, || connect_echo(echo, None)).await;
+/// Connect and one echoed byte, direct or through a fresh tunnel.
+async fn connect_setup(table: &mut Table, sizes: &Sizes, echo: SocketAddr, proxies: &[Proxy]) {
+    let direct = latencies(sizes.samples, || connect_echo(echo, None, 1)).await;
+    // The floor for any proxy: a CONNECT costs the client at least one more round trip on
+    // loopback, measured here as a direct connection with a second echo.
+    let twice = latencies(sizes.samples, || connect_echo(echo, None, 2)).await;
+    println!(
+        "# one more loopback round trip costs {:.0} µs (p50) on this machine",
+        twice.p50 - direct.p50
+    );
     let mut p50 = Vec::new();
     let mut p99 = Vec::new();
-    for (_, addr, _) in &proxies {
-        let l = latencies(sizes.samples, || connect_echo(echo, Some(*addr))).await;
+    for p in proxies {
+        let l = latencies(sizes.samples, || connect_echo(echo, Some(p.addr), 1)).await;
         p50.push(Some(l.p50));
         p99.push(Some(l.p99));
     }
@@ -148,14 +224,24 @@ async fn run(sizes: Sizes, peers: Vec<Peer>, variants: Vec<(String, Vec<String>)
         p99,
         Ratio::Added,
     );
+}
 
-    // Plain HTTP through hush (re-originated over TLS) against HTTPS straight to the origin.
+/// Plain HTTP through each hush (re-originated over TLS) against HTTPS straight to the origin;
+/// other proxies do not re-originate, so they get no figure.
+async fn http_to_https(
+    table: &mut Table,
+    sizes: &Sizes,
+    pki: &Pki,
+    https: SocketAddr,
+    proxies: &[Proxy],
+    hushes: usize,
+) {
     let tls = pki.client();
     let direct = latencies(sizes.samples, || https_get(https, tls.clone())).await;
     let mut p50 = vec![None; proxies.len()];
     let mut p99 = vec![None; proxies.len()];
-    for (i, (_, addr, _)) in proxies.iter().take(hushes).enumerate() {
-        let l = latencies(sizes.samples, || proxied_get(https, *addr)).await;
+    for (i, p) in proxies.iter().take(hushes).enumerate() {
+        let l = latencies(sizes.samples, || proxied_get(https, p.addr)).await;
         p50[i] = Some(l.p50);
         p99[i] = Some(l.p99);
     }
@@ -171,15 +257,23 @@ async fn run(sizes: Sizes, peers: Vec<Peer>, variants: Vec<(String, Vec<String>)
         p99,
         Ratio::Added,
     );
+}
 
-    // Memory: resident set of each proxy holding idle tunnels (client sockets kept open here).
+/// Resident set of each proxy holding idle tunnels (client sockets kept open here).
+async fn memory(table: &mut Table, sizes: &Sizes, echo: SocketAddr, proxies: &[Proxy]) {
     let mut rss = Vec::new();
-    for (_, addr, pid) in &proxies {
-        let before = rss_mib(*pid);
-        let held = hold_tunnels(echo, *addr, sizes.idle_tunnels).await;
-        let after = rss_mib(*pid);
+    for p in proxies {
+        // The floor relay spends a thread per direction: not a figure worth having.
+        let Some(pid) = p.pid else {
+            rss.push(None);
+            continue;
+        };
+        let before = rss_mib(pid);
+        let held = hold_tunnels(echo, p.addr, sizes.idle_tunnels).await;
+        let after = rss_mib(pid);
         println!(
-            "# {addr}: {} idle tunnels open, RSS {before:.1} → {after:.1} MiB",
+            "# {}: {} idle tunnels open, RSS {before:.1} → {after:.1} MiB",
+            p.name,
             held.len()
         );
         rss.push(Some(after));
@@ -187,9 +281,6 @@ async fn run(sizes: Sizes, peers: Vec<Peer>, variants: Vec<(String, Vec<String>)
     }
     let label = format!("RSS with {} idle tunnels (MiB)", sizes.idle_tunnels);
     table.row(&label, f64::NAN, rss, Ratio::None);
-
-    let names: Vec<&str> = proxies.iter().map(|(n, _, _)| n.as_str()).collect();
-    table.print(&names);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -281,6 +372,22 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// User plus system CPU time the process has used so far, in seconds.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: f64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse::<f64>().ok())
+        .sum();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    ticks / hz
+}
+
 fn rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -338,11 +445,14 @@ async fn download(source: SocketAddr, proxy: Option<SocketAddr>) -> f64 {
     total as f64 / (1 << 20) as f64 / start.elapsed().as_secs_f64()
 }
 
-async fn connect_echo(echo: SocketAddr, proxy: Option<SocketAddr>) {
+/// Opens a connection and echoes one byte `times` times, each after the last came back.
+async fn connect_echo(echo: SocketAddr, proxy: Option<SocketAddr>, times: usize) {
     let (mut s, _) = open(echo, proxy).await;
-    s.write_all(b"x").await.unwrap();
-    let mut b = [0u8; 1];
-    s.read_exact(&mut b).await.unwrap();
+    for _ in 0..times {
+        s.write_all(b"x").await.unwrap();
+        let mut b = [0u8; 1];
+        s.read_exact(&mut b).await.unwrap();
+    }
 }
 
 /// One HTTPS GET on a fresh connection (session resumption allowed, as the proxy has it too).
@@ -431,6 +541,92 @@ async fn source_server(size: usize) -> SocketAddr {
         }
     });
     addr
+}
+
+/// The least a `CONNECT` relay can do, as the floor to judge a proxy by: blocking threads, one
+/// per direction, moving bytes with `splice(2)` and nothing else (no policy, limits or log).
+/// What it cannot reach on this machine, no proxy can.
+fn floor_relay() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            std::thread::spawn(move || floor_connection(client));
+        }
+    });
+    addr
+}
+
+fn floor_connection(mut client: std::net::TcpStream) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    client.set_nodelay(true)?;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = client.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let target = String::from_utf8_lossy(&head)
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    let upstream = std::net::TcpStream::connect(target)?;
+    upstream.set_nodelay(true)?;
+    client.write_all(b"HTTP/1.1 200 OK\r\n\r\n")?;
+    let (c, u) = (client.try_clone()?, upstream.try_clone()?);
+    let up = std::thread::spawn(move || floor_pump(&c, &u));
+    floor_pump(&upstream, &client);
+    let _ = up.join();
+    Ok(())
+}
+
+fn floor_pump(from: &std::net::TcpStream, to: &std::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    let splice = |from: i32, to: i32, len: usize| {
+        // SAFETY: both descriptors stay open for the call; null offsets as sockets and pipes need.
+        unsafe {
+            libc::splice(
+                from,
+                std::ptr::null_mut(),
+                to,
+                std::ptr::null_mut(),
+                len,
+                libc::SPLICE_F_MOVE,
+            )
+        }
+    };
+    let mut pipe = [0; 2];
+    // SAFETY: `pipe` has room for the two descriptors.
+    if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return;
+    }
+    const SIZE: usize = 1 << 20;
+    // SAFETY: plain fcntl on the pipe just made; failure leaves the default size.
+    unsafe { libc::fcntl(pipe[1], libc::F_SETPIPE_SZ, SIZE as libc::c_int) };
+    'moving: loop {
+        let n = splice(from.as_raw_fd(), pipe[1], SIZE);
+        if n <= 0 {
+            break;
+        }
+        let mut left = n as usize;
+        while left > 0 {
+            let m = splice(pipe[0], to.as_raw_fd(), left);
+            if m <= 0 {
+                break 'moving;
+            }
+            left -= m as usize;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
+    // SAFETY: the pipe's descriptors are ours and closed once.
+    unsafe {
+        libc::close(pipe[0]);
+        libc::close(pipe[1]);
+    }
 }
 
 async fn echo_server() -> SocketAddr {

@@ -128,8 +128,10 @@ mod splicing {
 
     use super::Burst;
 
-    /// Bytes a pipe holds; larger than the default 64 KiB so a busy tunnel needs fewer calls.
-    const PIPE_SIZE: libc::c_int = 256 * 1024;
+    /// Bytes a pipe holds: the most an unprivileged process may ask for (`pipe-max-size`), so
+    /// a busy tunnel moves ~700 KiB per call. Pages are held only while data is in flight; if
+    /// the per-user pipe budget is spent, new pipes keep the default 64 KiB and still work.
+    const PIPE_SIZE: libc::c_int = 1024 * 1024;
     /// Idle pipes kept for reuse; beyond this they are closed.
     const POOL_MAX: usize = 64;
 
