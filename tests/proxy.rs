@@ -649,6 +649,36 @@ async fn idle_tunnels_are_closed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_tunnel_outlives_the_idle_timeout_then_closes_on_time() {
+    let up = echo_upstream().await;
+    let config = local_with(&format!("connect_ports = [{}]", up.port()));
+    let idle = Duration::from_millis(600);
+    let p = proxy(&config).arg("--idle-timeout=600ms").start();
+    let (mut tcp, head) = connect_tunnel(&p, &up.to_string()).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    // Traffic every 200 ms for three idle periods keeps the tunnel open throughout.
+    let mut buf = [0u8; 1];
+    for _ in 0..9 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        tcp.write_all(b"x").await.unwrap();
+        tokio::time::timeout(WAIT, tcp.read_exact(&mut buf))
+            .await
+            .expect("echo")
+            .expect("tunnel closed while busy");
+    }
+    // Then silence: the tunnel closes one idle period after the last byte, not two.
+    let last = Instant::now();
+    let read = tokio::time::timeout(WAIT, tcp.read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{read:?}");
+    let took = last.elapsed();
+    assert!(
+        took >= idle - Duration::from_millis(50) && took < idle * 3 / 2,
+        "closed {took:?} after the last byte"
+    );
+    assert_eq!(p.audit_wait(1).await[0]["reason"], "idle timeout");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_to_other_ports_is_403() {
     let up = echo_upstream().await;
     let p = proxy(LOCAL).start();

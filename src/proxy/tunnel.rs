@@ -11,6 +11,7 @@ use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 const CHUNK: usize = 64 * 1024;
 
@@ -37,24 +38,48 @@ pub async fn splice(
     }
     // `early` is a slice of hyper's whole read buffer: release it rather than hold it open.
     drop(early);
-    let activity = AtomicU64::new(0);
+    let activity = Activity::new();
     let up = pump(client_r, upstream_w, counters.up, &activity);
     let down = pump(upstream_r, client_w, counters.down, &activity);
-    // One timer per tunnel: it fires every `idle` and ends the tunnel if no chunk moved since.
+    // One timer per tunnel, set for `idle` after the last bytes moved; moving bytes does not
+    // touch the timer, only a clock reading, and the timer is re-armed when it fires.
     let watchdog = async {
-        let mut seen = activity.load(Ordering::Relaxed);
         loop {
-            tokio::time::sleep(idle).await;
-            let now = activity.load(Ordering::Relaxed);
-            if now == seen {
+            let deadline = activity.last() + idle;
+            if Instant::now() >= deadline {
                 return io::Error::new(io::ErrorKind::TimedOut, "tunnel idle timeout");
             }
-            seen = now;
+            tokio::time::sleep_until(deadline).await;
         }
     };
     tokio::select! {
         done = async { tokio::try_join!(up, down).map(|_| ()) } => done,
         e = watchdog => Err(e),
+    }
+}
+
+/// When a tunnel last moved bytes, kept as milliseconds since it opened so that both
+/// directions can note it with one relaxed store.
+struct Activity {
+    opened: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            opened: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = self.opened.elapsed().as_millis() as u64;
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        self.opened + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
     }
 }
 
@@ -64,7 +89,7 @@ async fn pump(
     from: OwnedReadHalf,
     mut to: OwnedWriteHalf,
     count: &AtomicU64,
-    activity: &AtomicU64,
+    activity: &Activity,
 ) -> io::Result<()> {
     loop {
         from.readable().await?;
@@ -91,7 +116,7 @@ async fn burst(
     from: &OwnedReadHalf,
     to: &mut OwnedWriteHalf,
     count: &AtomicU64,
-    activity: &AtomicU64,
+    activity: &Activity,
 ) -> io::Result<Burst> {
     #[cfg(target_os = "linux")]
     if let Some(pipe) = splicing::Pipe::take() {
@@ -107,7 +132,7 @@ async fn burst(
                 to.write_all(&buf).await?;
                 buf.clear();
                 count.fetch_add(n as u64, Ordering::Relaxed);
-                activity.fetch_add(1, Ordering::Relaxed);
+                activity.touch();
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Burst::Drained),
             Err(e) => return Err(e),
@@ -126,7 +151,7 @@ mod splicing {
     use tokio::io::Interest;
     use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
-    use super::Burst;
+    use super::{Activity, Burst};
 
     /// Bytes a pipe holds: the most an unprivileged process may ask for (`pipe-max-size`), so
     /// a busy tunnel moves ~700 KiB per call. Pages are held only while data is in flight; if
@@ -204,7 +229,7 @@ mod splicing {
         to: &OwnedWriteHalf,
         pipe: &Pipe,
         count: &AtomicU64,
-        activity: &AtomicU64,
+        activity: &Activity,
     ) -> io::Result<Burst> {
         let (from, to) = (from.as_ref(), to.as_ref());
         let (src, dst) = (from.as_raw_fd(), to.as_raw_fd());
@@ -231,7 +256,7 @@ mod splicing {
                 }
             }
             count.fetch_add(n as u64, Ordering::Relaxed);
-            activity.fetch_add(1, Ordering::Relaxed);
+            activity.touch();
         }
     }
 }
