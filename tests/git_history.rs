@@ -148,6 +148,12 @@ fn a_blob_is_scanned_once_but_reported_at_each_path() {
         pairs,
         vec![("a.txt", first.as_str()), ("b/copy.txt", second.as_str())]
     );
+    // The human summary counts in words that agree with the numbers.
+    let human = stdout(&repo.hush(&["history", "--no-color"]));
+    assert!(
+        human.contains(", 2 commits, 1 blob in "),
+        "unexpected summary: {human}"
+    );
 }
 
 #[test]

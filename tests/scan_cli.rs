@@ -423,6 +423,30 @@ fn binary_and_oversized_files_are_skipped_and_counted() {
 }
 
 #[test]
+fn a_named_pipe_is_skipped_with_a_warning_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    fs::write(dir.path().join("a.txt"), format!("t={}\n", token())).unwrap();
+    // Named on the command line: a warning, and no read that would block forever.
+    let out = run(dir.path(), &["scan", "--format", "json", "pipe", "a.txt"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("skipped 'pipe': not a regular file"),
+        "{stderr}"
+    );
+    // Met in a walk: passed over quietly, as other tools do.
+    let out = run(dir.path(), &["scan", "--format", "json", "."]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("pipe"));
+}
+
+#[test]
 fn invalid_utf8_crlf_and_huge_lines_are_scanned() {
     let dir = tempfile::tempdir().unwrap();
     let mut bytes = b"\xff\xfe bad utf8 \xc3\x28\r\n".to_vec();

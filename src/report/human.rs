@@ -118,8 +118,11 @@ impl Sink for Human {
         );
         if stats.commits > 0 {
             scanned.push_str(&format!(
-                ", {} commits, {} blobs",
-                stats.commits, stats.blobs
+                ", {} commit{}, {} blob{}",
+                stats.commits,
+                plural(stats.commits as usize),
+                stats.blobs,
+                plural(stats.blobs as usize)
             ));
         }
         if stats.skipped > 0 {

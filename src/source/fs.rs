@@ -92,6 +92,16 @@ pub fn walk(walk: &Walk, examiner: &Examiner, counters: &Counters, events: &Send
                 }
             };
             if !entry.file_type().is_some_and(|t| t.is_file()) {
+                // Pipes, sockets and devices met in a walk are passed over, as every tool does;
+                // one named on the command line is worth a word, since it was asked for.
+                let named = entry.depth() == 0 && !entry.file_type().is_some_and(|t| t.is_dir());
+                if named {
+                    let shown = display(entry.path());
+                    send(
+                        events,
+                        Event::Warning(format!("skipped '{shown}': not a regular file")),
+                    );
+                }
                 return WalkState::Continue;
             }
             let shown = display(entry.path());
