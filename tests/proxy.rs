@@ -77,7 +77,8 @@ struct Seen {
 }
 
 /// An HTTP/1 upstream on 127.0.0.1, over TLS when `tls` is given. Paths: `/slow` answers after
-/// 700 ms, `/stream` sends an endless body, anything else echoes the request head and body.
+/// 700 ms, `/stream` sends an endless body, `/close` answers and closes the connection, anything
+/// else echoes the request head and body.
 async fn http_upstream(tls: Option<Arc<rustls::ServerConfig>>) -> (SocketAddr, Arc<Seen>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -133,6 +134,12 @@ async fn echo(req: Request<Incoming>, seen: Arc<Seen>) -> Result<Response<TestBo
             full("slow done")
         }
         "/stream" => Response::new(BoxBody::new(Endless)),
+        "/close" => {
+            let mut resp = full("closing");
+            resp.headers_mut()
+                .insert("connection", "close".parse().unwrap());
+            resp
+        }
         _ => full(&format!("{head}\n{}", String::from_utf8_lossy(&body))),
     };
     Ok(resp)
@@ -502,6 +509,53 @@ async fn upgrades_plain_http_to_verified_tls() {
     assert_eq!(r["path"], "/echo");
     assert_eq!(r["bytes_up"], 7);
     assert_eq!(r["bytes_down"], reply.body.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_connections_are_reused_only_when_whole() {
+    let pki = pki();
+    let (up, seen) = http_upstream(Some(pki.server.clone())).await;
+    let p = proxy(LOCAL).ca(&pki).start();
+    let url = |path: &str| format!("http://127.0.0.1:{}{path}", up.port());
+    // Separate client connections, one origin: one TLS connection serves them all.
+    for i in 0..3 {
+        let reply = get_via(&p, &url(&format!("/r{i}"))).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert!(
+            reply.body.starts_with(&format!("GET /r{i}\n")),
+            "{}",
+            reply.body
+        );
+    }
+    assert_eq!(seen.conns.load(Ordering::SeqCst), 1);
+    // The origin closes after this answer: the next request still gets through, on a new
+    // connection.
+    assert_eq!(get_via(&p, &url("/close")).await.status, StatusCode::OK);
+    assert_eq!(get_via(&p, &url("/after")).await.status, StatusCode::OK);
+    assert_eq!(seen.conns.load(Ordering::SeqCst), 2);
+    // A response abandoned mid-body leaves its connection unusable: never pooled.
+    let mut tcp = TcpStream::connect(p.addr).await.unwrap();
+    let req = format!("GET {} HTTP/1.1\r\nHost: x\r\n\r\n", url("/stream"));
+    let head = raw_head(&mut tcp, req.as_bytes()).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let mut some = [0u8; 4096];
+    tcp.read_exact(&mut some).await.unwrap();
+    drop(tcp);
+    let reply = get_via(&p, &url("/last")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(seen.conns.load(Ordering::SeqCst), 3);
+    assert_eq!(seen.requests.load(Ordering::SeqCst), 7);
+    let records = p.audit_wait(7).await;
+    assert!(
+        records.iter().all(|r| r["decision"] == "upgrade"),
+        "{records:?}"
+    );
+    // Keep-alive 0: every request dials its own connection.
+    let p = proxy(LOCAL).ca(&pki).arg("--upstream-keepalive=0s").start();
+    for _ in 0..2 {
+        assert_eq!(get_via(&p, &url("/again")).await.status, StatusCode::OK);
+    }
+    assert_eq!(seen.conns.load(Ordering::SeqCst), 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

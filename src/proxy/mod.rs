@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod policy;
+pub mod pool;
 pub mod server;
 pub mod telemetry;
 pub mod tunnel;
@@ -59,10 +60,13 @@ pub struct ProxyArgs {
     /// Time for the upstream to answer with a response head; beyond it 504.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub response_timeout: Duration,
-    /// A tunnel in which no byte moves either way for this long is closed (checked once per
-    /// period, so it goes within twice this).
+    /// A tunnel in which no byte moves either way for this long is closed.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub idle_timeout: Duration,
+    /// How long an idle upstream connection of a plain-HTTP request is kept for the next
+    /// request to the same origin; 0 closes each after its response.
+    #[arg(long, default_value = "4s", value_parser = parse_duration)]
+    pub upstream_keepalive: Duration,
     /// Worker threads (default: one per core).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
@@ -137,6 +141,7 @@ pub fn run(args: &ProxyArgs) -> Result<(), ProxyError> {
         env: policy::Env::from_process(),
         tls: TlsConnector::from(tls),
         audit: Arc::new(audit),
+        pool: Arc::new(pool::Pool::new(args.upstream_keepalive)),
         token,
         limits: Limits {
             max_connections: args.max_connections as usize,

@@ -29,6 +29,7 @@ use tokio_rustls::TlsConnector;
 use super::audit::{path_only, AuditLog, Pending, Record};
 use super::auth::Token;
 use super::policy::{Decision, Env, Kind, Policy, Target};
+use super::pool::{Origin, Pool};
 use super::telemetry::normalize_host;
 use super::tunnel::{self, Counters};
 use super::upstream::{self, UpstreamError};
@@ -56,6 +57,8 @@ pub struct Shared {
     pub env: Env,
     pub tls: TlsConnector,
     pub audit: Arc<AuditLog>,
+    /// Idle upstream connections for plain-HTTP requests.
+    pub pool: Arc<Pool<Counted<Incoming>>>,
     pub token: Option<Token>,
     pub limits: Limits,
 }
@@ -65,6 +68,16 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Fu
     let max = shared.limits.max_connections;
     let slots = Arc::new(Semaphore::new(max));
     let (stop_tx, stop_rx) = watch::channel(false);
+    let sweeper = tokio::spawn({
+        let pool = shared.pool.clone();
+        async move {
+            let period = pool.keepalive.max(Duration::from_millis(100));
+            loop {
+                tokio::time::sleep(period).await;
+                pool.sweep();
+            }
+        }
+    });
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -88,6 +101,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Fu
         }
     }
     drop(listener);
+    sweeper.abort();
     let _ = stop_tx.send(true);
     // Every connection and tunnel holds a slot; all slots back means everything has finished.
     let all = u32::try_from(max).unwrap_or(u32::MAX);
@@ -445,34 +459,43 @@ async fn splice_upgraded(
 }
 
 /// Sends a plain-HTTP proxy request on: over verified TLS (`tls`), or in clear text for
-/// `plain_http_allow` hosts. The response streams back as it arrives.
+/// `plain_http_allow` hosts, on a pooled connection to the origin when one is idle. The
+/// response streams back as it arrives; once read to the end, its connection is pooled again.
 async fn forward(ctx: &Ctx, req: Request<Incoming>, tls: bool) -> Response<ProxyBody> {
     let shared = &ctx.shared;
-    let host = ctx.record.host.clone();
-    let asked = ctx.record.port;
-    let port = upstream_port(asked, tls);
-    let limits = &shared.limits;
-    let tcp = match upstream::connect(&host, port, &shared.policy, limits.connect_timeout).await {
-        Ok(s) => s,
-        Err(e) => return upstream_failure(ctx, &e),
+    let origin = Origin {
+        host: ctx.record.host.clone(),
+        port: upstream_port(ctx.record.port, tls),
+        tls,
     };
+    let limit = shared.limits.response_timeout;
     let up = Arc::new(AtomicU64::new(0));
-    let req = match upstream_request(req, &host, port, tls, up.clone()) {
+    let req = match upstream_request(req, &origin, up.clone()) {
         Ok(r) => r,
         Err(reason) => return ctx.answer("error", StatusCode::BAD_REQUEST, Some(reason)),
     };
-    let sent = if tls {
-        match upstream::tls_handshake(&shared.tls, &host, tcp, limits.connect_timeout).await {
-            Ok(stream) => exchange(stream, req, limits.response_timeout).await,
-            // Nothing has been written upstream: the request never leaves unverified.
-            Err(e) => return upstream_failure(ctx, &e),
-        }
-    } else {
-        exchange(tcp, req, limits.response_timeout).await
+    let attempt = match shared.pool.checkout(&origin) {
+        Some(sender) => send(sender, req, limit).await,
+        None => Err(SendFailure::NotSent(Box::new(req))),
     };
-    let resp = match sent {
-        Ok(resp) => resp,
-        Err((status, reason)) => return ctx.answer("error", status, Some(reason)),
+    let attempt = match attempt {
+        // No idle connection, or the origin closed it before the request was written (the
+        // request comes back untouched): a fresh connection.
+        Err(SendFailure::NotSent(req)) => match dial(shared, &origin).await {
+            Ok(sender) => send(sender, *req, limit).await,
+            Err(e) => return upstream_failure(ctx, &e),
+        },
+        attempt => attempt,
+    };
+    let (sender, resp) = match attempt {
+        Ok(sent) => sent,
+        Err(SendFailure::NotSent(_)) => {
+            let reason = "upstream closed the connection before the request";
+            return ctx.answer("error", StatusCode::BAD_GATEWAY, Some(reason.into()));
+        }
+        Err(SendFailure::Failed(status, reason)) => {
+            return ctx.answer("error", status, Some(reason))
+        }
     };
     let mut pending = ctx.pending(
         if tls { "upgrade" } else { "forward" },
@@ -481,10 +504,12 @@ async fn forward(ctx: &Ctx, req: Request<Incoming>, tls: bool) -> Response<Proxy
     pending.up = up;
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
+    let pool = shared.pool.clone();
     let body = Counted {
         inner: body,
         count: pending.down.clone(),
         _hold: Some(Box::new(pending)),
+        on_end: Some(Box::new(move || pool.checkin(origin, sender))),
     };
     Response::from_parts(parts, body.boxed())
 }
@@ -499,27 +524,61 @@ fn upstream_port(asked: u16, tls: bool) -> u16 {
     }
 }
 
-/// Runs one request over a fresh upstream connection and returns the response head.
-async fn exchange<IO>(
-    io: IO,
-    req: Request<Counted<Incoming>>,
-    limit: Duration,
-) -> Result<Response<Incoming>, (StatusCode, String)>
+type Sender = hyper::client::conn::http1::SendRequest<Counted<Incoming>>;
+
+/// Opens a new connection to `origin` (verified TLS when it says so) ready for requests.
+async fn dial(shared: &Shared, origin: &Origin) -> Result<Sender, UpstreamError> {
+    let limits = &shared.limits;
+    let (host, port) = (origin.host.as_str(), origin.port);
+    let tcp = upstream::connect(host, port, &shared.policy, limits.connect_timeout).await?;
+    if origin.tls {
+        // Nothing is written upstream before the handshake: the request never leaves unverified.
+        let stream =
+            upstream::tls_handshake(&shared.tls, host, tcp, limits.connect_timeout).await?;
+        handshake(stream).await
+    } else {
+        handshake(tcp).await
+    }
+}
+
+async fn handshake<IO>(io: IO) -> Result<Sender, UpstreamError>
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
-    let bad_gateway = |e: hyper::Error| (StatusCode::BAD_GATEWAY, format!("upstream: {e}"));
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
-        .map_err(bad_gateway)?;
-    // The connection task ends when the response body is finished or dropped.
+        .map_err(|e| UpstreamError::Http(e.to_string()))?;
+    // The connection task ends when its last sender is dropped, or the origin closes it.
     tokio::spawn(conn);
-    match tokio::time::timeout(limit, sender.send_request(req)).await {
-        Err(_) => Err((
+    Ok(sender)
+}
+
+/// Why a request got no response.
+enum SendFailure {
+    /// The connection could not take it; the request is handed back, unsent.
+    NotSent(Box<Request<Counted<Incoming>>>),
+    Failed(StatusCode, String),
+}
+
+/// Sends one request and waits (up to `limit`) for the response head.
+async fn send(
+    mut sender: Sender,
+    req: Request<Counted<Incoming>>,
+    limit: Duration,
+) -> Result<(Sender, Response<Incoming>), SendFailure> {
+    match tokio::time::timeout(limit, sender.try_send_request(req)).await {
+        Err(_) => Err(SendFailure::Failed(
             StatusCode::GATEWAY_TIMEOUT,
             format!("upstream sent no response within {limit:?}"),
         )),
-        Ok(r) => r.map_err(bad_gateway),
+        Ok(Ok(resp)) => Ok((sender, resp)),
+        Ok(Err(mut e)) => match e.take_message() {
+            Some(req) => Err(SendFailure::NotSent(Box::new(req))),
+            None => Err(SendFailure::Failed(
+                StatusCode::BAD_GATEWAY,
+                format!("upstream: {}", e.into_error()),
+            )),
+        },
     }
 }
 
@@ -527,13 +586,12 @@ where
 /// hop-by-hop or proxy headers.
 fn upstream_request(
     req: Request<Incoming>,
-    host: &str,
-    port: u16,
-    tls: bool,
+    origin: &Origin,
     up: Arc<AtomicU64>,
 ) -> Result<Request<Counted<Incoming>>, String> {
+    let (host, port) = (origin.host.as_str(), origin.port);
     let (mut parts, body) = req.into_parts();
-    let default_port = if tls { 443 } else { 80 };
+    let default_port = if origin.tls { 443 } else { 80 };
     let host_name = if host.contains(':') {
         format!("[{host}]")
     } else {
@@ -559,6 +617,7 @@ fn upstream_request(
         inner: body,
         count: up,
         _hold: None,
+        on_end: None,
     };
     Ok(Request::from_parts(parts, body))
 }
@@ -650,12 +709,31 @@ fn empty() -> ProxyBody {
     Empty::new().map_err(|never| match never {}).boxed()
 }
 
-/// A body that counts the bytes passing through it, and keeps `_hold` alive until it is done
-/// (the audit record, written on drop).
-struct Counted<B> {
+/// A body that counts the bytes passing through it, runs `on_end` once it has been read to the
+/// end (to pool its connection), and keeps `_hold` alive until it is dropped (the audit record,
+/// written on drop).
+pub struct Counted<B: Body> {
     inner: B,
     count: Arc<AtomicU64>,
     _hold: Option<Box<dyn Send + Sync>>,
+    on_end: Option<Box<dyn FnOnce() + Send + Sync>>,
+}
+
+impl<B: Body> Counted<B> {
+    fn ended(&mut self) {
+        if let Some(on_end) = self.on_end.take() {
+            on_end();
+        }
+    }
+}
+
+impl<B: Body> Drop for Counted<B> {
+    fn drop(&mut self) {
+        // A body hyper never polled because it was empty (204, 304, HEAD) is still whole.
+        if self.inner.is_end_stream() {
+            self.ended();
+        }
+    }
 }
 
 impl<B> Body for Counted<B>
@@ -670,10 +748,14 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled {
-            if let Some(data) = frame.data_ref() {
-                self.count.fetch_add(data.len() as u64, Ordering::Relaxed);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    self.count.fetch_add(data.len() as u64, Ordering::Relaxed);
+                }
             }
+            Poll::Ready(None) => self.ended(),
+            _ => {}
         }
         polled
     }

@@ -33,6 +33,8 @@ pub enum UpstreamError {
     TlsTimeout { host: String, after: Duration },
     #[error("TLS with {host} failed: {reason}")]
     Tls { host: String, reason: String },
+    #[error("upstream: {0}")]
+    Http(String),
 }
 
 impl UpstreamError {
