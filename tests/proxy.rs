@@ -68,10 +68,11 @@ fn pki() -> Pki {
 // ---------------------------------------------------------------------------------------------
 // Upstreams
 
-/// What an upstream saw: connections accepted and requests (heads) that reached it.
+/// What an upstream saw: connections accepted and closed, and requests (heads) that reached it.
 #[derive(Default)]
 struct Seen {
     conns: AtomicUsize,
+    closed: AtomicUsize,
     requests: AtomicUsize,
     heads: Mutex<Vec<String>>,
 }
@@ -95,11 +96,12 @@ async fn http_upstream(tls: Option<Arc<rustls::ServerConfig>>) -> (SocketAddr, A
                 match tls {
                     Some(cfg) => {
                         if let Ok(stream) = TlsAcceptor::from(cfg).accept(tcp).await {
-                            serve_http(stream, seen).await;
+                            serve_http(stream, seen.clone()).await;
                         }
                     }
-                    None => serve_http(tcp, seen).await,
+                    None => serve_http(tcp, seen.clone()).await,
                 }
+                seen.closed.fetch_add(1, Ordering::SeqCst);
             });
         }
     });
@@ -556,6 +558,34 @@ async fn upstream_connections_are_reused_only_when_whole() {
         assert_eq!(get_via(&p, &url("/again")).await.status, StatusCode::OK);
     }
     assert_eq!(seen.conns.load(Ordering::SeqCst), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_upstream_connections_close_after_the_keepalive() {
+    let pki = pki();
+    let (up, seen) = http_upstream(Some(pki.server.clone())).await;
+    let p = proxy(LOCAL)
+        .ca(&pki)
+        .arg("--upstream-keepalive=300ms")
+        .start();
+    let url = format!("http://127.0.0.1:{}/", up.port());
+    assert_eq!(get_via(&p, &url).await.status, StatusCode::OK);
+    // The pooled connection is held for a while, then closed with no further request.
+    let start = Instant::now();
+    while seen.closed.load(Ordering::SeqCst) == 0 {
+        assert!(
+            start.elapsed() < WAIT,
+            "idle upstream connection never closed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        start.elapsed() >= Duration::from_millis(200),
+        "closed after {:?}: never kept",
+        start.elapsed()
+    );
+    assert_eq!(get_via(&p, &url).await.status, StatusCode::OK);
+    assert_eq!(seen.conns.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -68,15 +68,15 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Fu
     let max = shared.limits.max_connections;
     let slots = Arc::new(Semaphore::new(max));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let sweeper = tokio::spawn({
-        let pool = shared.pool.clone();
-        async move {
-            let period = pool.keepalive.max(Duration::from_millis(100));
+    // Idle upstream connections past their keep-alive are closed even if no request comes.
+    let pool = shared.pool.clone();
+    let sweeper = (!pool.keepalive.is_zero()).then(|| {
+        tokio::spawn(async move {
             loop {
-                tokio::time::sleep(period).await;
+                tokio::time::sleep(pool.keepalive).await;
                 pool.sweep();
             }
-        }
+        })
     });
     tokio::pin!(shutdown);
     loop {
@@ -101,7 +101,9 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Fu
         }
     }
     drop(listener);
-    sweeper.abort();
+    if let Some(sweeper) = sweeper {
+        sweeper.abort();
+    }
     let _ = stop_tx.send(true);
     // Every connection and tunnel holds a slot; all slots back means everything has finished.
     let all = u32::try_from(max).unwrap_or(u32::MAX);
