@@ -560,6 +560,50 @@ async fn upstream_connections_are_reused_only_when_whole() {
     assert_eq!(seen.conns.load(Ordering::SeqCst), 5);
 }
 
+/// A plain-HTTP origin that answers the first request on each connection (keeping it open) and
+/// closes the connection, unanswered, when a second request arrives on it: an origin dropping
+/// an idle keep-alive connection just as a request is sent. Returns its address and the number
+/// of connections it accepted.
+async fn one_request_per_connection_upstream() -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let conns = Arc::new(AtomicUsize::new(0));
+    let counted = conns.clone();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                read_head(&mut tcp).await;
+                let answer = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                tcp.write_all(answer.as_bytes()).await.unwrap();
+                read_head(&mut tcp).await;
+                // Dropped here: closed with the second request unanswered.
+            });
+        }
+    });
+    (addr, conns)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_pooled_connection_retries_only_safe_requests() {
+    let (up, conns) = one_request_per_connection_upstream().await;
+    let p = proxy(&local_with("plain_http_allow = [\"127.0.0.1\"]")).start();
+    let url = format!("http://127.0.0.1:{}/", up.port());
+    assert_eq!(get_via(&p, &url).await.status, StatusCode::OK);
+    // A GET on the pooled connection is cut off, and goes again on a fresh one.
+    let reply = get_via(&p, &url).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(conns.load(Ordering::SeqCst), 2);
+    // A POST is never sent twice: the client hears of the failure.
+    let post = Request::post(&url)
+        .header("host", format!("127.0.0.1:{}", up.port()))
+        .body(Full::new(Bytes::from_static(b"once")))
+        .unwrap();
+    let reply = send(p.addr, post).await;
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "{}", reply.body);
+    assert_eq!(conns.load(Ordering::SeqCst), 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_upstream_connections_close_after_the_keepalive() {
     let pki = pki();

@@ -16,6 +16,7 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::http::request;
 use hyper::http::uri::{PathAndQuery, Scheme};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -58,7 +59,7 @@ pub struct Shared {
     pub tls: TlsConnector,
     pub audit: Arc<AuditLog>,
     /// Idle upstream connections for plain-HTTP requests.
-    pub pool: Arc<Pool<Counted<Incoming>>>,
+    pub pool: Arc<Pool<Upload>>,
     pub token: Option<Token>,
     pub limits: Limits,
 }
@@ -472,12 +473,21 @@ async fn forward(ctx: &Ctx, req: Request<Incoming>, tls: bool) -> Response<Proxy
     };
     let limit = shared.limits.response_timeout;
     let up = Arc::new(AtomicU64::new(0));
-    let req = match upstream_request(req, &origin, up.clone()) {
+    let (req, replay) = match upstream_request(req, &origin, up.clone()) {
         Ok(r) => r,
         Err(reason) => return ctx.answer("error", StatusCode::BAD_REQUEST, Some(reason)),
     };
     let attempt = match shared.pool.checkout(&origin) {
-        Some(sender) => send(sender, req, limit).await,
+        Some(sender) => match (send(sender, req, limit).await, replay) {
+            // The origin dropped an idle connection as the request went out: a request that is
+            // safe to repeat (idempotent, no body) goes again on a fresh connection, as a
+            // browser would retry it; any other is answered 502 below.
+            (Err(SendFailure::Broken(_)), Some(head)) => {
+                let again = Request::from_parts(head, Upload::Empty);
+                Err(SendFailure::NotSent(Box::new(again)))
+            }
+            (attempt, _) => attempt,
+        },
         None => Err(SendFailure::NotSent(Box::new(req))),
     };
     let attempt = match attempt {
@@ -495,8 +505,11 @@ async fn forward(ctx: &Ctx, req: Request<Incoming>, tls: bool) -> Response<Proxy
             let reason = "upstream closed the connection before the request";
             return ctx.answer("error", StatusCode::BAD_GATEWAY, Some(reason.into()));
         }
-        Err(SendFailure::Failed(status, reason)) => {
-            return ctx.answer("error", status, Some(reason))
+        Err(SendFailure::Broken(reason)) => {
+            return ctx.answer("error", StatusCode::BAD_GATEWAY, Some(reason))
+        }
+        Err(SendFailure::TimedOut(reason)) => {
+            return ctx.answer("error", StatusCode::GATEWAY_TIMEOUT, Some(reason))
         }
     };
     let mut pending = ctx.pending(
@@ -526,7 +539,7 @@ fn upstream_port(asked: u16, tls: bool) -> u16 {
     }
 }
 
-type Sender = hyper::client::conn::http1::SendRequest<Counted<Incoming>>;
+type Sender = hyper::client::conn::http1::SendRequest<Upload>;
 
 /// Opens a new connection to `origin` (verified TLS when it says so) ready for requests.
 async fn dial(shared: &Shared, origin: &Origin) -> Result<Sender, UpstreamError> {
@@ -558,39 +571,74 @@ where
 /// Why a request got no response.
 enum SendFailure {
     /// The connection could not take it; the request is handed back, unsent.
-    NotSent(Box<Request<Counted<Incoming>>>),
-    Failed(StatusCode, String),
+    NotSent(Box<Request<Upload>>),
+    /// The connection failed once the request was (perhaps partly) written.
+    Broken(String),
+    /// No response head within the limit.
+    TimedOut(String),
 }
 
 /// Sends one request and waits (up to `limit`) for the response head.
 async fn send(
     mut sender: Sender,
-    req: Request<Counted<Incoming>>,
+    req: Request<Upload>,
     limit: Duration,
 ) -> Result<(Sender, Response<Incoming>), SendFailure> {
     match tokio::time::timeout(limit, sender.try_send_request(req)).await {
-        Err(_) => Err(SendFailure::Failed(
-            StatusCode::GATEWAY_TIMEOUT,
-            format!("upstream sent no response within {limit:?}"),
-        )),
+        Err(_) => Err(SendFailure::TimedOut(format!(
+            "upstream sent no response within {limit:?}"
+        ))),
         Ok(Ok(resp)) => Ok((sender, resp)),
         Ok(Err(mut e)) => match e.take_message() {
             Some(req) => Err(SendFailure::NotSent(Box::new(req))),
-            None => Err(SendFailure::Failed(
-                StatusCode::BAD_GATEWAY,
-                format!("upstream: {}", e.into_error()),
-            )),
+            None => Err(SendFailure::Broken(format!("upstream: {}", e.into_error()))),
         },
     }
 }
 
+/// A request body on its way upstream: the client's, counted as it streams, or none at all.
+pub enum Upload {
+    Streamed(Counted<Incoming>),
+    Empty,
+}
+
+impl Body for Upload {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            Upload::Streamed(body) => Pin::new(body).poll_frame(cx),
+            Upload::Empty => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Upload::Streamed(body) => body.is_end_stream(),
+            Upload::Empty => true,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Upload::Streamed(body) => body.size_hint(),
+            Upload::Empty => SizeHint::with_exact(0),
+        }
+    }
+}
+
 /// Rewrites a proxy request for the origin: origin-form target, `Host` from the URL, and no
-/// hop-by-hop or proxy headers.
+/// hop-by-hop or proxy headers. A request that may be sent twice (idempotent, without a body)
+/// comes with a copy of its head to send again.
 fn upstream_request(
     req: Request<Incoming>,
     origin: &Origin,
     up: Arc<AtomicU64>,
-) -> Result<Request<Counted<Incoming>>, String> {
+) -> Result<(Request<Upload>, Option<request::Parts>), String> {
     let (host, port) = (origin.host.as_str(), origin.port);
     let (mut parts, body) = req.into_parts();
     let default_port = if origin.tls { 443 } else { 80 };
@@ -615,13 +663,17 @@ fn upstream_request(
     let host_value =
         HeaderValue::from_str(&authority).map_err(|_| "request host is not a valid header")?;
     parts.headers.insert(header::HOST, host_value);
-    let body = Counted {
+    if body.is_end_stream() && parts.method.is_idempotent() {
+        let replay = parts.clone();
+        return Ok((Request::from_parts(parts, Upload::Empty), Some(replay)));
+    }
+    let body = Upload::Streamed(Counted {
         inner: body,
         count: up,
         _hold: None,
         on_end: None,
-    };
-    Ok(Request::from_parts(parts, body))
+    });
+    Ok((Request::from_parts(parts, body), None))
 }
 
 /// Removes the headers that describe one hop (RFC 9110 §7.6.1), including any named in
