@@ -501,15 +501,9 @@ async fn forward(ctx: &Ctx, req: Request<Incoming>, tls: bool) -> Response<Proxy
     };
     let (sender, resp) = match attempt {
         Ok(sent) => sent,
-        Err(SendFailure::NotSent(_)) => {
-            let reason = "upstream closed the connection before the request";
-            return ctx.answer("error", StatusCode::BAD_GATEWAY, Some(reason.into()));
-        }
-        Err(SendFailure::Broken(reason)) => {
-            return ctx.answer("error", StatusCode::BAD_GATEWAY, Some(reason))
-        }
-        Err(SendFailure::TimedOut(reason)) => {
-            return ctx.answer("error", StatusCode::GATEWAY_TIMEOUT, Some(reason))
+        Err(failure) => {
+            let (status, reason) = failure.answer();
+            return ctx.answer("error", status, Some(reason));
         }
     };
     let mut pending = ctx.pending(
@@ -576,6 +570,20 @@ enum SendFailure {
     Broken(String),
     /// No response head within the limit.
     TimedOut(String),
+}
+
+impl SendFailure {
+    /// The status and reason the client gets.
+    fn answer(self) -> (StatusCode, String) {
+        match self {
+            SendFailure::NotSent(_) => (
+                StatusCode::BAD_GATEWAY,
+                "upstream closed the connection before the request".into(),
+            ),
+            SendFailure::Broken(reason) => (StatusCode::BAD_GATEWAY, reason),
+            SendFailure::TimedOut(reason) => (StatusCode::GATEWAY_TIMEOUT, reason),
+        }
+    }
 }
 
 /// Sends one request and waits (up to `limit`) for the response head.
