@@ -195,33 +195,33 @@ async fn throughput(table: &mut Table, sizes: &Sizes, source: SocketAddr, proxie
     );
 }
 
-/// Connect and one echoed byte, direct or through a fresh tunnel.
+/// Connect and one echoed byte, direct or through a fresh tunnel, all series interleaved.
 async fn connect_setup(table: &mut Table, sizes: &Sizes, echo: SocketAddr, proxies: &[Proxy]) {
-    let direct = latencies(sizes.samples, || connect_echo(echo, None, 1)).await;
-    // The floor for any proxy: a CONNECT costs the client at least one more round trip on
-    // loopback, measured here as a direct connection with a second echo.
-    let twice = latencies(sizes.samples, || connect_echo(echo, None, 2)).await;
+    // Series 0 is direct; series 1 a direct connection with a second echo, the cost of one
+    // more loopback round trip, which a CONNECT costs the client at the least; then each proxy.
+    let l = interleaved(sizes.samples, proxies.len() + 2, |i| async move {
+        match i {
+            0 => connect_echo(echo, None, 1).await,
+            1 => connect_echo(echo, None, 2).await,
+            i => connect_echo(echo, Some(proxies[i - 2].addr), 1).await,
+        }
+    })
+    .await;
     println!(
         "# one more loopback round trip costs {:.0} µs (p50) on this machine",
-        twice.p50 - direct.p50
+        l[1].p50 - l[0].p50
     );
-    let mut p50 = Vec::new();
-    let mut p99 = Vec::new();
-    for p in proxies {
-        let l = latencies(sizes.samples, || connect_echo(echo, Some(p.addr), 1)).await;
-        p50.push(Some(l.p50));
-        p99.push(Some(l.p99));
-    }
+    let via = &l[2..];
     table.row(
         "CONNECT set-up p50 (µs, added)",
-        direct.p50,
-        p50,
+        l[0].p50,
+        via.iter().map(|l| Some(l.p50)).collect(),
         Ratio::Added,
     );
     table.row(
         "CONNECT set-up p99 (µs, added)",
-        direct.p99,
-        p99,
+        l[0].p99,
+        via.iter().map(|l| Some(l.p99)).collect(),
         Ratio::Added,
     );
 }
@@ -240,23 +240,36 @@ async fn http_to_https(
     hushes: usize,
 ) {
     let tls = pki.client();
-    let direct = latencies(sizes.samples, || https_get(https, tls.clone())).await;
     let cold = Hush::start(pki, &[], &["--upstream-keepalive".into(), "0s".into()]);
-    for (label, reuse) in [("upstream reused", true), ("upstream dialled", false)] {
-        let mut p50 = vec![None; proxies.len()];
-        let mut p99 = vec![None; proxies.len()];
-        for (i, p) in proxies.iter().take(hushes).enumerate() {
-            let addr = if reuse { p.addr } else { cold.addr };
-            let l = latencies(sizes.samples, || proxied_get(https, addr)).await;
-            p50[i] = Some(l.p50);
-            p99[i] = Some(l.p99);
-            if !reuse {
-                break; // one hush without reuse is enough
+    // Series 0 is direct HTTPS, 1 the hush that dials for every request, then each hush as
+    // it runs by default, keeping its upstream connection for the next request.
+    let l = interleaved(sizes.samples, hushes + 2, |i| {
+        let tls = tls.clone();
+        let via = match i {
+            0 => None,
+            1 => Some(cold.addr),
+            i => Some(proxies[i - 2].addr),
+        };
+        async move {
+            match via {
+                None => https_get(https, tls).await,
+                Some(proxy) => proxied_get(https, proxy).await,
             }
         }
-        let row = |q: &str| format!("http→https {q} (µs, added), {label}");
-        table.row(&row("p50"), direct.p50, p50, Ratio::Added);
-        table.row(&row("p99"), direct.p99, p99, Ratio::Added);
+    })
+    .await;
+    let direct = &l[0];
+    for (label, series) in [("upstream reused", &l[2..]), ("upstream dialled", &l[1..2])] {
+        let column = |q: fn(&Latency) -> f64| {
+            let mut row: Vec<Option<f64>> = vec![None; proxies.len()];
+            for (cell, l) in row.iter_mut().zip(series) {
+                *cell = Some(q(l));
+            }
+            row
+        };
+        let name = |q: &str| format!("http→https {q} (µs, added), {label}");
+        table.row(&name("p50"), direct.p50, column(|l| l.p50), Ratio::Added);
+        table.row(&name("p99"), direct.p99, column(|l| l.p99), Ratio::Added);
     }
 }
 
@@ -347,26 +360,35 @@ struct Latency {
     p99: f64,
 }
 
-/// Runs `op` sequentially (after a warm-up) and returns its p50 and p99 in microseconds.
-async fn latencies<F, Fut>(samples: usize, mut op: F) -> Latency
+/// Runs `series` operations `samples` times each (after a warm-up), interleaved: one of each
+/// per round, starting with a different one each round, so that a slow spell on this shared
+/// machine falls on every series alike. Returns each series' p50 and p99 in microseconds.
+async fn interleaved<F, Fut>(samples: usize, series: usize, mut op: F) -> Vec<Latency>
 where
-    F: FnMut() -> Fut,
+    F: FnMut(usize) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    for _ in 0..samples / 10 {
-        op().await;
+    let warm_up = samples / 10;
+    let mut us = vec![Vec::with_capacity(samples); series];
+    for round in 0..warm_up + samples {
+        for k in 0..series {
+            let i = (round + k) % series;
+            let start = Instant::now();
+            op(i).await;
+            if round >= warm_up {
+                us[i].push(start.elapsed().as_secs_f64() * 1e6);
+            }
+        }
     }
-    let mut us = Vec::with_capacity(samples);
-    for _ in 0..samples {
-        let start = Instant::now();
-        op().await;
-        us.push(start.elapsed().as_secs_f64() * 1e6);
-    }
-    us.sort_by(f64::total_cmp);
-    Latency {
-        p50: us[us.len() / 2],
-        p99: us[us.len() * 99 / 100],
-    }
+    us.into_iter()
+        .map(|mut v| {
+            v.sort_by(f64::total_cmp);
+            Latency {
+                p50: v[v.len() / 2],
+                p99: v[v.len() * 99 / 100],
+            }
+        })
+        .collect()
 }
 
 fn cores() -> usize {
