@@ -161,6 +161,66 @@ fn human_output_is_a_diagnostic_with_a_masked_line() {
     assert!(!stdout.contains('\x1b'), "no colour when not a terminal");
 }
 
+/// A Stripe live secret key (rule `stripe-live-secret-key`), built at run time like `token()`.
+fn stripe_key() -> String {
+    ["sk_live_4eC39HqLyj", "WDarjtT1zdp7dc"].concat()
+}
+
+#[test]
+fn every_secret_on_a_shown_line_is_masked_however_long_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    // Past the shown window of the first secret's line: each finding's context is cut around its
+    // own secret, and the other secret must be masked in it all the same.
+    let padding = "q".repeat(250);
+    let line = format!(
+        "x = \"{padding}\"; k = \"{}\"; t = \"{}\"\n",
+        stripe_key(),
+        token()
+    );
+    fs::write(dir.path().join("long.py"), &line).unwrap();
+    let out = run(dir.path(), &["scan", "."]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert_eq!(all.matches("long.py:1:").count(), 2, "{all}");
+    for secret in [stripe_key(), token()] {
+        assert!(!all.contains(&secret[..12]), "showed too much:\n{all}");
+    }
+    assert_eq!(
+        all.matches("k = \"sk_l…\"; t = \"ghp_…\"").count(),
+        2,
+        "{all}"
+    );
+}
+
+#[test]
+fn an_allowed_secret_stays_masked_on_a_line_shown_for_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = format!(
+        "c = {{\"a\": \"{}\", \"b\": \"{}\"}}\n",
+        stripe_key(),
+        token()
+    );
+    fs::write(dir.path().join("c.py"), line).unwrap();
+    let doc = json(&run(dir.path(), &["scan", "--format", "json", "."]));
+    let stripe = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule_id"].as_str().unwrap().starts_with("stripe"))
+        .expect("the Stripe key is found");
+    let fingerprint = stripe["fingerprint"].as_str().unwrap();
+    fs::write(dir.path().join(".hushignore"), format!("{fingerprint}\n")).unwrap();
+    let out = run(dir.path(), &["scan", "."]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("1 finding in 1 file"), "{all}");
+    assert!(all.contains("\"a\": \"sk_l…\""), "{all}");
+    assert!(
+        !all.contains(&stripe_key()[..12]),
+        "showed the allowed key:\n{all}"
+    );
+}
+
 #[test]
 fn jsonl_writes_one_object_per_finding_and_nothing_else() {
     let dir = repo_with_secret();

@@ -1,7 +1,6 @@
 //! Human output, shaped like a compiler diagnostic: `path:line:col`, rule and description, the
 //! redacted secret, and the line with every secret on it masked. Colour only when asked for.
 
-use std::collections::HashMap;
 use std::io::{self, Write};
 use std::ops::Range;
 
@@ -9,9 +8,6 @@ use super::{sort, Finding, Sink, Stats, Style};
 
 /// Context lines longer than this are cut around the secret.
 const MAX_CONTEXT: usize = 160;
-
-/// A shown line: path, line number and commit.
-type LineKey<'a> = (&'a str, usize, Option<&'a str>);
 
 pub struct Human {
     style: Style,
@@ -46,19 +42,6 @@ impl Sink for Human {
     fn finish(mut self: Box<Self>, stats: &Stats) -> io::Result<()> {
         let mut findings = std::mem::take(&mut self.findings);
         sort(&mut findings);
-        // Every secret on a line is masked wherever that line is shown, not just the one reported.
-        let mut spans: HashMap<LineKey, Vec<Range<usize>>> = HashMap::new();
-        for f in &findings {
-            let key = (
-                f.path.as_str(),
-                f.line,
-                f.commit.as_ref().map(|c| c.id.as_str()),
-            );
-            spans
-                .entry(key)
-                .or_default()
-                .push(f.secret_in_context.clone());
-        }
         for f in &findings {
             let location = match f.column {
                 Some(column) => format!("{}:{}:{}", f.path, f.line, column),
@@ -87,13 +70,7 @@ impl Sink for Human {
                 )?;
             }
             if !f.context.is_empty() {
-                let key = (
-                    f.path.as_str(),
-                    f.line,
-                    f.commit.as_ref().map(|c| c.id.as_str()),
-                );
-                let line = masked(f, &spans[&key], self.style);
-                writeln!(self.out, "{:>6} | {}", f.line, line)?;
+                writeln!(self.out, "{:>6} | {}", f.line, masked(f, self.style))?;
             }
         }
         let files: std::collections::HashSet<&str> =
@@ -137,23 +114,30 @@ impl Sink for Human {
     }
 }
 
-/// The context line with each secret span replaced by its shown form, cut to a readable length.
-fn masked(f: &Finding, spans: &[Range<usize>], style: Style) -> String {
+/// The context line with every secret on it replaced by its shown form, cut to a readable
+/// length around this finding's secret.
+fn masked(f: &Finding, style: Style) -> String {
     let line = &f.context;
-    let mut spans: Vec<Range<usize>> = spans
+    let mut spans: Vec<Range<usize>> = f
+        .secrets_in_context
         .iter()
         .map(|s| s.start.min(line.len())..s.end.min(line.len()))
         .collect();
     spans.sort_by_key(|s| s.start);
+    // Overlapping secrets (two rules on one token) are masked as one, never leaving a tail.
+    let mut merged: Vec<Range<usize>> = Vec::with_capacity(spans.len());
+    for span in spans {
+        match merged.last_mut() {
+            Some(last) if span.start < last.end => last.end = last.end.max(span.end),
+            _ => merged.push(span),
+        }
+    }
     let mut out = String::new();
     let mut at = 0;
     let mut focus = 0;
-    for span in spans {
-        if span.start < at {
-            continue;
-        }
+    for span in merged {
         out.push_str(&sanitize(&String::from_utf8_lossy(&line[at..span.start])));
-        if span == f.secret_in_context {
+        if span.contains(&f.secret_in_context.start) {
             focus = out.chars().count();
         }
         let secret = &line[span.clone()];

@@ -53,9 +53,12 @@ pub struct Finding {
     pub commit: Option<Commit>,
     pub secret: Secret,
     pub fingerprint: String,
-    /// The line holding the secret (for human output) and where the secret lies in it.
+    /// The line holding the secret (for human output), where this secret lies in it, and
+    /// where every secret found on it lies, this one included (allowed ones too: a secret
+    /// in `.hushignore` is still a secret and is masked wherever its line is shown).
     pub context: Vec<u8>,
     pub secret_in_context: Range<usize>,
+    pub secrets_in_context: Vec<Range<usize>>,
 }
 
 /// Totals for the run, reported with the findings.

@@ -67,6 +67,7 @@ impl Examiner<'_> {
                         fingerprint: fingerprint(&rule.id, path, b""),
                         context: Vec::new(),
                         secret_in_context: 0..0,
+                        secrets_in_context: Vec::new(),
                     },
                 );
             }
@@ -78,10 +79,17 @@ impl Examiner<'_> {
             out.binary = true;
             return out;
         }
-        for m in self.scanner.scan(data) {
+        let found = self.scanner.scan(data);
+        let spans: Vec<Range<usize>> = found.iter().map(|m| m.secret.clone()).collect();
+        for m in found {
             let rule = self.scanner.rule(m.rule);
             let secret = &data[m.secret.clone()];
-            let (context, secret_in_context) = line_around(data, m.at, &m.secret);
+            let window = line_around(data, m.at, m.secret.end);
+            let clip = |s: &Range<usize>| {
+                let [start, end] = [s.start, s.end].map(|o| o.clamp(window.start, window.end));
+                start - window.start..end - window.start
+            };
+            let secrets_in_context = spans.iter().map(clip).filter(|s| !s.is_empty()).collect();
             self.push(
                 &mut out.findings,
                 Finding {
@@ -93,8 +101,9 @@ impl Examiner<'_> {
                     commit: commit.cloned(),
                     secret: Secret(secret.to_vec()),
                     fingerprint: fingerprint(&rule.id, path, secret),
-                    context,
-                    secret_in_context,
+                    context: data[window.clone()].to_vec(),
+                    secret_in_context: clip(&m.secret),
+                    secrets_in_context,
                 },
             );
         }
@@ -111,12 +120,12 @@ impl Examiner<'_> {
 /// How much of a line either side of a secret is kept for display.
 const CONTEXT_REACH: usize = 240;
 
-/// The line holding byte `at` (where the finding is reported), and where `secret` lies in it,
-/// clipped to the line (empty when the secret starts on a later line, as a PEM body does).
-fn line_around(data: &[u8], at: usize, secret: &Range<usize>) -> (Vec<u8>, Range<usize>) {
+/// The part of the line holding byte `at` (where a finding is reported) that is shown with it:
+/// up to `CONTEXT_REACH` bytes either side of `at` and of `end` (the secret's end), no line ending.
+fn line_around(data: &[u8], at: usize, end: usize) -> Range<usize> {
     // Bounded either side, so a finding on a minified megabyte line does not carry the megabyte.
     let floor = at.saturating_sub(CONTEXT_REACH);
-    let ceiling = (at.max(secret.end) + CONTEXT_REACH).min(data.len());
+    let ceiling = (at.max(end) + CONTEXT_REACH).min(data.len());
     let start = memchr::memrchr(b'\n', &data[floor..at]).map_or(floor, |i| floor + i + 1);
     let end = memchr::memchr(b'\n', &data[at..ceiling]).map_or(ceiling, |i| at + i);
     let end = if end > start && data[end - 1] == b'\r' {
@@ -124,9 +133,5 @@ fn line_around(data: &[u8], at: usize, secret: &Range<usize>) -> (Vec<u8>, Range
     } else {
         end
     };
-    let clip = |offset: usize| offset.clamp(start, end) - start;
-    (
-        data[start..end].to_vec(),
-        clip(secret.start)..clip(secret.end),
-    )
+    start..end
 }
