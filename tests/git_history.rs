@@ -128,6 +128,44 @@ fn a_range_scans_only_its_commits() {
 }
 
 #[test]
+fn a_range_is_not_blamed_for_secrets_it_inherits() {
+    let repo = Repo::new();
+    repo.write("app.cfg", secret_line(GITHUB));
+    repo.add(&["app.cfg"]);
+    repo.commit_at("add", 1_000_000_100);
+    repo.git(&["tag", "base"]);
+    repo.git(&["checkout", "-q", "-b", "side"]);
+    repo.write("side.cfg", secret_line(AWS));
+    repo.add(&["side.cfg"]);
+    repo.commit_at("side", 1_000_000_150);
+    repo.git(&["checkout", "-q", "main"]);
+    // An edit of a file that already held the secret does not introduce it.
+    repo.write("app.cfg", format!("# edited\n{}", secret_line(GITHUB)));
+    repo.add(&["app.cfg"]);
+    repo.commit_at("edit", 1_000_000_200);
+    let out = repo.hush(&["history", "base..HEAD"]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    // A secret the range does add to that file is still reported, at its commit.
+    let both = format!("# edited\n{}{}", secret_line(GITHUB), secret_line(AWS));
+    repo.write("app.cfg", both);
+    repo.add(&["app.cfg"]);
+    let added = repo.commit_at("add aws", 1_000_000_300);
+    // A merge brings in a side branch from outside the range: what the side had is not new.
+    let out = git_cmd(&repo.dir)
+        .args(["merge", "-q", "--no-edit", "side"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = repo.hush(&["history", "side..HEAD", "--format", "json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let found = findings(&out);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0]["path"], "app.cfg");
+    assert_eq!(found[0]["line"], 3);
+    assert_eq!(found[0]["commit"], added.as_str());
+}
+
+#[test]
 fn a_blob_is_scanned_once_but_reported_at_each_path() {
     let repo = Repo::new();
     repo.write("a.txt", secret_line(GITHUB));

@@ -263,6 +263,21 @@ fn pre_push_scans_the_commits_being_pushed() {
 }
 
 #[test]
+fn pre_push_does_not_blame_an_edit_for_a_secret_the_remote_already_has() {
+    let (_origin, repo) = pushing();
+    repo.write("s.txt", secret_line(GITHUB));
+    repo.add(&["s.txt"]);
+    repo.git(&["commit", "-q", "--no-verify", "-m", "old leak"]);
+    let out = repo.git_try(&["push", "-q", "--no-verify", "origin", "main"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    repo.write("s.txt", format!("# a comment\n{}", secret_line(GITHUB)));
+    repo.add(&["s.txt"]);
+    repo.git(&["commit", "-q", "--no-verify", "-m", "edit"]);
+    let out = repo.git_try(&["push", "-q", "origin", "main"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+}
+
+#[test]
 fn pre_push_new_branches_and_deletions() {
     let (_origin, repo) = pushing();
     // A new branch: only the commits no remote ref has.

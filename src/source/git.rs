@@ -2,7 +2,7 @@
 //! blob that history introduced (`history`, `pre-push`), each distinct blob read and scanned once
 //! and its findings attributed to the oldest commit that introduced it at that path.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -774,6 +774,13 @@ fn walk_and_scan(
     for (&at, changed) in by_tree.iter().zip(sorted) {
         diffs[at] = changed;
     }
+    // A range starts from history it does not include: what its first commits' parents already
+    // had is not introduced by the range.
+    let inherited = if hidden.is_empty() {
+        Vec::new()
+    } else {
+        inherited(repo, &commits, &diffs, &trees)?
+    };
     drop(trees);
     drop(infos);
     // Author and date are filled in at the end, for the few commits that findings name.
@@ -897,11 +904,13 @@ fn walk_and_scan(
             });
         }
     });
+    let before = inherited_fingerprints(repo, &inherited, examiner, max_file_size)?;
     let mut found: Vec<Finding> = oldest
         .into_inner()
         .unwrap_or_default()
         .into_values()
         .flat_map(|(_, list)| list)
+        .filter(|f| !before.contains(&f.fingerprint))
         .collect();
     let mut named: HashMap<String, Commit> = HashMap::new();
     for finding in &mut found {
@@ -920,6 +929,79 @@ fn walk_and_scan(
     crate::report::sort(&mut found);
     send_findings(events, found);
     Ok(())
+}
+
+/// The (blob, path) pairs that parents outside the walk have at the paths their walked children
+/// change: the content a range builds on. `walked` holds the walked commits.
+fn inherited(
+    repo: &gix::Repository,
+    commits: &[Walked],
+    diffs: &[Vec<(ObjectId, BString)>],
+    walked: &HashMap<ObjectId, ObjectId>,
+) -> Result<Vec<(ObjectId, BString)>, GitError> {
+    let mut pairs = Vec::new();
+    for (commit, changed) in commits.iter().zip(diffs) {
+        if changed.is_empty() {
+            continue;
+        }
+        let what = || format!("commit {}", commit.id);
+        let parents: Vec<ObjectId> = repo
+            .find_commit(commit.id)
+            .map_err(|e| read_error(what(), &e))?
+            .parent_ids()
+            .map(|p| p.detach())
+            .filter(|p| !walked.contains_key(p))
+            .collect();
+        for parent in parents {
+            let what = || format!("commit {parent}");
+            // Beyond a shallow clone's boundary there is nothing to compare with.
+            let Some(object) = repo
+                .try_find_object(parent)
+                .map_err(|e| read_error(what(), &e))?
+            else {
+                continue;
+            };
+            let tree = object
+                .try_into_commit()
+                .map_err(|e| read_error(what(), &e))?
+                .tree()
+                .map_err(|e| read_error(what(), &e))?;
+            for (_, path) in changed {
+                let entry = tree
+                    .lookup_entry(path.split(|&b| b == b'/'))
+                    .map_err(|e| read_error(what(), &e))?;
+                if let Some(entry) = entry.filter(|e| e.mode().is_blob()) {
+                    pairs.push((entry.object_id(), path.clone()));
+                }
+            }
+        }
+    }
+    pairs.sort();
+    pairs.dedup();
+    Ok(pairs)
+}
+
+/// The fingerprints of what `inherited` blobs hold at their paths.
+fn inherited_fingerprints(
+    repo: &gix::Repository,
+    inherited: &[(ObjectId, BString)],
+    examiner: &Examiner,
+    max_file_size: u64,
+) -> Result<HashSet<String>, GitError> {
+    let mut fingerprints = HashSet::new();
+    for (id, path) in inherited {
+        let shown = path.to_str_lossy();
+        let what = || format!("'{shown}' (blob {id})");
+        let header = repo.find_header(*id).map_err(|e| read_error(what(), &e))?;
+        let data = if header.size() > max_file_size {
+            None
+        } else {
+            Some(repo.find_blob(*id).map_err(|e| read_error(what(), &e))?)
+        };
+        let examined = examiner.examine(&shown, &shown, data.as_ref().map(|b| &b.data[..]), None);
+        fingerprints.extend(examined.findings.into_iter().map(|f| f.fingerprint));
+    }
+    Ok(fingerprints)
 }
 
 /// The indices of `ids`, sorted by where each object lies in the packs (loose objects last).
