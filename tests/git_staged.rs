@@ -110,7 +110,7 @@ fn sensitive_files_block_by_name() {
 }
 
 #[test]
-fn renames_copies_and_deletions_add_nothing() {
+fn renames_and_deletions_add_nothing_but_copies_do() {
     let repo = Repo::new();
     repo.write("old/secret.txt", line(GITHUB));
     repo.write(".env", "A=1\n");
@@ -122,13 +122,28 @@ fn renames_copies_and_deletions_add_nothing() {
     repo.git(&["mv", "old/secret.txt", "new/moved.txt"]);
     repo.git(&["mv", ".env", "config/.env"]);
     repo.git(&["rm", "-q", "gone.txt"]);
-    std::fs::copy(repo.dir.join("new/moved.txt"), repo.dir.join("copy.txt")).unwrap();
-    repo.add(&["copy.txt"]);
     let out = staged(&repo);
     assert_eq!(code(&out), 0, "{}", stdout(&out));
-    // A copy into a sensitive name is new exposure, though.
-    std::fs::copy(repo.dir.join("copy.txt"), repo.dir.join("id_rsa")).unwrap();
-    repo.add(&["id_rsa"]);
+    // A copy adds its lines, and a copied `.env` is a new one. Which of two identical new files
+    // is the rename and which the copy is as `git diff --cached` pairs them: the first in path
+    // order takes the rename (`app/.env`, `copy.txt`), so the other is reported.
+    std::fs::copy(repo.dir.join("new/moved.txt"), repo.dir.join("copy.txt")).unwrap();
+    std::fs::create_dir_all(repo.dir.join("app")).unwrap();
+    std::fs::copy(repo.dir.join("config/.env"), repo.dir.join("app/.env")).unwrap();
+    repo.add(&["copy.txt", "app/.env"]);
+    let status = repo.git(&["diff", "--cached", "--name-status"]);
+    assert!(status.contains("A\tconfig/.env") && status.contains("A\tnew/moved.txt"));
+    let out = staged(&repo);
+    assert_eq!(
+        summary(&out),
+        vec![
+            ("config/.env".into(), 1, "file-dotenv".into()),
+            ("new/moved.txt".into(), 1, "github-pat".into()),
+        ]
+    );
+    // A rename into a sensitive name is new exposure, too.
+    repo.git(&["rm", "-q", "--cached", "copy.txt", "app/.env"]);
+    repo.git(&["mv", "new/moved.txt", "id_rsa"]);
     let out = staged(&repo);
     assert_eq!(
         summary(&out),
@@ -342,7 +357,7 @@ fn changes_deep_in_unchanged_trees_are_found() {
 }
 
 #[test]
-fn a_copy_of_content_in_an_untouched_directory_is_not_new() {
+fn a_copy_of_content_in_an_untouched_directory_is_new() {
     let repo = Repo::new();
     repo.write("lib/deep/keys.txt", line(GITHUB));
     repo.write("top.txt", "top\n");
@@ -351,14 +366,14 @@ fn a_copy_of_content_in_an_untouched_directory_is_not_new() {
     // lib/ stays untouched (its cache-tree entry valid); the copy lands at the root.
     repo.write("copied.txt", line(GITHUB));
     repo.add(&["copied.txt"]);
-    assert_eq!(code(&staged(&repo)), 0);
-    // The same secret in a file with other content is a new file, so it is reported.
-    repo.write("copied.txt", format!("# mine\n{}", line(GITHUB)));
-    repo.add(&["copied.txt"]);
     assert_eq!(
         summary(&staged(&repo)),
-        vec![("copied.txt".into(), 2, "github-pat".into())]
+        vec![("copied.txt".into(), 1, "github-pat".into())]
     );
+    // A move out of it is a rename: nothing new.
+    repo.git(&["rm", "-q", "--cached", "copied.txt"]);
+    repo.git(&["mv", "lib/deep/keys.txt", "keys.txt"]);
+    assert_eq!(code(&staged(&repo)), 0);
 }
 
 #[test]

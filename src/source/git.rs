@@ -83,7 +83,7 @@ pub struct Change {
     /// What the path held in `HEAD` (and in each `MERGE_HEAD` during a merge): only lines added
     /// relative to every one of them are new. Empty for a new path.
     pub bases: Vec<ObjectId>,
-    /// For an exact rename or copy: the path whose committed content this is.
+    /// For an exact rename: the path, now gone from the index, whose committed content this is.
     pub source: Option<BString>,
 }
 
@@ -96,7 +96,8 @@ impl Change {
 
 /// What the index would commit, compared with `HEAD`'s tree (an empty tree when `HEAD` is unborn):
 /// added and modified regular files only. Deletions scan nothing; symlinks and submodules are
-/// skipped; exact renames and copies of committed content carry their source.
+/// skipped; exact renames of committed content carry their source. A copy is new content at a
+/// new path, as `git diff --cached` shows it (and as `hush history` will report it).
 ///
 /// It reads only the trees of directories that changed: the index's cache-tree records, for every
 /// directory `git` has not touched since the last commit, the tree id it will be written as, and a
@@ -126,6 +127,8 @@ pub fn staged_changes(
 
     let mut changes = Vec::new();
     let mut unmerged: Vec<&[u8]> = Vec::new();
+    // The paths read from `HEAD` that the index still has: the others were deleted or moved.
+    let mut kept: HashSet<&[u8]> = HashSet::new();
     // Entries in unchanged directories are passed over a directory at a time (entries are
     // sorted by path, so a directory's entries are one run): a prefix check each, no lookups.
     let mut skipping: Option<&[u8]> = None;
@@ -136,6 +139,9 @@ pub fn staged_changes(
         skipping = skipped_prefix(&skipped, entry.path.as_bstr());
         if skipping.is_some() {
             continue;
+        }
+        if head.contains_key(entry.path.as_bstr()) {
+            kept.insert(entry.path);
         }
         if entry.stage != 0 {
             if unmerged.last() != Some(&entry.path) {
@@ -175,36 +181,36 @@ pub fn staged_changes(
         ));
     }
 
-    // Exact renames and copies: committed content (anything HEAD has, in the directories read
-    // above, or any unchanged entry of the index) at a new path is not new content.
+    // Exact renames: committed content at a new path, its old path gone from the index, is not
+    // new content. Each old path is the source of one new path only (the others are copies),
+    // one with the same file name first, as git pairs them.
     if changes.iter().any(Change::is_new_path) {
-        let wanted: std::collections::HashSet<ObjectId> = changes
+        let wanted: HashSet<ObjectId> = changes
             .iter()
             .filter(|c| c.is_new_path())
             .map(|c| c.id)
             .collect();
-        let changed: std::collections::HashSet<&[u8]> =
-            changes.iter().map(|c| c.path.as_slice()).collect();
-        let mut sources: HashMap<ObjectId, BString> = HashMap::new();
+        let mut gone: HashMap<ObjectId, Vec<BString>> = HashMap::new();
         for (path, (id, kind)) in &head {
-            if wanted.contains(id) && matches!(kind, EntryKind::Blob | EntryKind::BlobExecutable) {
-                sources.entry(*id).or_insert_with(|| path.clone());
-            }
-        }
-        for entry in index.entries() {
-            if entry.stage == 0
-                && entry.mode & 0o170000 == 0o100000
-                && wanted.contains(entry.id)
-                && !changed.contains(entry.path)
+            if wanted.contains(id)
+                && matches!(kind, EntryKind::Blob | EntryKind::BlobExecutable)
+                && !kept.contains(path.as_slice())
             {
-                sources
-                    .entry(entry.id.to_owned())
-                    .or_insert_with(|| entry.path.into());
+                gone.entry(*id).or_default().push(path.clone());
             }
         }
-        for change in changes.iter_mut().filter(|c| c.bases.is_empty()) {
-            if let Some(source) = sources.get(&change.id) {
-                change.source = Some(source.clone());
+        let name = |path: &[u8]| path.rsplit(|&b| b == b'/').next().map(<[u8]>::to_vec);
+        for same_name in [true, false] {
+            for change in changes.iter_mut().filter(|c| c.is_new_path()) {
+                let Some(paths) = gone.get_mut(&change.id) else {
+                    continue;
+                };
+                let pick = paths
+                    .iter()
+                    .position(|p| !same_name || name(p) == name(&change.path));
+                if let Some(at) = pick {
+                    change.source = Some(paths.swap_remove(at));
+                }
             }
         }
     }
@@ -447,7 +453,7 @@ fn scan_change(
         });
     }
     // A sensitive-file finding stands for the whole file: new only if the path is, or if the
-    // file it was copied from did not already raise it.
+    // file it was renamed from did not already raise it.
     let source_rules: Vec<String> = match &change.source {
         Some(source) => {
             let source = source.to_str_lossy();
@@ -468,7 +474,7 @@ fn scan_change(
         .into_iter()
         .filter(|f| match f.column {
             None => new_path || (source && !source_rules.contains(&f.rule_id)),
-            // An exact copy adds no line; otherwise a line is new unless a base has it.
+            // An exact rename adds no line; otherwise a line is new unless a base has it.
             Some(_) if source => false,
             Some(_) => added.as_ref().is_none_or(|mask| {
                 f.line
