@@ -263,7 +263,7 @@ fn pre_push_scans_the_commits_being_pushed() {
 }
 
 #[test]
-fn pre_push_does_not_blame_an_edit_for_a_secret_the_remote_already_has() {
+fn pre_push_blames_no_edit_or_rename_for_a_secret_the_remote_already_has() {
     let (_origin, repo) = pushing();
     repo.write("s.txt", secret_line(GITHUB));
     repo.add(&["s.txt"]);
@@ -275,6 +275,22 @@ fn pre_push_does_not_blame_an_edit_for_a_secret_the_remote_already_has() {
     repo.git(&["commit", "-q", "--no-verify", "-m", "edit"]);
     let out = repo.git_try(&["push", "-q", "origin", "main"]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    // A rename passes the commit hook, and so the push; a copy is blocked by both.
+    repo.git(&["mv", "s.txt", "moved.txt"]);
+    let out = repo.git_try(&["commit", "-q", "-m", "rename"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let out = repo.git_try(&["push", "-q", "origin", "main"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    std::fs::copy(repo.dir.join("moved.txt"), repo.dir.join("copy.txt")).unwrap();
+    repo.add(&["copy.txt"]);
+    assert!(!repo
+        .git_try(&["commit", "-q", "-m", "copy"])
+        .status
+        .success());
+    repo.git(&["commit", "-q", "--no-verify", "-m", "copy"]);
+    let out = repo.git_try(&["push", "origin", "main"]);
+    assert!(!out.status.success(), "the push went through");
+    assert!(stdout(&out).contains("copy.txt"), "{}", stdout(&out));
 }
 
 #[test]

@@ -972,12 +972,27 @@ fn inherited(
                 .map_err(|e| read_error(what(), &e))?
                 .tree()
                 .map_err(|e| read_error(what(), &e))?;
-            for (_, path) in changed {
+            let mut added = Vec::new();
+            for (id, path) in changed {
                 let entry = tree
                     .lookup_entry(path.split(|&b| b == b'/'))
                     .map_err(|e| read_error(what(), &e))?;
-                if let Some(entry) = entry.filter(|e| e.mode().is_blob()) {
-                    pairs.push((entry.object_id(), path.clone()));
+                match entry {
+                    Some(entry) if entry.mode().is_blob() => {
+                        pairs.push((entry.object_id(), path.clone()));
+                    }
+                    Some(_) => {}
+                    None => added.push((*id, path)),
+                }
+            }
+            // A path new to the parent may be a file it had, renamed: its content is inherited.
+            if !added.is_empty() {
+                let mut gone = deleted_blobs(repo, tree.id, walked[&commit.id])?;
+                for (id, path) in added {
+                    if let Some(left) = gone.get_mut(&id).filter(|n| **n > 0) {
+                        *left -= 1;
+                        pairs.push((id, path.clone()));
+                    }
                 }
             }
         }
@@ -985,6 +1000,38 @@ fn inherited(
     pairs.sort();
     pairs.dedup();
     Ok(pairs)
+}
+
+/// How many paths of each blob the change from tree `old` to tree `new` deletes.
+fn deleted_blobs(
+    repo: &gix::Repository,
+    old: ObjectId,
+    new: ObjectId,
+) -> Result<HashMap<ObjectId, usize>, GitError> {
+    let what = || format!("trees {old} and {new}");
+    let old = repo.find_tree(old).map_err(|e| read_error(what(), &e))?;
+    let new = repo.find_tree(new).map_err(|e| read_error(what(), &e))?;
+    let mut recorder = gix::diff::tree::Recorder::default();
+    gix::diff::tree(
+        TreeRefIter::from_bytes(&old.data, old.id.kind()),
+        TreeRefIter::from_bytes(&new.data, new.id.kind()),
+        &mut gix::diff::tree::State::default(),
+        &repo.objects,
+        &mut recorder,
+    )
+    .map_err(|e| read_error(what(), &e))?;
+    let mut gone = HashMap::new();
+    for change in recorder.records {
+        if let gix::diff::tree::recorder::Change::Deletion {
+            entry_mode, oid, ..
+        } = change
+        {
+            if entry_mode.is_blob() {
+                *gone.entry(oid).or_insert(0) += 1;
+            }
+        }
+    }
+    Ok(gone)
 }
 
 /// The fingerprints of what `inherited` blobs hold at their paths.
