@@ -12,6 +12,8 @@ use crate::source::git::{remote_tips, GitError, Revisions};
 /// The line that marks a hook as hush's own: `uninstall` removes only hooks that carry it, and
 /// `install` replaces them without `--force`.
 pub const SIGNATURE: &str = "# hush-hook: written by hush; `hush hook uninstall` removes it";
+/// Starts the line of a shim that names the backup of the hook it replaced.
+const BACKUP_LINE: &str = "# hush-backup: ";
 
 /// A problem installing or removing hooks, or with the ref lines git gave a pre-push hook.
 #[derive(Debug, thiserror::Error)]
@@ -64,15 +66,23 @@ impl Hook {
 /// The shell script for `hook`. It runs `binary` (the hush that installed it) if that still
 /// exists, else a `hush` on PATH or in the usual install places, because GUI git clients often
 /// run hooks with a PATH that lacks the user's shell setup. Without any hush it blocks (exit 2).
-pub fn shim(hook: Hook, binary: Option<&Path>) -> String {
+/// `backup` names the file (beside the hook) that the hook it replaced was moved to, so that
+/// `uninstall` puts back that one and nothing else.
+pub fn shim(hook: Hook, binary: Option<&Path>, backup: Option<&Path>) -> String {
     let first = binary.map_or_else(String::new, |b| {
         format!("{} ", shell_quote(&b.to_string_lossy()))
     });
     let name = hook.name();
     let bypass = hook.bypass();
+    let kept = backup
+        .and_then(Path::file_name)
+        .map_or_else(String::new, |b| {
+            format!("{BACKUP_LINE}{}\n", b.to_string_lossy())
+        });
     format!(
         "#!/bin/sh\n\
          {SIGNATURE}\n\
+         {kept}\
          # Blocks secrets from leaving in a {name}; bypass once with: {bypass}\n\
          for hush in {first}\"$(command -v hush 2>/dev/null)\" \"$HOME/.cargo/bin/hush\" \
          /usr/local/bin/hush /opt/homebrew/bin/hush; do\n\
@@ -132,9 +142,9 @@ pub fn install(
     for &hook in hooks {
         let path = dir.join(hook.name());
         let backup = free_backup(&path);
-        let foreign = match std::fs::read(&path) {
-            Ok(content) => !is_ours(&content),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+        let existing = match std::fs::read(&path) {
+            Ok(content) => Some(content),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(source) => {
                 return Err(HookError::Io {
                     action: "read",
@@ -143,13 +153,19 @@ pub fn install(
                 })
             }
         };
+        let foreign = existing.as_deref().is_some_and(|c| !is_ours(c));
         if foreign && !force {
             return Err(HookError::Foreign { path, backup });
         }
-        plans.push((hook, path, foreign.then_some(backup)));
+        // Reinstalling over hush's own shim keeps the backup it records.
+        let kept = existing
+            .as_deref()
+            .and_then(recorded_backup)
+            .map(|name| dir.join(name));
+        plans.push((hook, path, foreign.then_some(backup), kept));
     }
     let mut done = Vec::new();
-    for (hook, path, backup) in plans {
+    for (hook, path, backup, kept) in plans {
         if let Some(backup) = &backup {
             std::fs::rename(&path, backup).map_err(|source| HookError::Io {
                 action: "back up",
@@ -157,7 +173,8 @@ pub fn install(
                 source,
             })?;
         }
-        write_executable(&path, &shim(hook, binary))?;
+        let recorded = backup.as_deref().or(kept.as_deref());
+        write_executable(&path, &shim(hook, binary, recorded))?;
         done.push(match backup {
             Some(backup) => Installed::Replaced { path, backup },
             None => Installed::Written(path),
@@ -205,8 +222,8 @@ pub fn uninstall(repo: &gix::Repository) -> Result<Vec<Removed>, HookError> {
             path: path.clone(),
             source,
         })?;
-        let backup = backup_path(&path, 0);
-        if backup.exists() {
+        let backup = recorded_backup(&content).map(|name| dir.join(name));
+        if let Some(backup) = backup.filter(|b| b.exists()) {
             std::fs::rename(&backup, &path).map_err(|source| HookError::Io {
                 action: "restore",
                 path: backup.clone(),
@@ -218,6 +235,18 @@ pub fn uninstall(repo: &gix::Repository) -> Result<Vec<Removed>, HookError> {
         }
     }
     Ok(done)
+}
+
+/// The backup a shim records, if it replaced a hook: a file name in the hooks directory.
+fn recorded_backup(content: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(content);
+    let name = text
+        .lines()
+        .take(5)
+        .find_map(|l| l.strip_prefix(BACKUP_LINE))?;
+    let name = name.trim();
+    (!name.is_empty() && !name.contains('/') && name != "." && name != "..")
+        .then(|| name.to_string())
 }
 
 fn is_ours(content: &[u8]) -> bool {
@@ -366,7 +395,7 @@ mod tests {
 
     #[test]
     fn shims_carry_the_signature_and_quote_the_binary() {
-        let text = shim(Hook::PrePush, Some(Path::new("/opt/it's here/hush")));
+        let text = shim(Hook::PrePush, Some(Path::new("/opt/it's here/hush")), None);
         assert!(is_ours(text.as_bytes()));
         assert!(text.contains(r"'/opt/it'\''s here/hush'"));
         assert!(text.contains("hook pre-push \"$@\""));
@@ -379,9 +408,12 @@ mod tests {
         // finding hush on PATH or in the usual install places.
         assert_eq!(
             include_str!("../hooks/pre-commit"),
-            shim(Hook::PreCommit, None)
+            shim(Hook::PreCommit, None, None)
         );
-        assert_eq!(include_str!("../hooks/pre-push"), shim(Hook::PrePush, None));
+        assert_eq!(
+            include_str!("../hooks/pre-push"),
+            shim(Hook::PrePush, None, None)
+        );
     }
 
     #[test]

@@ -168,6 +168,26 @@ fn foreign_hooks_are_kept_unless_forced_and_restored_on_uninstall() {
     );
     assert!(!hooks.join("pre-push").exists());
     assert!(!hooks.join("pre-commit.bak").exists());
+    // A file that happens to be called `<hook>.bak` is not the backup: the one made is restored.
+    std::fs::write(hooks.join("pre-commit.bak"), "a file of the user's\n").unwrap();
+    std::fs::remove_file(hooks.join("pre-commit")).unwrap();
+    std::fs::write(hooks.join("pre-commit"), theirs).unwrap();
+    assert_eq!(code(&install(&repo, &["--force"])), 0);
+    assert_eq!(
+        std::fs::read_to_string(hooks.join("pre-commit.bak.1")).unwrap(),
+        theirs
+    );
+    assert_eq!(code(&install(&repo, &[])), 0);
+    assert_eq!(code(&repo.hush(&["hook", "uninstall"])), 0);
+    assert_eq!(
+        std::fs::read_to_string(hooks.join("pre-commit")).unwrap(),
+        theirs
+    );
+    assert_eq!(
+        std::fs::read_to_string(hooks.join("pre-commit.bak")).unwrap(),
+        "a file of the user's\n"
+    );
+    assert!(!hooks.join("pre-commit.bak.1").exists());
     // A foreign hook is never removed.
     assert_eq!(code(&repo.hush(&["hook", "uninstall"])), 0);
     assert_eq!(
