@@ -461,6 +461,33 @@ fn usage_errors_and_missing_paths_exit_two() {
 }
 
 #[test]
+fn an_unreadable_input_fails_the_run_and_the_summary_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("clean.py"), "print('hello')\n").unwrap();
+    std::os::unix::fs::symlink("loop", dir.path().join("loop")).unwrap();
+    let out = run(dir.path(), &["scan", "loop", "clean.py"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("hush: error: ") && stderr.contains("loop"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("no secrets found"), "{stdout}");
+    assert!(stdout.contains("1 input could not be read"), "{stdout}");
+    let doc = json(&run(
+        dir.path(),
+        &["scan", "--format", "json", "loop", "clean.py"],
+    ));
+    assert_eq!(doc["stats"]["errors"], 1);
+    assert_eq!(doc["stats"]["files"], 1);
+    // A device named on the command line is passed over with a word, not an error about it.
+    let out = run(dir.path(), &["scan", "/dev/null", "clean.py"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("skipped '/dev/null': not a regular file"));
+}
+
+#[test]
 fn binary_and_oversized_files_are_skipped_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     let mut binary = vec![0u8, 1, 2, 3];

@@ -319,6 +319,7 @@ fn run(
         blobs: history.blobs.load(Ordering::Relaxed),
         skipped: counters.skipped.load(Ordering::Relaxed),
         binary: counters.binary.load(Ordering::Relaxed),
+        errors,
         duration_ms: started.elapsed().as_millis() as u64,
     };
     sink.finish(&stats).map_err(CmdError::Output)?;

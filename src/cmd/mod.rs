@@ -70,12 +70,14 @@ pub fn exit_code(findings: u64, errors: u64) -> ExitCode {
 /// `hush scan src` and `hush scan .` agree.
 pub fn find_root(start: &Path) -> PathBuf {
     let start = start.canonicalize().unwrap_or_else(|_| start.to_path_buf());
-    let base = if start.is_file() {
+    // A file, device, pipe or broken link hangs off its directory.
+    let base = if start.is_dir() {
         start
-            .parent()
-            .map_or_else(|| start.clone(), Path::to_path_buf)
     } else {
-        start
+        match start.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
     };
     for dir in base.ancestors() {
         if [".hush.toml", ".hushignore", ".git"]

@@ -75,17 +75,28 @@ impl Sink for Human {
         }
         let files: std::collections::HashSet<&str> =
             findings.iter().map(|f| f.path.as_str()).collect();
-        let verdict = match findings.len() {
-            0 => self.paint("32", "no secrets found"),
-            n => self.paint(
+        let unread = stats.errors as usize;
+        let verdict = match (findings.len(), unread) {
+            (0, 0) => self.paint("32", "no secrets found"),
+            (0, e) => self.paint(
                 "1;31",
                 &format!(
+                    "{e} input{} could not be read (see above); no secrets in the rest",
+                    plural(e)
+                ),
+            ),
+            (n, e) => {
+                let mut verdict = format!(
                     "{n} finding{} in {} file{}",
                     plural(n),
                     files.len(),
                     plural(files.len())
-                ),
-            ),
+                );
+                if e > 0 {
+                    verdict.push_str(&format!(", and {e} input{} could not be read", plural(e)));
+                }
+                self.paint("1;31", &verdict)
+            }
         };
         let mut scanned = format!(
             "scanned {} file{} ({})",
