@@ -461,6 +461,27 @@ fn usage_errors_and_missing_paths_exit_two() {
 }
 
 #[test]
+fn overlapping_paths_report_each_file_once() {
+    let dir = repo_with_secret();
+    for args in [
+        &["scan", "--format", "json", ".", "src"][..],
+        &[
+            "scan",
+            "--format",
+            "json",
+            "src/config.py",
+            "src",
+            "src/config.py",
+        ][..],
+    ] {
+        let doc = json(&run(dir.path(), args));
+        let found = doc["findings"].as_array().unwrap();
+        assert_eq!(found.len(), 1, "{args:?}: {doc:#}");
+        assert_eq!(found[0]["path"], "src/config.py");
+    }
+}
+
+#[test]
 fn an_unreadable_input_fails_the_run_and_the_summary_says_so() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("clean.py"), "print('hello')\n").unwrap();

@@ -78,13 +78,13 @@ fn scan(args: &ScanArgs, sink: &mut dyn Sink) -> Result<(Stats, u64, u64), CmdEr
             )));
         }
     }
-    let first = args
-        .paths
+    let paths = distinct(&args.paths);
+    let first = paths
         .iter()
         .find(|p| p.as_os_str() != "-")
         .map_or(Path::new("."), PathBuf::as_path);
     let root = find_root(first);
-    let relative: Vec<String> = args.paths.iter().map(|p| relative_to(p, &root)).collect();
+    let relative: Vec<String> = paths.iter().map(|p| relative_to(p, &root)).collect();
     let (scanner, allow) = prepare(&root, &args.report)?;
     let examiner = Examiner {
         scanner: &scanner,
@@ -92,7 +92,7 @@ fn scan(args: &ScanArgs, sink: &mut dyn Sink) -> Result<(Stats, u64, u64), CmdEr
     };
     let counters = Counters::default();
     let walk = Walk {
-        paths: &args.paths,
+        paths: &paths,
         gitignore: args.gitignore,
         max_file_size: args.report.max_file_size,
         relative: &relative,
@@ -118,6 +118,33 @@ fn scan(args: &ScanArgs, sink: &mut dyn Sink) -> Result<(Stats, u64, u64), CmdEr
         findings,
         errors + counters.errors.load(Ordering::Relaxed),
     ))
+}
+
+/// `paths` without those another one covers (`hush scan . src`, or a path given twice), so no
+/// file is read or reported twice.
+fn distinct(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let canonical: Vec<Option<PathBuf>> = paths
+        .iter()
+        .map(|p| {
+            (p.as_os_str() != "-")
+                .then(|| p.canonicalize().ok())
+                .flatten()
+        })
+        .collect();
+    let covered = |i: usize, mine: &Path| {
+        canonical.iter().enumerate().any(|(j, other)| {
+            other
+                .as_deref()
+                .is_some_and(|o| j != i && mine.starts_with(o) && (mine != o || j < i))
+        })
+    };
+    paths
+        .iter()
+        .zip(&canonical)
+        .enumerate()
+        .filter(|(i, (_, mine))| !mine.as_deref().is_some_and(|m| covered(*i, m)))
+        .map(|(_, (p, _))| p.clone())
+        .collect()
 }
 
 /// Where `path` lies below `root`, `/`-separated (`""` for the root itself).
