@@ -3,7 +3,7 @@
 use std::fmt::Display;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use hush::cmd;
 
 #[derive(Parser)]
@@ -68,6 +68,19 @@ fn usage_error(e: clap::Error) -> ExitCode {
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         let _ = e.print();
         return ExitCode::SUCCESS;
+    }
+    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        // clap renders the whole help here; one line naming the commands says more.
+        let commands: Vec<String> = Cli::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .filter(|name| name != "help")
+            .collect();
+        eprintln!(
+            "hush: error: a command is needed: {} (see 'hush --help')",
+            commands.join(", ")
+        );
+        return ExitCode::from(2);
     }
     let text = e.render().to_string();
     let first = text.lines().next().unwrap_or("invalid arguments");

@@ -365,6 +365,11 @@ fn hushignore_and_baseline_suppress_known_findings() {
     .unwrap();
     let out = run(dir.path(), &["scan", "src"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // Pasted in upper case, it still matches.
+    let upper = fingerprint.to_ascii_uppercase();
+    fs::write(dir.path().join(".hushignore"), format!("{upper}\n")).unwrap();
+    let out = run(dir.path(), &["scan", "src"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 
 #[test]
@@ -451,6 +456,7 @@ fn usage_errors_and_missing_paths_exit_two() {
         &["scan", "--no-such-flag"][..],
         &["scan", "missing-dir"],
         &["scan", "--format", "xml"],
+        &[],
     ] {
         let out = run(dir.path(), args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -458,6 +464,29 @@ fn usage_errors_and_missing_paths_exit_two() {
         assert!(stderr.starts_with("hush: error: "), "{stderr}");
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
     }
+    let bare = String::from_utf8_lossy(&run(dir.path(), &[]).stderr).into_owned();
+    assert!(bare.contains("a command is needed: scan,"), "{bare}");
+}
+
+#[test]
+fn a_report_with_secrets_in_full_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = repo_with_secret();
+    let mode = |name: &str| {
+        fs::metadata(dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    run(
+        dir.path(),
+        &["scan", "--show-secrets", "--output", "full.txt", "src"],
+    );
+    assert!(fs::read_to_string(dir.path().join("full.txt"))
+        .unwrap()
+        .contains(&token()));
+    assert_eq!(mode("full.txt"), 0o600);
 }
 
 #[test]

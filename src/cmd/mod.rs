@@ -145,12 +145,13 @@ pub fn drain(events: Receiver<Event>, sink: &mut dyn Sink) -> Result<(u64, u64),
 
 /// Opens the report destination and its sink.
 pub fn open_report(args: &ReportArgs) -> Result<(Output, Box<dyn Sink>), CmdError> {
-    let (output, writer) = Output::open(args.output.as_deref()).map_err(|e| {
-        CmdError::Input(format!(
-            "cannot create '{}': {e}",
-            args.output.as_deref().unwrap_or(Path::new("-")).display()
-        ))
-    })?;
+    let (output, writer) =
+        Output::open(args.output.as_deref(), args.show_secrets).map_err(|e| {
+            CmdError::Input(format!(
+                "cannot create '{}': {e}",
+                args.output.as_deref().unwrap_or(Path::new("-")).display()
+            ))
+        })?;
     let style = Style {
         show_secrets: args.show_secrets,
         color: output.color(args.no_color),

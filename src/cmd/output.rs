@@ -12,8 +12,9 @@ pub enum Output {
 }
 
 impl Output {
-    /// Standard output, or a temporary file next to `path`.
-    pub fn open(path: Option<&Path>) -> io::Result<(Output, Box<dyn Write + Send>)> {
+    /// Standard output, or a temporary file next to `path`; `private` makes the file readable
+    /// by its owner only (a report with `--show-secrets` holds secrets in full).
+    pub fn open(path: Option<&Path>, private: bool) -> io::Result<(Output, Box<dyn Write + Send>)> {
         let Some(path) = path else {
             return Ok((Output::Stdout, Box::new(BufWriter::new(io::stdout()))));
         };
@@ -22,7 +23,16 @@ impl Output {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "report".into());
         let temp = path.with_file_name(format!(".{name}.hush-{}.tmp", std::process::id()));
-        let file = File::create(&temp)?;
+        let mut options = File::options();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        if private {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        #[cfg(not(unix))]
+        let _ = private;
+        let file = options.open(&temp)?;
         let output = Output::File {
             path: path.to_path_buf(),
             temp,

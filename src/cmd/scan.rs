@@ -50,7 +50,7 @@ pub fn baseline(args: &ScanArgs) -> Result<ExitCode, CmdError> {
         return Ok(exit_code(0, errors));
     }
     let doc = baseline_json(collected.0.iter().map(String::as_str));
-    let (output, mut writer) = super::Output::open(args.report.output.as_deref())
+    let (output, mut writer) = super::Output::open(args.report.output.as_deref(), false)
         .map_err(|e| CmdError::Input(format!("cannot create output: {e}")))?;
     let written = serde_json::to_writer_pretty(&mut writer, &doc)
         .map_err(std::io::Error::from)

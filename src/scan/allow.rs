@@ -34,7 +34,8 @@ impl Allowlist {
         for line in text.lines() {
             let entry = line.split('#').next().unwrap_or("").trim();
             if !entry.is_empty() {
-                self.fingerprints.insert(entry.to_string());
+                // Fingerprints are lower-case hex; one pasted in upper case still matches.
+                self.fingerprints.insert(entry.to_ascii_lowercase());
             }
         }
     }
