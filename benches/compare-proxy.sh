@@ -43,4 +43,4 @@ else
     echo "# tinyproxy not installed (e.g. apt-get install tinyproxy); measuring hush alone" >&2
 fi
 
-cargo bench --bench proxy -- "${peer_args[@]}" "$@"
+cargo bench --locked --bench proxy -- "${peer_args[@]}" "$@"

@@ -113,7 +113,7 @@ async fn run(
     variants: Vec<(String, Vec<String>)>,
 ) {
     let pki = Pki::new();
-    let source = source_server(sizes.transfer).await;
+    let source = source_server(sizes.transfer);
     let echo = echo_server().await;
     let https = https_server(pki.server.clone()).await;
     let ports = [source.port(), echo.port()];
@@ -542,24 +542,27 @@ async fn hold_tunnels(echo: SocketAddr, proxy: SocketAddr, n: usize) -> Vec<TcpS
 // ---------------------------------------------------------------------------------------------
 // Servers
 
-/// Sends `size` bytes to every client, then closes.
-async fn source_server(size: usize) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// Sends `size` bytes to each connection, then closes, from a thread of its own: the bench's client runs on
+/// the async runtime, and a sender on the same runtime could share its worker thread, so that
+/// the direct transfer, with no other process to spread over, ran on one core in some runs.
+fn source_server(size: usize) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let chunk = Bytes::from(vec![0x5au8; 256 * 1024]);
-        while let Ok((mut s, _)) = listener.accept().await {
+    std::thread::spawn(move || {
+        let chunk = Arc::new(vec![0x5au8; 256 * 1024]);
+        for mut s in listener.incoming().flatten() {
             let chunk = chunk.clone();
-            tokio::spawn(async move {
+            std::thread::spawn(move || {
+                use std::io::Write;
                 let mut left = size;
                 while left > 0 {
                     let n = left.min(chunk.len());
-                    if s.write_all(&chunk[..n]).await.is_err() {
+                    if s.write_all(&chunk[..n]).is_err() {
                         return;
                     }
                     left -= n;
                 }
-                let _ = s.shutdown().await;
+                let _ = s.shutdown(std::net::Shutdown::Write);
             });
         }
     });
