@@ -250,6 +250,29 @@ fn sarif_is_valid_2_1_0_with_fingerprints() {
         doc["runs"][0]["tool"]["driver"]["rules"][0]["id"],
         "github-pat"
     );
+    // A file name that is not URI-safe is percent-encoded; an absolute path is a file URI.
+    fs::write(
+        dir.path().join("src/my keys #1.py"),
+        format!("k = \"{}\"\n", token()),
+    )
+    .unwrap();
+    let abs = dir.path().join("src").canonicalize().unwrap();
+    let out = run(
+        dir.path(),
+        &["scan", "--format", "sarif", abs.to_str().unwrap()],
+    );
+    let uris: Vec<String> = json(&out)["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].to_string())
+        .collect();
+    let prefix = format!("file://{}", abs.display());
+    assert!(
+        uris.iter()
+            .any(|u| u == &format!("\"{prefix}/my%20keys%20%231.py\"")),
+        "{uris:?}"
+    );
 }
 
 #[test]

@@ -5,6 +5,24 @@ use serde_json::{json, Value};
 
 use super::{Finding, Style};
 
+/// A reported path as a SARIF `uri`: a relative reference for a relative path, a `file` URI for
+/// an absolute one, with every byte outside RFC 3986's unreserved set (and `/`) percent-encoded,
+/// so that a space, `#` or `?` in a file name does not change what the URI names.
+fn uri(path: &str) -> String {
+    let mut out = String::with_capacity(path.len() + 8);
+    if path.starts_with('/') {
+        out.push_str("file://");
+    }
+    for &b in path.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 pub(super) fn document(findings: &[Finding], style: Style) -> Value {
     let mut rules: Vec<(&str, &str)> = findings
         .iter()
@@ -30,7 +48,7 @@ pub(super) fn document(findings: &[Finding], style: Style) -> Value {
                 "message": { "text": message },
                 "locations": [{
                     "physicalLocation": {
-                        "artifactLocation": { "uri": f.path },
+                        "artifactLocation": { "uri": uri(&f.path) },
                         "region": region,
                     }
                 }],
