@@ -273,6 +273,21 @@ fn sarif_is_valid_2_1_0_with_fingerprints() {
             .any(|u| u == &format!("\"{prefix}/my%20keys%20%231.py\"")),
         "{uris:?}"
     );
+    // Columns are in UTF-16 code units, and say so; JSON keeps byte columns.
+    fs::write(
+        dir.path().join("src/ru.py"),
+        format!("ключ = \"{}\"\n", token()),
+    )
+    .unwrap();
+    let doc = json(&run(
+        dir.path(),
+        &["scan", "--format", "sarif", "src/ru.py"],
+    ));
+    assert_eq!(doc["runs"][0]["columnKind"], "utf16CodeUnits");
+    let region = &doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(region["startColumn"], 9);
+    let doc = json(&run(dir.path(), &["scan", "--format", "json", "src/ru.py"]));
+    assert_eq!(doc["findings"][0]["column"], 13);
 }
 
 #[test]

@@ -40,6 +40,10 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// How much of a line either side of a secret a finding's context keeps: a context holds its
+/// line from the start whenever the finding's column is within this reach of it.
+pub const CONTEXT_REACH: usize = 240;
+
 /// One reported finding.
 #[derive(Debug, Clone)]
 pub struct Finding {

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::{Finding, Style};
+use super::{Finding, Style, CONTEXT_REACH};
 
 /// A reported path as a SARIF `uri`: a relative reference for a relative path, a `file` URI for
 /// an absolute one, with every byte outside RFC 3986's unreserved set (and `/`) percent-encoded,
@@ -23,6 +23,19 @@ fn uri(path: &str) -> String {
     out
 }
 
+/// The 1-based byte `column` of a finding in UTF-16 code units, as dashboards count them. The
+/// finding's context holds its line from the start when the column is within `CONTEXT_REACH`
+/// of it (all but minified lines); beyond that the byte column is kept.
+fn utf16_column(f: &Finding, column: usize) -> usize {
+    let before = (column - 1 <= CONTEXT_REACH)
+        .then(|| f.context.get(..column - 1))
+        .flatten();
+    match before {
+        Some(before) => String::from_utf8_lossy(before).encode_utf16().count() + 1,
+        None => column,
+    }
+}
+
 pub(super) fn document(findings: &[Finding], style: Style) -> Value {
     let mut rules: Vec<(&str, &str)> = findings
         .iter()
@@ -35,7 +48,7 @@ pub(super) fn document(findings: &[Finding], style: Style) -> Value {
         .map(|f| {
             let mut region = json!({ "startLine": f.line.max(1) });
             if let Some(column) = f.column {
-                region["startColumn"] = column.into();
+                region["startColumn"] = utf16_column(f, column).into();
             }
             let message = if f.secret.0.is_empty() {
                 f.description.clone()
@@ -74,6 +87,7 @@ pub(super) fn document(findings: &[Finding], style: Style) -> Value {
                     "shortDescription": { "text": description },
                 })).collect::<Vec<_>>(),
             }},
+            "columnKind": "utf16CodeUnits",
             "results": results,
         }]
     })

@@ -7,7 +7,7 @@ mod git_index;
 
 use std::ops::Range;
 
-use crate::report::{Commit, Finding, Secret};
+use crate::report::{Commit, Finding, Secret, CONTEXT_REACH};
 use crate::scan::{fingerprint, is_binary, Allowlist, Scanner};
 
 /// What a source reports as it goes: findings of one blob, or a one-line problem for stderr.
@@ -116,9 +116,6 @@ impl Examiner<'_> {
         }
     }
 }
-
-/// How much of a line either side of a secret is kept for display.
-const CONTEXT_REACH: usize = 240;
 
 /// The part of the line holding byte `at` (where a finding is reported) that is shown with it:
 /// up to `CONTEXT_REACH` bytes either side of `at` and of `end` (the secret's end), no line ending.
