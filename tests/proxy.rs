@@ -114,6 +114,7 @@ where
 {
     let service = service_fn(move |req| echo(req, seen.clone()));
     let _ = hyper::server::conn::http1::Builder::new()
+        .max_headers(1000)
         .serve_connection(TokioIo::new(io), service)
         .await;
 }
@@ -1067,6 +1068,43 @@ async fn oversized_headers_get_431() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_header_fields_pass_and_bad_ports_are_400() {
+    let pki = pki();
+    let (up, seen) = http_upstream(Some(pki.server.clone())).await;
+    let p = proxy(LOCAL).ca(&pki).start();
+    // 150 small fields, well under the byte limit: past hyper's default count of 100.
+    let mut req = get(&format!("http://127.0.0.1:{}/many", up.port()));
+    for i in 0..150 {
+        req.headers_mut().insert(
+            hyper::header::HeaderName::from_bytes(format!("x-h{i}").as_bytes()).unwrap(),
+            hyper::header::HeaderValue::from_static("v"),
+        );
+    }
+    let reply = send(p.addr, req).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert!(seen.heads.lock().unwrap()[0].contains("x-h149: v\n"));
+    // A port that does not fit (or is not a port) is refused, never defaulted to another.
+    for target in [
+        format!(
+            "GET http://127.0.0.1:{}9/ HTTP/1.1",
+            up.port() as u32 + 65536
+        ),
+        "GET http://127.0.0.1:+443/ HTTP/1.1".to_string(),
+        "GET http://127.0.0.1:0/ HTTP/1.1".to_string(),
+        "CONNECT 127.0.0.1:99999 HTTP/1.1".to_string(),
+    ] {
+        let mut tcp = TcpStream::connect(p.addr).await.unwrap();
+        let head = raw_head(&mut tcp, format!("{target}\r\nHost: x\r\n\r\n").as_bytes()).await;
+        assert!(head.starts_with("HTTP/1.1 400"), "{target}: {head}");
+    }
+    assert_eq!(
+        seen.heads.lock().unwrap().len(),
+        1,
+        "nothing else reached the origin"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_beyond_the_cap_get_503() {
     let p = proxy("").arg("--max-connections=2").start();
     // wait_for_port's probe connection may still hold a slot: wait until healthz answers twice
@@ -1337,6 +1375,13 @@ fn bad_configuration_exits_2_with_one_line() {
             vec![],
         ),
         ("[proxy\n".into(), vec![], vec![]),
+        // A misspelt table would leave the proxy on its defaults.
+        (
+            "[prxy]\nallow_private = [\"10.0.0.0/8\"]\n".into(),
+            vec![],
+            vec![],
+        ),
+        ("bogus = 1\n[proxy]\n".into(), vec![], vec![]),
     ];
     for (i, (config, args, env)) in cases.into_iter().enumerate() {
         let path = write_file(dir.path(), &format!("{i}.toml"), &config);
@@ -1378,5 +1423,18 @@ fn lists_the_effective_telemetry_rules() {
     assert!(
         !stdout.lines().any(|l| l.starts_with("beacon\t")),
         "allowed vendors are not listed"
+    );
+    // An output that cannot be written is an error, not a panic.
+    let out = Command::new(env!("CARGO_BIN_EXE_hush"))
+        .args(["proxy", "--list-telemetry", "--config"])
+        .arg(&path)
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("hush: error: ") && !stderr.contains("panicked"),
+        "{stderr}"
     );
 }

@@ -1,6 +1,7 @@
 //! The `[proxy]` table of `.hush.toml` (or `--config FILE`), validated into a [`Policy`] and the
-//! server's settings. Other top-level tables belong to the scanner and are ignored here; inside
-//! `[proxy]` an unknown key is an error, so a typo never silently weakens the policy.
+//! server's settings. The scanner's top-level keys are its own to check and are passed over
+//! here; any other key, at the top or inside `[proxy]`, is an error, so a typo (`[prxy]`) never
+//! silently leaves the proxy on its defaults.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,9 +19,19 @@ pub const BUILTIN_TELEMETRY: &str = include_str!("../../patterns/telemetry.toml"
 pub const CONFIG_VENDOR: &str = "config";
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Top {
     #[serde(default)]
     proxy: ProxyTable,
+    // The scanner's settings (`crate::rules::Config`), checked when it reads the file.
+    #[serde(default, rename = "disable")]
+    _disable: Option<toml::Value>,
+    #[serde(default, rename = "allow")]
+    _allow: Option<toml::Value>,
+    #[serde(default, rename = "rule")]
+    _rule: Option<toml::Value>,
+    #[serde(default, rename = "file")]
+    _file: Option<toml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -156,8 +167,8 @@ mod tests {
     fn reads_every_contract_key() {
         let c = parse(
             r#"
-            [scan]
-            anything = "belongs to the scanner"
+            [allow]
+            paths = ["belongs/to/the/scanner/**"]
 
             [proxy]
             listen = "127.0.0.1:9090"
@@ -187,7 +198,9 @@ mod tests {
 
     #[test]
     fn defaults_without_a_proxy_table() {
-        let c = parse("[scan]\nx = 1\n").unwrap();
+        // The scanner's own keys are left to it.
+        let c = parse("disable = [\"a\"]\n[allow]\npaths = [\"x/**\"]\n[[rule]]\nid = \"r\"\n")
+            .unwrap();
         assert_eq!(c.policy.connect_ports, [443]);
         assert!(c.listen.is_none() && c.ca_file.is_none());
     }
@@ -208,6 +221,8 @@ mod tests {
             ("[proxy]\nlisten = \"nowhere\"\n", "line 2"),
             ("[proxy]\nconnect_ports = [0]\n", "connect_ports"),
             ("[proxy\n", "line 1"),
+            ("[prxy]\nlisten = \"127.0.0.1:1\"\n", "prxy"),
+            ("bogus_top = 1\n", "bogus_top"),
         ];
         for (text, needle) in cases {
             let e = parse(text).unwrap_err().to_string();

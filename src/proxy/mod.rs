@@ -51,7 +51,8 @@ pub struct ProxyArgs {
     /// Time a client has to send a complete request head (e.g. 10s, 500ms).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub header_timeout: Duration,
-    /// Largest request head accepted, in bytes; larger ones get 431.
+    /// Largest request head accepted, in bytes; larger ones (or more than 500 header fields)
+    /// get 431.
     #[arg(long, default_value_t = 32 * 1024)]
     pub max_header_size: usize,
     /// Time to resolve, connect and finish the TLS handshake upstream; beyond it 504.
@@ -88,6 +89,8 @@ pub enum ProxyError {
     NoToken,
     #[error("{0}")]
     Tls(String),
+    #[error("cannot write the telemetry list: {0}")]
+    Output(#[source] std::io::Error),
     #[error("cannot open audit log {path}: {source}")]
     AuditLog {
         path: PathBuf,
@@ -106,8 +109,7 @@ pub enum ProxyError {
 pub fn run(args: &ProxyArgs) -> Result<(), ProxyError> {
     let config = Config::load(args.config.as_deref())?;
     if args.list_telemetry {
-        print_telemetry(&config);
-        return Ok(());
+        return print_telemetry(&config).map_err(ProxyError::Output);
     }
     let listen = args
         .listen
@@ -207,8 +209,10 @@ fn raise_fd_limit() {
     }
 }
 
-fn print_telemetry(config: &Config) {
+fn print_telemetry(config: &Config) -> std::io::Result<()> {
+    use std::io::Write;
     let policy = &config.policy;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for rule in &policy.telemetry {
         if policy
             .telemetry_allow
@@ -217,14 +221,16 @@ fn print_telemetry(config: &Config) {
         {
             continue;
         }
-        println!(
+        writeln!(
+            out,
             "{}\t{}\t{}\t{}",
             rule.vendor,
             rule.host,
             rule.path_prefix.as_deref().unwrap_or("-"),
             rule.description
-        );
+        )?;
     }
+    out.flush()
 }
 
 /// Parses `500ms`, `10s`, `5m` or a bare number of seconds.

@@ -64,6 +64,11 @@ pub struct Shared {
     pub limits: Limits,
 }
 
+/// Header fields a request or response head may have (hyper's default is 100): more gets
+/// `431` from a client, `502` from an origin. The byte limit, `--max-header-size`, comes first
+/// for all but heads of many tiny fields.
+pub const MAX_HEADERS: usize = 500;
+
 /// Serves until `shutdown` resolves, then stops accepting and drains.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Future<Output = ()>) {
     let max = shared.limits.max_connections;
@@ -174,6 +179,7 @@ async fn serve_http(
     };
     let mut builder = http1::Builder::new();
     builder
+        .max_headers(MAX_HEADERS)
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .max_header_size(limits.max_header_size)
@@ -392,15 +398,33 @@ fn target_of(uri: &Uri, is_connect: bool) -> Result<(String, u16, Option<String>
     if host.is_empty() {
         return Err("request target has no host");
     }
+    // A port is digits only, 1 to 65535 (u16's parser would take `+443`, and a port that does
+    // not fit must be refused, not defaulted); an empty one means the default.
+    // (`Authority::port` is none for a port that does not fit, so the text is read here.)
+    let port = match port_text(authority.as_str()) {
+        Some(p) if !p.is_empty() => match p.parse::<u16>() {
+            Ok(n) if n > 0 && p.bytes().all(|b| b.is_ascii_digit()) => Some(n),
+            _ => return Err("request target has an invalid port"),
+        },
+        _ => None,
+    };
     if is_connect {
-        let port = authority.port_u16().ok_or("CONNECT target needs a port")?;
+        let port = port.ok_or("CONNECT target needs a port")?;
         return Ok((host, port, None));
     }
     if uri.scheme() != Some(&Scheme::HTTP) {
         return Err("only http:// URLs can be proxied; use CONNECT for https");
     }
-    let port = authority.port_u16().unwrap_or(80);
-    Ok((host, port, Some(path_only(uri.path()))))
+    Ok((host, port.unwrap_or(80), Some(path_only(uri.path()))))
+}
+
+/// The port part of an authority (`user@host:port`, `[v6]:port`), as written; none without `:`.
+fn port_text(authority: &str) -> Option<&str> {
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    match host_port.strip_prefix('[') {
+        Some(v6) => v6.split_once(']')?.1.strip_prefix(':'),
+        None => host_port.rsplit_once(':').map(|(_, port)| port),
+    }
 }
 
 /// Dials upstream, answers `200`, and splices the sockets once hyper hands the client over.
@@ -554,7 +578,9 @@ async fn handshake<IO>(io: IO) -> Result<Sender, UpstreamError>
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+    let (sender, conn) = hyper::client::conn::http1::Builder::new()
+        .max_headers(MAX_HEADERS)
+        .handshake(TokioIo::new(io))
         .await
         .map_err(|e| UpstreamError::Http(e.to_string()))?;
     // The connection task ends when its last sender is dropped, or the origin closes it.
@@ -879,5 +905,16 @@ mod tests {
         );
         assert!(t("https://example.com/", false).is_err());
         assert!(t("example.com", true).is_err());
+        for bad in ["99999", "65536", "0", "+443", "-1"] {
+            assert!(t(&format!("http://h:{bad}/"), false).is_err(), "{bad}");
+            assert!(t(&format!("h:{bad}"), true).is_err(), "{bad}");
+        }
+        assert_eq!(
+            t("http://h:/", false),
+            Ok(("h".into(), 80, Some("/".into())))
+        );
+        assert_eq!(t("h:0443", true), Ok(("h".into(), 443, None)));
+        assert_eq!(t("[::1]:8443", true), Ok(("::1".into(), 8443, None)));
+        assert!(t("http://[::1]:70000/", false).is_err());
     }
 }
