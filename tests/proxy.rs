@@ -137,6 +137,12 @@ async fn echo(req: Request<Incoming>, seen: Arc<Seen>) -> Result<Response<TestBo
             full("slow done")
         }
         "/stream" => Response::new(BoxBody::new(Endless)),
+        "/stall" => {
+            let mut resp = Response::new(BoxBody::new(Stalls(false)));
+            resp.headers_mut()
+                .insert("content-length", "1000".parse().unwrap());
+            resp
+        }
         "/close" => {
             let mut resp = full("closing");
             resp.headers_mut()
@@ -165,6 +171,24 @@ impl Body for Endless {
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         static CHUNK: [u8; 16 * 1024] = [b'x'; 16 * 1024];
         Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(&CHUNK)))))
+    }
+}
+
+/// A response body that sends 10 bytes, then nothing ever again.
+struct Stalls(bool);
+
+impl Body for Stalls {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if std::mem::replace(&mut self.0, true) {
+            return Poll::Pending;
+        }
+        Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"0123456789")))))
     }
 }
 
@@ -1204,6 +1228,34 @@ async fn upstream_without_response_times_out_504() {
     let reply = get_via(&p, &format!("http://127.0.0.1:{}/slow", up.port())).await;
     assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(seen.requests.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_origin_stalling_mid_body_is_cut_off_at_the_idle_timeout() {
+    let pki = pki();
+    let (up, _) = http_upstream(Some(pki.server.clone())).await;
+    let p = proxy(LOCAL).ca(&pki).arg("--idle-timeout=500ms").start();
+    let tcp = TcpStream::connect(p.addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let url = format!("http://127.0.0.1:{}/stall", up.port());
+    let resp = sender.send_request(get(&url)).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let start = Instant::now();
+    let body = tokio::time::timeout(WAIT, resp.into_body().collect())
+        .await
+        .expect("the proxy ended the stalled response");
+    assert!(
+        body.is_err(),
+        "a cut-off body is an error, not a short success"
+    );
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -61,7 +61,8 @@ pub struct ProxyArgs {
     /// Time for the upstream to answer with a response head; beyond it 504.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub response_timeout: Duration,
-    /// A tunnel in which no byte moves either way for this long is closed.
+    /// A tunnel in which no byte moves either way for this long is closed; so is a response
+    /// whose origin sends nothing for this long in the middle of its body.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub idle_timeout: Duration,
     /// How long an idle upstream connection of a plain-HTTP request is kept for the next

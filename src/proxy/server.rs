@@ -35,7 +35,8 @@ use super::telemetry::normalize_host;
 use super::tunnel::{self, Counters};
 use super::upstream::{self, UpstreamError};
 
-type ProxyBody = BoxBody<Bytes, hyper::Error>;
+type ProxyBody = BoxBody<Bytes, BoxError>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The response header that carries why the proxy answered an error itself.
 pub const ERROR_HEADER: &str = "x-hush-error";
@@ -544,6 +545,7 @@ async fn forward(ctx: &Ctx, req: Request<Incoming>, tls: bool) -> Response<Proxy
         _hold: Some(Box::new(pending)),
         on_end: Some(Box::new(move || pool.checkin(origin, sender))),
     };
+    let body = Idle::new(body, shared.limits.idle_timeout);
     Response::from_parts(parts, body.boxed())
 }
 
@@ -846,6 +848,64 @@ where
             _ => {}
         }
         polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A response body from an origin that has gone quiet: nothing for `--idle-timeout` mid-body.
+#[derive(Debug, thiserror::Error)]
+#[error("the origin sent nothing for {0:?} in the middle of a response")]
+struct Stalled(Duration);
+
+/// A body that fails with [`Stalled`] when no frame arrives for `limit`, so that the client's
+/// connection is closed rather than left waiting on an origin that will never finish.
+struct Idle<B> {
+    inner: B,
+    limit: Duration,
+    timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<B> Idle<B> {
+    fn new(inner: B, limit: Duration) -> Idle<B> {
+        let timer = Box::pin(tokio::time::sleep(limit));
+        Idle {
+            inner,
+            limit,
+            timer,
+        }
+    }
+}
+
+impl<B> Body for Idle<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                let deadline = tokio::time::Instant::now() + self.limit;
+                self.timer.as_mut().reset(deadline);
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => match self.timer.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(Stalled(self.limit).into()))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
     }
 
     fn is_end_stream(&self) -> bool {
