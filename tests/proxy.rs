@@ -891,6 +891,16 @@ async fn telemetry_is_answered_locally() {
     assert_eq!(records[0]["decision"], "telemetry-blocked");
     assert_eq!(records[0]["status"], 403);
     assert_eq!(records[1]["vendor"], "beacon");
+    // Another spelling of a telemetry path is the same path (offline: a miss would try DNS).
+    for path in ["/./batch", "/x/../batch", "/%62atch", "//batch"] {
+        let reply = get_via(&p, &format!("http://us.i.posthog.com{path}")).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::NO_CONTENT,
+            "{path}: {}",
+            reply.body
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use super::addr::{self, Cidr, Range};
-use super::telemetry::{normalize_host, HostGlob, Rule};
+use super::telemetry::{normalize_host, normalize_path, HostGlob, Rule};
 
 /// What the client asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +125,8 @@ impl Policy {
     /// Decides what to do with a request before any network access.
     pub fn decide(&self, target: &Target<'_>, env: Env) -> Decision {
         let host = normalize_host(target.host);
-        if let Some(rule) = self.telemetry_rule(&host, target.path) {
+        let path = target.path.map(normalize_path);
+        if let Some(rule) = self.telemetry_rule(&host, path.as_deref()) {
             if !env.telemetry_enabled() && !self.vendor_allowed(&rule.vendor, env) {
                 return Decision::TelemetryBlocked {
                     vendor: rule.vendor.clone(),

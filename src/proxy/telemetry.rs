@@ -84,6 +84,75 @@ pub fn normalize_host(host: &str) -> String {
     host.trim_end_matches('.').to_ascii_lowercase()
 }
 
+/// A request path in the form telemetry rules are matched against, so that another spelling of
+/// the same path is not a way around them (RFC 3986 §6.2.2): escapes of unreserved characters
+/// decoded (`/%74rack` is `/track`), dot segments removed (`/x/../track`, `/./track`), and runs
+/// of `/` merged (`//track`, which servers such as nginx treat as `/track`). The request itself
+/// is forwarded as the client wrote it.
+pub fn normalize_path(path: &str) -> String {
+    let decoded = decode_unreserved(path);
+    let segments: Vec<&str> = decoded.split('/').collect();
+    let mut kept: Vec<&str> = Vec::with_capacity(segments.len());
+    // A path that ends in `/`, `/.` or `/..` names a directory, and keeps its final `/`.
+    let mut directory = false;
+    for segment in &segments {
+        directory = true;
+        match *segment {
+            "" | "." => {}
+            ".." => {
+                kept.pop();
+            }
+            name => {
+                kept.push(name);
+                directory = false;
+            }
+        }
+    }
+    let mut out = String::with_capacity(decoded.len());
+    for name in &kept {
+        out.push('/');
+        out.push_str(name);
+    }
+    if directory || out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+/// Decodes `%XX` escapes of unreserved characters (letters, digits, `-._~`); other escapes stay
+/// (with upper-case hex), since decoding them could change what the path means.
+fn decode_unreserved(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escape = (bytes[i] == b'%')
+            .then(|| path.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escape {
+            Some(b) if b.is_ascii_alphanumeric() || b"-._~".contains(&b) => {
+                out.push(char::from(b));
+                i += 3;
+            }
+            Some(b) => {
+                out.push_str(&format!("%{b:02X}"));
+                i += 3;
+            }
+            None => {
+                // Copy up to the next `%` whole, so multi-byte characters stay intact.
+                let next = bytes[i + 1..]
+                    .iter()
+                    .position(|&b| b == b'%')
+                    .map_or(bytes.len(), |n| i + 1 + n);
+                out.push_str(&path[i..next]);
+                i = next;
+            }
+        }
+    }
+    out
+}
+
 /// One telemetry endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
@@ -225,6 +294,28 @@ mod tests {
             !rule.matches("api.example.com", None),
             "a tunnel hides the path"
         );
+    }
+
+    #[test]
+    fn paths_are_normalized_before_matching() {
+        for (path, want) in [
+            ("/track", "/track"),
+            ("/", "/"),
+            ("", "/"),
+            ("/./track", "/track"),
+            ("/x/../track", "/track"),
+            ("/../../track", "/track"),
+            ("//track", "/track"),
+            ("/%74rack", "/track"),
+            ("/%7e%2Fa%2fb", "/~%2Fa%2Fb"),
+            ("/v1/batch/", "/v1/batch/"),
+            ("/v1/batch/.", "/v1/batch/"),
+            ("/v1/x/..", "/v1/"),
+            ("/%41é%", "/Aé%"),
+            ("/%zz/%4", "/%zz/%4"),
+        ] {
+            assert_eq!(normalize_path(path), want, "{path:?}");
+        }
     }
 
     #[test]
