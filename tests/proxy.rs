@@ -835,9 +835,18 @@ async fn a_busy_tunnel_outlives_the_idle_timeout_then_closes_on_time() {
 async fn connect_to_other_ports_is_403() {
     let up = echo_upstream().await;
     let p = proxy(LOCAL).start();
-    let (_, head) = connect_tunnel(&p, &up.to_string()).await;
+    let (mut tcp, head) = connect_tunnel(&p, &up.to_string()).await;
     assert!(head.starts_with("HTTP/1.1 403"), "{head}");
     assert!(head.contains("connect_ports"), "{head}");
+    // The refusal closes the connection: bytes a client sent on for the tunnel are not read
+    // as another request.
+    assert!(
+        head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
+    );
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(WAIT, tcp.read_to_end(&mut rest)).await;
+    assert!(matches!(read, Ok(Ok(_))), "the proxy closed the connection");
     let (_, head) = connect_tunnel(&p, "127.0.0.1").await;
     assert!(head.starts_with("HTTP/1.1 400"), "{head}");
 }
@@ -1437,6 +1446,7 @@ fn bad_configuration_exits_2_with_one_line() {
             vec![],
         ),
         ("[proxy\n".into(), vec![], vec![]),
+        ("[proxy]\n".into(), vec!["--max-header-size=0"], vec![]),
         // A misspelt table would leave the proxy on its defaults.
         (
             "[prxy]\nallow_private = [\"10.0.0.0/8\"]\n".into(),

@@ -53,7 +53,7 @@ pub struct ProxyArgs {
     pub header_timeout: Duration,
     /// Largest request head accepted, in bytes; larger ones (or more than 500 header fields)
     /// get 431.
-    #[arg(long, default_value_t = 32 * 1024)]
+    #[arg(long, default_value_t = 32 * 1024, value_parser = parse_header_size)]
     pub max_header_size: usize,
     /// Time to resolve, connect and finish the TLS handshake upstream; beyond it 504.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
@@ -232,6 +232,14 @@ fn print_telemetry(config: &Config) -> std::io::Result<()> {
         )?;
     }
     out.flush()
+}
+
+/// A head size limit of at least 1 KiB: below it not even `/healthz` gets through.
+fn parse_header_size(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1024 => Ok(n),
+        _ => Err(format!("{s:?} is not a size in bytes of at least 1024")),
+    }
 }
 
 /// Parses `500ms`, `10s`, `5m` or a bare number of seconds.

@@ -346,7 +346,7 @@ async fn handle(
         port,
         path: path.as_deref(),
     };
-    let resp = match shared.policy.decide(&target, shared.env) {
+    let decided = match shared.policy.decide(&target, shared.env) {
         Decision::TelemetryBlocked { vendor } => {
             let status = if is_connect {
                 StatusCode::FORBIDDEN
@@ -371,7 +371,21 @@ async fn handle(
         Decision::Upgrade => forward(&ctx, req, true).await,
         Decision::Forward => forward(&ctx, req, false).await,
     };
-    Ok(resp)
+    Ok(if is_connect {
+        close_unless_tunnel(decided)
+    } else {
+        decided
+    })
+}
+
+/// After a refused `CONNECT` the connection is closed: a client may already have sent the bytes
+/// meant for the tunnel (a TLS ClientHello), which must not be read as the next request.
+fn close_unless_tunnel(mut resp: Response<ProxyBody>) -> Response<ProxyBody> {
+    if !resp.status().is_success() {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
 }
 
 /// Logs and answers a request that is not a proxy request hush can carry out.
@@ -410,6 +424,10 @@ fn target_of(uri: &Uri, is_connect: bool) -> Result<(String, u16, Option<String>
         _ => None,
     };
     if is_connect {
+        // Authority-form only (`host:port`), as RFC 9110 §9.3.6 has it: not a URL.
+        if uri.scheme().is_some() {
+            return Err("CONNECT target must be host:port");
+        }
         let port = port.ok_or("CONNECT target needs a port")?;
         return Ok((host, port, None));
     }
@@ -976,5 +994,6 @@ mod tests {
         assert_eq!(t("h:0443", true), Ok(("h".into(), 443, None)));
         assert_eq!(t("[::1]:8443", true), Ok(("::1".into(), 8443, None)));
         assert!(t("http://[::1]:70000/", false).is_err());
+        assert!(t("http://example.com:443/", true).is_err());
     }
 }
