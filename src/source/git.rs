@@ -986,8 +986,8 @@ fn inherited(
                 }
             }
             // A path new to the parent may be a file it had, renamed: its content is inherited.
-            if !added.is_empty() {
-                let mut gone = deleted_blobs(repo, tree.id, walked[&commit.id])?;
+            if let Some(&own) = walked.get(&commit.id).filter(|_| !added.is_empty()) {
+                let mut gone = deleted_blobs(repo, tree.id, own)?;
                 for (id, path) in added {
                     if let Some(left) = gone.get_mut(&id).filter(|n| **n > 0) {
                         *left -= 1;
