@@ -1275,6 +1275,15 @@ async fn an_origin_stalling_mid_body_is_cut_off_at_the_idle_timeout() {
         took >= Duration::from_millis(400) && took < Duration::from_secs(3),
         "{took:?}"
     );
+    // The record keeps the status that was sent and says why the body stopped short.
+    let r = &p.audit_wait(1).await[0];
+    assert_eq!(
+        (r["decision"].as_str(), r["status"].as_u64()),
+        (Some("upgrade"), Some(200))
+    );
+    let reason = r["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("sent nothing"), "{r}");
+    assert_eq!(r["bytes_down"], 10);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1372,7 +1381,19 @@ async fn client_disconnects_leak_no_descriptors() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(p.audit_wait(21).await.len(), 21);
+    let records = p.audit_wait(21).await;
+    assert_eq!(records.len(), 21);
+    // Each abandoned stream's record says the client left before the body ended.
+    let left = records
+        .iter()
+        .filter(|r| r["path"] == "/stream")
+        .filter(|r| {
+            r["reason"]
+                .as_str()
+                .is_some_and(|s| s.contains("client left"))
+        })
+        .count();
+    assert_eq!(left, 10, "{records:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -560,7 +560,8 @@ async fn forward(ctx: &Ctx, req: Request<Incoming>, tls: bool) -> Response<Proxy
     let body = Counted {
         inner: body,
         count: pending.down.clone(),
-        _hold: Some(Box::new(pending)),
+        pending: Some(Box::new(pending)),
+        ended: false,
         on_end: Some(Box::new(move || pool.checkin(origin, sender))),
     };
     let body = Idle::new(body, shared.limits.idle_timeout);
@@ -724,7 +725,8 @@ fn upstream_request(
     let body = Upload::Streamed(Counted {
         inner: body,
         count: up,
-        _hold: None,
+        pending: None,
+        ended: false,
         on_end: None,
     });
     Ok((Request::from_parts(parts, body), None))
@@ -818,19 +820,30 @@ fn empty() -> ProxyBody {
 }
 
 /// A body that counts the bytes passing through it, runs `on_end` once it has been read to the
-/// end (to pool its connection), and keeps `_hold` alive until it is dropped (the audit record,
-/// written on drop).
+/// end (to pool its connection), and holds the exchange's audit record (written when it is
+/// dropped), noting there why a body did not reach its end.
 pub struct Counted<B: Body> {
     inner: B,
     count: Arc<AtomicU64>,
-    _hold: Option<Box<dyn Send + Sync>>,
+    pending: Option<Box<Pending>>,
     on_end: Option<Box<dyn FnOnce() + Send + Sync>>,
+    /// Read to the end, or failed with its reason noted.
+    ended: bool,
 }
 
 impl<B: Body> Counted<B> {
     fn ended(&mut self) {
+        self.ended = true;
         if let Some(on_end) = self.on_end.take() {
             on_end();
+        }
+    }
+
+    /// Records why the body stopped short; the status already sent stays as it was.
+    fn cut_off(&mut self, reason: String) {
+        self.ended = true;
+        if let Some(pending) = &mut self.pending {
+            pending.set_reason(reason);
         }
     }
 }
@@ -840,6 +853,8 @@ impl<B: Body> Drop for Counted<B> {
         // A body hyper never polled because it was empty (204, 304, HEAD) is still whole.
         if self.inner.is_end_stream() {
             self.ended();
+        } else if !self.ended {
+            self.cut_off("the client left before the body ended".into());
         }
     }
 }
@@ -847,6 +862,7 @@ impl<B: Body> Drop for Counted<B> {
 impl<B> Body for Counted<B>
 where
     B: Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
 {
     type Data = Bytes;
     type Error = B::Error;
@@ -862,8 +878,12 @@ where
                     self.count.fetch_add(data.len() as u64, Ordering::Relaxed);
                 }
             }
+            Poll::Ready(Some(Err(e))) => {
+                let reason = format!("body cut off: {e}");
+                self.cut_off(reason);
+            }
             Poll::Ready(None) => self.ended(),
-            _ => {}
+            Poll::Pending => {}
         }
         polled
     }
@@ -882,16 +902,16 @@ where
 #[error("the origin sent nothing for {0:?} in the middle of a response")]
 struct Stalled(Duration);
 
-/// A body that fails with [`Stalled`] when no frame arrives for `limit`, so that the client's
-/// connection is closed rather than left waiting on an origin that will never finish.
-struct Idle<B> {
-    inner: B,
+/// A response body that fails with [`Stalled`] when no frame arrives for `limit`, so that the
+/// client's connection is closed rather than left waiting on an origin that will never finish.
+struct Idle<B: Body> {
+    inner: Counted<B>,
     limit: Duration,
     timer: Pin<Box<tokio::time::Sleep>>,
 }
 
-impl<B> Idle<B> {
-    fn new(inner: B, limit: Duration) -> Idle<B> {
+impl<B: Body> Idle<B> {
+    fn new(inner: Counted<B>, limit: Duration) -> Idle<B> {
         let timer = Box::pin(tokio::time::sleep(limit));
         Idle {
             inner,
@@ -904,7 +924,7 @@ impl<B> Idle<B> {
 impl<B> Body for Idle<B>
 where
     B: Body<Data = Bytes> + Unpin,
-    B::Error: Into<BoxError>,
+    B::Error: Into<BoxError> + std::fmt::Display,
 {
     type Data = Bytes;
     type Error = BoxError;
@@ -920,7 +940,11 @@ where
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))
             }
             Poll::Pending => match self.timer.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Some(Err(Stalled(self.limit).into()))),
+                Poll::Ready(()) => {
+                    let stalled = Stalled(self.limit);
+                    self.inner.cut_off(format!("body cut off: {stalled}"));
+                    Poll::Ready(Some(Err(stalled.into())))
+                }
                 Poll::Pending => Poll::Pending,
             },
         }
