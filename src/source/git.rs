@@ -140,7 +140,8 @@ pub fn staged_changes(
         if skipping.is_some() {
             continue;
         }
-        if head.contains_key(entry.path.as_bstr()) {
+        let committed = head.get(entry.path.as_bstr());
+        if committed.is_some() {
             kept.insert(entry.path);
         }
         if entry.stage != 0 {
@@ -154,7 +155,7 @@ pub fn staged_changes(
             continue;
         }
         let id = entry.id.to_owned();
-        match head.get(entry.path.as_bstr()) {
+        match committed {
             Some((committed, _)) if *committed == id => {}
             Some((committed, kind)) => changes.push(Change {
                 path: entry.path.into(),
