@@ -536,6 +536,10 @@ async fn upgrades_plain_http_to_verified_tls() {
     assert_eq!(r["path"], "/echo");
     assert_eq!(r["bytes_up"], 7);
     assert_eq!(r["bytes_down"], reply.body.len());
+    assert!(
+        r.get("reason").is_none(),
+        "a whole response has no reason: {r}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
