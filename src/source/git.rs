@@ -57,6 +57,22 @@ fn read_error(what: impl Into<String>, e: &dyn std::fmt::Display) -> GitError {
     }
 }
 
+/// The blob `id`, or `None` if it is larger than `max` bytes (then only its header is read).
+/// `what` names it for an error, e.g. "blob … of 'path'".
+fn blob_within<'r>(
+    repo: &'r gix::Repository,
+    id: ObjectId,
+    max: u64,
+    what: impl Fn() -> String,
+) -> Result<Option<gix::Blob<'r>>, GitError> {
+    let header = repo.find_header(id).map_err(|e| read_error(what(), &e))?;
+    if header.size() > max {
+        return Ok(None);
+    }
+    let blob = repo.find_blob(id).map_err(|e| read_error(what(), &e))?;
+    Ok(Some(blob))
+}
+
 /// Opens the repository that contains `dir` (like `git -C dir`).
 pub fn open(dir: &Path) -> Result<gix::Repository, GitError> {
     // Absolute, so that messages name hook files and repositories unambiguously.
@@ -405,28 +421,17 @@ fn scan_change(
     events: &Sender<Event>,
 ) -> Result<(), String> {
     let shown = change.path.to_str_lossy();
-    let header = repo.find_header(change.id).map_err(|e| {
-        format!(
-            "cannot read blob {} of '{shown}': {}",
-            change.id,
-            one_line(&e)
-        )
-    })?;
-    if header.size() > max_file_size {
+    let what = || format!("blob {} of '{shown}'", change.id);
+    let Some(blob) =
+        blob_within(repo, change.id, max_file_size, what).map_err(|e| e.to_string())?
+    else {
         skip_large(&shown, max_file_size, counters, events);
         if change.is_new_path() {
             let found = examiner.examine(&shown, &shown, None, None);
             send_findings(events, found.findings);
         }
         return Ok(());
-    }
-    let blob = repo.find_blob(change.id).map_err(|e| {
-        format!(
-            "cannot read blob {} of '{shown}': {}",
-            change.id,
-            one_line(&e)
-        )
-    })?;
+    };
     let data = &blob.data;
     if is_lfs_pointer(data) {
         return Ok(());
@@ -446,7 +451,7 @@ fn scan_change(
     for base in &change.bases {
         let old = repo
             .find_blob(*base)
-            .map_err(|e| format!("cannot read blob {base} of '{shown}': {}", one_line(&e)))?;
+            .map_err(|e| read_error(format!("blob {base} of '{shown}'"), &e).to_string())?;
         let mask = added_lines(&old.data, data);
         added = Some(match added {
             None => mask,
@@ -1045,13 +1050,9 @@ fn inherited_fingerprints(
     let mut fingerprints = HashSet::new();
     for (id, path) in inherited {
         let shown = path.to_str_lossy();
-        let what = || format!("'{shown}' (blob {id})");
-        let header = repo.find_header(*id).map_err(|e| read_error(what(), &e))?;
-        let data = if header.size() > max_file_size {
-            None
-        } else {
-            Some(repo.find_blob(*id).map_err(|e| read_error(what(), &e))?)
-        };
+        let data = blob_within(repo, *id, max_file_size, || {
+            format!("blob {id} of '{shown}'")
+        })?;
         let examined = examiner.examine(&shown, &shown, data.as_ref().map(|b| &b.data[..]), None);
         fingerprints.extend(examined.findings.into_iter().map(|f| f.fingerprint));
     }
@@ -1297,19 +1298,19 @@ fn scan_blob(
     let Some((first_path, first_commit)) = places.first() else {
         return Ok(events);
     };
-    let describe = || {
+    let what = || {
         let commit = commits.get(*first_commit).map_or("?", |c| c.id.as_str());
-        format!("'{}' in commit {commit}", first_path.to_str_lossy())
+        format!(
+            "blob {id} of '{}' in commit {commit}",
+            first_path.to_str_lossy()
+        )
     };
-    let header = repo
-        .find_header(id)
-        .map_err(|e| format!("cannot read object {id} ({}): {}", describe(), one_line(&e)))?;
     let push = |events: &mut Vec<Event>, found: Vec<Finding>| {
         if !found.is_empty() {
             events.push(Event::Findings(found));
         }
     };
-    if header.size() > max_file_size {
+    let Some(blob) = blob_within(repo, id, max_file_size, what).map_err(|e| e.to_string())? else {
         for (path, at) in places {
             let shown = path.to_str_lossy();
             counters.skipped.fetch_add(1, Ordering::Relaxed);
@@ -1324,10 +1325,7 @@ fn scan_blob(
             );
         }
         return Ok(events);
-    }
-    let blob = repo
-        .find_blob(id)
-        .map_err(|e| format!("cannot read object {id} ({}): {}", describe(), one_line(&e)))?;
+    };
     let data = &blob.data;
     if is_lfs_pointer(data) {
         return Ok(events);
