@@ -195,35 +195,38 @@ async fn throughput(table: &mut Table, sizes: &Sizes, source: SocketAddr, proxie
     );
 }
 
-/// Connect and one echoed byte, direct or through a fresh tunnel, all series interleaved.
+/// Tunnel set-up, all series interleaved, in two readings: until the proxy has answered the
+/// `CONNECT` (against a bare TCP connect: what the tunnel's set-up itself adds), and until one
+/// byte has been echoed through the tunnel (against connect and one echo: what a client waits
+/// before its first answer, with the two extra hops every byte now takes).
 async fn connect_setup(table: &mut Table, sizes: &Sizes, echo: SocketAddr, proxies: &[Proxy]) {
-    // Series 0 is direct; series 1 a direct connection with a second echo, the cost of one
-    // more loopback round trip, which a CONNECT costs the client at the least; then each proxy.
-    let l = interleaved(sizes.samples, proxies.len() + 2, |i| async move {
+    // Series 0..3 are direct with 0, 1 and 2 echoes (the last gives the cost of one more
+    // loopback round trip); then each proxy twice, answered and echoed.
+    let l = interleaved(sizes.samples, 3 + 2 * proxies.len(), |i| async move {
         match i {
-            0 => connect_echo(echo, None, 1).await,
-            1 => connect_echo(echo, None, 2).await,
-            i => connect_echo(echo, Some(proxies[i - 2].addr), 1).await,
+            0..3 => connect_echo(echo, None, i).await,
+            i => connect_echo(echo, Some(proxies[(i - 3) / 2].addr), (i - 3) % 2).await,
         }
     })
     .await;
     println!(
         "# one more loopback round trip costs {:.0} µs (p50) on this machine",
-        l[1].p50 - l[0].p50
+        l[2].p50 - l[1].p50
     );
-    let via = &l[2..];
-    table.row(
-        "CONNECT set-up p50 (µs, added)",
-        l[0].p50,
-        via.iter().map(|l| Some(l.p50)).collect(),
-        Ratio::Added,
-    );
-    table.row(
-        "CONNECT set-up p99 (µs, added)",
-        l[0].p99,
-        via.iter().map(|l| Some(l.p99)).collect(),
-        Ratio::Added,
-    );
+    for (echoes, what) in [(0, "CONNECT answered"), (1, "CONNECT + 1st echo")] {
+        let via: Vec<&Latency> = l[3..].iter().skip(echoes).step_by(2).collect();
+        for (q, pick) in [
+            ("p50", (|l| l.p50) as fn(&Latency) -> f64),
+            ("p99", |l| l.p99),
+        ] {
+            table.row(
+                &format!("{what} {q} (µs, added)"),
+                pick(&l[echoes]),
+                via.iter().map(|l| Some(pick(l))).collect(),
+                Ratio::Added,
+            );
+        }
+    }
 }
 
 /// Plain HTTP through each hush (re-originated over TLS) against HTTPS straight to the origin,
@@ -361,8 +364,9 @@ struct Latency {
 }
 
 /// Runs `series` operations `samples` times each (after a warm-up), interleaved: one of each
-/// per round, starting with a different one each round, so that a slow spell on this shared
-/// machine falls on every series alike. Returns each series' p50 and p99 in microseconds.
+/// per round, in a fresh random order each round, so that a slow spell on this shared machine
+/// falls on every series alike and no series always follows the same one (which proxy ran just
+/// before decides whether a sleeping vCPU or a cold cache has to be woken). Returns each series' p50 and p99 in microseconds.
 async fn interleaved<F, Fut>(samples: usize, series: usize, mut op: F) -> Vec<Latency>
 where
     F: FnMut(usize) -> Fut,
@@ -370,9 +374,11 @@ where
 {
     let warm_up = samples / 10;
     let mut us = vec![Vec::with_capacity(samples); series];
+    let mut order: Vec<usize> = (0..series).collect();
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
     for round in 0..warm_up + samples {
-        for k in 0..series {
-            let i = (round + k) % series;
+        rng.shuffle(&mut order);
+        for &i in &order {
             let start = Instant::now();
             op(i).await;
             if round >= warm_up {
@@ -389,6 +395,26 @@ where
             }
         })
         .collect()
+}
+
+/// A tiny deterministic generator, enough to shuffle the order of series each round.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Fisher–Yates.
+    fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+    }
 }
 
 fn cores() -> usize {
@@ -468,7 +494,7 @@ async fn download(source: SocketAddr, proxy: Option<SocketAddr>) -> f64 {
     total as f64 / (1 << 20) as f64 / start.elapsed().as_secs_f64()
 }
 
-/// Opens a connection and echoes one byte `times` times, each after the last came back.
+/// Opens a connection and echoes one byte `times` times (maybe none), each after the last came back.
 async fn connect_echo(echo: SocketAddr, proxy: Option<SocketAddr>, times: usize) {
     let (mut s, _) = open(echo, proxy).await;
     for _ in 0..times {
