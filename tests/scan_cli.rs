@@ -667,6 +667,58 @@ fn output_file_is_written_whole_and_only_on_success() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
+/// `--output` through a symlink writes the file it points to and keeps the link; a path that is
+/// a pipe or device (here a link to the captured standard output) is written in place, never
+/// replaced by a renamed file.
+#[cfg(unix)]
+#[test]
+fn output_follows_symlinks_and_writes_pipes_in_place() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("src")).unwrap();
+    fs::write(
+        dir.path().join("src/config.py"),
+        format!("TOKEN = \"{}\"\n", token()),
+    )
+    .unwrap();
+    fs::create_dir(dir.path().join("out")).unwrap();
+    fs::write(dir.path().join("out/real.json"), "old").unwrap();
+    symlink("real.json", dir.path().join("out/link.json")).unwrap();
+    symlink("/dev/stdout", dir.path().join("out/stdout")).unwrap();
+
+    let args = [
+        "scan",
+        "--format",
+        "json",
+        "--output",
+        "out/link.json",
+        "src",
+    ];
+    let out = run(dir.path(), &args);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let link = fs::symlink_metadata(dir.path().join("out/link.json")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link was replaced");
+    let doc: Value =
+        serde_json::from_str(&fs::read_to_string(dir.path().join("out/real.json")).unwrap())
+            .unwrap();
+    assert_eq!(doc["findings"].as_array().unwrap().len(), 1);
+
+    let args = ["scan", "--format", "json", "--output", "out/stdout", "src"];
+    let out = run(dir.path(), &args);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(json(&out)["findings"].as_array().unwrap().len(), 1);
+    let link = fs::symlink_metadata(dir.path().join("out/stdout")).unwrap();
+    assert!(
+        link.file_type().is_symlink(),
+        "the pipe's link was replaced"
+    );
+    let names: Vec<String> = fs::read_dir(dir.path().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 3, "temporary files left: {names:?}");
+}
+
 #[test]
 fn rules_lists_every_rule() {
     let dir = tempfile::tempdir().unwrap();
