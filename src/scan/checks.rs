@@ -116,20 +116,26 @@ pub fn is_placeholder(secret: &[u8]) -> bool {
 }
 
 /// Whether a value is mostly runs like `abcd` or `1234` (documentation's made-up keys, such as
-/// `AB1C2defGHijkLMNo3PqQRstUvwxyz`): a third or more of adjacent pairs step by one. Random
-/// strings of any alphabet stay far below that.
+/// `AB1C2defGHijkLMNo3PqQRstUvwxyz`), also interleaved ones like `1a2b3c4d-5e6f-7a8b`: a third
+/// or more of the pairs one or two bytes apart step by one. Random strings of any alphabet stay
+/// far below that.
 fn is_sequential(secret: &[u8]) -> bool {
     if secret.len() < 12 {
         return false;
     }
-    let steps = secret
-        .windows(2)
-        .filter(|w| {
-            let (a, b) = (w[0].to_ascii_lowercase(), w[1].to_ascii_lowercase());
-            a.is_ascii_alphanumeric() && b == a + 1 && (a.is_ascii_digit() == b.is_ascii_digit())
-        })
-        .count();
-    steps * 3 >= secret.len() - 1
+    let steps = |gap: usize| {
+        secret
+            .iter()
+            .zip(&secret[gap..])
+            .filter(|&(&a, &b)| {
+                let (a, b) = (a.to_ascii_lowercase(), b.to_ascii_lowercase());
+                a.is_ascii_alphanumeric()
+                    && b == a + 1
+                    && (a.is_ascii_digit() == b.is_ascii_digit())
+            })
+            .count()
+    };
+    (1..=2).any(|gap| steps(gap) * 3 >= secret.len() - gap)
 }
 
 #[cfg(test)]
@@ -172,10 +178,13 @@ mod tests {
             b"AB1C2defGHijkLMNo3PqQRstUvwxyzaBCDEfghh4ijklMN5opqrStuVWxyzAbCDEfghIJ",
             b"abcd1234defg5678",
             b"generatedwebdavpassword1",
+            b"1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d",
+            b"a1b2c3d4e5f6g7h8",
         ] {
             assert!(is_placeholder(p), "{}", String::from_utf8_lossy(p));
         }
         assert!(!is_placeholder(b"f3K9xQ2mZ7vL1pR8sT4w"));
+        assert!(!is_placeholder(b"8e03978e-40d5-43e8-bc93-6894a57f9324"));
         assert!(!is_placeholder(
             b"f798ab4899346a88599180fee9e14fa1ada7b6df989425b7c6d2146dd6c815bb"
         ));
