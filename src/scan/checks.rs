@@ -96,8 +96,21 @@ const PLACEHOLDER_WORDS: [&[u8]; 19] = [
     b"...",
 ];
 
-/// Whether `secret` is a placeholder: a stop-word (case-insensitive) or too few distinct bytes.
+/// How base64 DER public keys (SubjectPublicKeyInfo) begin: RSA, EC P-256, EC P-384, Ed25519.
+/// A public key is published on purpose; whatever name it is assigned to, it is not a secret.
+const PUBLIC_KEY_PREFIXES: [&[u8]; 4] = [
+    b"MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A",
+    b"MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE",
+    b"MHYwEAYHKoZIzj0CAQYFK4EEACIDYgAE",
+    b"MCowBQYDK2VwAyEA",
+];
+
+/// Whether `secret` is not a credential after all: a stop-word (case-insensitive), too few
+/// distinct bytes, a made-up sequence, or a public key.
 pub fn is_placeholder(secret: &[u8]) -> bool {
+    if PUBLIC_KEY_PREFIXES.iter().any(|p| secret.starts_with(p)) {
+        return true;
+    }
     let mut seen = [false; 256];
     let mut distinct = 0;
     for &b in secret {
@@ -183,6 +196,9 @@ mod tests {
         ] {
             assert!(is_placeholder(p), "{}", String::from_utf8_lossy(p));
         }
+        assert!(is_placeholder(
+            b"MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE="
+        ));
         assert!(!is_placeholder(b"f3K9xQ2mZ7vL1pR8sT4w"));
         assert!(!is_placeholder(b"8e03978e-40d5-43e8-bc93-6894a57f9324"));
         assert!(!is_placeholder(
