@@ -73,10 +73,12 @@ fn decode_base62(digits: &[u8]) -> Option<u32> {
     u32::try_from(value).ok()
 }
 
-/// Words that mark a value as a placeholder, a reference or documentation, not a credential.
-const PLACEHOLDER_WORDS: [&[u8]; 19] = [
+/// Words that mark a value as a placeholder, a reference or documentation, not a credential
+/// (`/secrets/`: a secret manager's path, such as `projects/1/secrets/db/versions/2`).
+const PLACEHOLDER_WORDS: [&[u8]; 20] = [
     b"password",
     b"passwd",
+    b"/secrets/",
     b"example",
     b"placeholder",
     b"changeme",
@@ -105,10 +107,40 @@ const PUBLIC_KEY_PREFIXES: [&[u8]; 4] = [
     b"MCowBQYDK2VwAyEA",
 ];
 
+/// Example credentials printed in specifications and copied into countless docs and tests:
+/// public since the day they were written, so never a leak. RFC 6749 (OAuth 2.0: access and
+/// refresh token, code, client secret and its Basic header), RFC 5849 (OAuth 1.0 client and
+/// token credentials), the signatures of jwt.io's and PyJWT's example tokens, and Stripe's
+/// documentation test keys.
+const DOCUMENTED_EXAMPLES: [&[u8]; 18] = [
+    b"2YotnFZFEjr1zCsicMWpAA",
+    b"tGzv3JOkF0XG5Qx2TlKWIA",
+    b"SplxlOBeZQQYbYS6WxSbIA",
+    b"gX1fBat3bV",
+    b"czZCaGRSa3F0MzpnWDFmQmF0M2JW",
+    b"dpf43f3p2l4k3l03",
+    b"kd94hf93k423kf44",
+    b"hh5s93j4hdidpola",
+    b"hdhd0244k9j7ao03",
+    b"nnch734d00sl2jdk",
+    b"pfkkdhi9sl3r4s00",
+    b"0685bd9184jfhq22",
+    b"ad180jjd733klru7",
+    b"9djdj82h48djs9d2",
+    b"SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    b"4twFt5NiznN84AWoo1d7KO1T_yoc0Z6XOpOVswacPZg",
+    b"sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+    b"pk_test_TYooMQauvdEDq54NiTphI7jx",
+];
+
 /// Whether `secret` is not a credential after all: a stop-word (case-insensitive), too few
-/// distinct bytes, a made-up sequence, or a public key.
+/// distinct bytes, a made-up sequence, a public key or a documented example.
 pub fn is_placeholder(secret: &[u8]) -> bool {
-    if PUBLIC_KEY_PREFIXES.iter().any(|p| secret.starts_with(p)) {
+    if PUBLIC_KEY_PREFIXES.iter().any(|p| secret.starts_with(p))
+        || DOCUMENTED_EXAMPLES
+            .iter()
+            .any(|e| memchr::memmem::find(secret, e).is_some())
+    {
         return true;
     }
     let mut seen = [false; 256];
@@ -192,6 +224,9 @@ mod tests {
             b"abcd1234defg5678",
             b"generatedwebdavpassword1",
             b"1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d",
+            b"projects/123/secrets/db-password/versions/2",
+            b"2YotnFZFEjr1zCsicMWpAA",
+            b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzb21lIjoicGF5bG9hZCJ9.4twFt5NiznN84AWoo1d7KO1T_yoc0Z6XOpOVswacPZg",
             b"a1b2c3d4e5f6g7h8",
         ] {
             assert!(is_placeholder(p), "{}", String::from_utf8_lossy(p));
