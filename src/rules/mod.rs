@@ -41,7 +41,7 @@ pub struct Rule {
     pub false_positives: Vec<String>,
 }
 
-/// Offline checksum families: a token whose checksum fails is not a real token.
+/// Offline structure checks: a token whose checksum or structure fails is not a real token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Checksum {
@@ -49,6 +49,9 @@ pub enum Checksum {
     Github,
     /// npm's `npm_` tokens, same construction as GitHub's.
     Npm,
+    /// HTTP Basic credentials: base64 of `user:password`, the password neither empty, nor the
+    /// user name, nor a placeholder (`user:pass`, `test:test`, `foo:bar`, `admin:password`).
+    Basic,
 }
 
 /// A sensitive-file rule: a path glob, optionally confirmed by the file's content.
@@ -246,6 +249,7 @@ impl fmt::Display for Checksum {
         f.write_str(match self {
             Checksum::Github => "github",
             Checksum::Npm => "npm",
+            Checksum::Basic => "basic",
         })
     }
 }

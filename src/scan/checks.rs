@@ -61,7 +61,44 @@ pub fn verify_checksum(kind: Checksum, token: &[u8]) -> bool {
             let (body, check) = rest.split_at(30);
             decode_base62(check) == Some(crc32fast::hash(body))
         }
+        Checksum::Basic => {
+            let Some(decoded) = decode_base64(token) else {
+                return false;
+            };
+            let Some(colon) = decoded.iter().position(|&b| b == b':') else {
+                return false;
+            };
+            let (user, password) = (&decoded[..colon], &decoded[colon + 1..]);
+            !password.is_empty() && password != user && !is_placeholder(password)
+        }
     }
+}
+
+/// Standard base64 (padding optional); `None` if `text` is not base64.
+fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
+    let text = text
+        .strip_suffix(b"==")
+        .or(text.strip_suffix(b"="))
+        .unwrap_or(text);
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for &c in text {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
 }
 
 fn decode_base62(digits: &[u8]) -> Option<u32> {
@@ -239,6 +276,28 @@ mod tests {
         assert!(!is_placeholder(
             b"f798ab4899346a88599180fee9e14fa1ada7b6df989425b7c6d2146dd6c815bb"
         ));
+    }
+
+    #[test]
+    fn basic_credentials_need_a_real_password() {
+        let basic = |text: &[u8]| verify_checksum(Checksum::Basic, text);
+        // deploy:P#=q#MA2r.OaczBi
+        assert!(basic(b"ZGVwbG95OlAjPXEjTUEyci5PYWN6Qmk="));
+        for placeholder in [
+            &b"dXNlcjpwYXNz"[..],        // user:pass
+            b"dXNlcjo=",                 // user:
+            b"dGVzdDp0ZXN0",             // test:test
+            b"Zm9vOmJhcg==",             // foo:bar
+            b"dXNlcm5hbWU6cGFzc3dvcmQ=", // username:password
+            b"bm8tY29sb24taGVyZQ==",     // no-colon-here
+            b"not base64!",
+        ] {
+            assert!(
+                !basic(placeholder),
+                "{}",
+                String::from_utf8_lossy(placeholder)
+            );
+        }
     }
 
     #[test]
