@@ -332,6 +332,44 @@ fn sensitive_files_are_reported_by_name() {
         .starts_with("file-"));
 }
 
+/// Google Cloud credential files are recognised by their content, in either key order; a
+/// file of the same type with no refresh token holds nothing.
+#[test]
+fn gcp_credential_files_are_found_by_content() {
+    let dir = tempfile::tempdir().unwrap();
+    // As gcloud writes it: keys sorted, refresh_token before type.
+    let adc = r#"{"client_id": "7645-x.apps.googleusercontent.com", "client_secret": "d-Q9",
+  "refresh_token": "1//0gQ2uKf8mZt3rLx9vB7nW4pYc6sHd", "type": "authorized_user"}"#;
+    fs::write(dir.path().join("application_default_credentials.json"), adc).unwrap();
+    let reordered = r#"{"type": "external_account_authorized_user",
+  "refresh_token": "Tk4pQx8mWz2vLr7nB3yH6sJd9cF1gK5t"}"#;
+    fs::write(dir.path().join("wif.json"), reordered).unwrap();
+    let empty = r#"{"type": "authorized_user", "refresh_token": ""}"#;
+    fs::write(dir.path().join("template.json"), empty).unwrap();
+    let doc = json(&run(dir.path(), &["scan", "--format", "json", "."]));
+    let findings = doc["findings"].as_array().unwrap();
+    let mut files: Vec<(&str, &str)> = findings
+        .iter()
+        .map(|f| (f["path"].as_str().unwrap(), f["rule_id"].as_str().unwrap()))
+        .filter(|(_, rule)| rule.starts_with("file-"))
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        vec![
+            (
+                "application_default_credentials.json",
+                "file-gcp-user-credentials"
+            ),
+            ("wif.json", "file-gcp-user-credentials"),
+        ]
+    );
+    assert!(
+        findings.iter().all(|f| f["path"] != "template.json"),
+        "{doc}"
+    );
+}
+
 #[test]
 fn git_directories_are_skipped_and_gitignore_is_not_honoured_by_default() {
     let dir = tempfile::tempdir().unwrap();
