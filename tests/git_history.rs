@@ -314,6 +314,49 @@ fn a_secret_kept_through_later_edits_is_reported_once_at_its_first_commit() {
     assert_eq!(found[0]["line"], 1);
 }
 
+/// A rename carries a secret to a new path without introducing it: the full history reports it
+/// once, where it was added, not again at the rename or at later edits of the renamed file. A
+/// rename out of an allowlisted path is where the secret first counts, so it is reported there.
+#[test]
+fn a_renamed_secret_is_reported_once_where_it_was_added() {
+    let repo = Repo::new();
+    repo.write(".hush.toml", "[allow]\npaths = [\"fixtures/**\"]\n");
+    repo.write("conf/keys.txt", format!("# keys\n{}", secret_line(GITHUB)));
+    repo.write("fixtures/token.txt", secret_line(AWS));
+    repo.add(&[".hush.toml", "conf/keys.txt", "fixtures/token.txt"]);
+    let added = repo.commit_at("add", 1_000_000_100);
+    repo.git(&["mv", "conf/keys.txt", "conf/prod-keys.txt"]);
+    std::fs::create_dir(repo.dir.join("src")).unwrap();
+    repo.git(&["mv", "fixtures/token.txt", "src/token.txt"]);
+    let renamed = repo.commit_at("rename", 1_000_000_200);
+    repo.write(
+        "conf/prod-keys.txt",
+        format!("# production keys\n{}", secret_line(GITHUB)),
+    );
+    repo.add(&["conf/prod-keys.txt"]);
+    repo.commit_at("edit", 1_000_000_300);
+
+    let out = repo.hush(&["history", "--format", "json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let mut found: Vec<(String, String)> = findings(&out)
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().into(),
+                f["commit"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            ("conf/keys.txt".to_string(), added),
+            ("src/token.txt".to_string(), renamed),
+        ]
+    );
+}
+
 #[test]
 fn progress_is_shown_on_a_terminal_and_never_in_a_pipe() {
     let (repo, _) = side_branch_history();

@@ -783,8 +783,10 @@ fn walk_and_scan(
         commit_changes(repo, &infos[at], &trees)
     })?;
     let mut diffs: Vec<Vec<(ObjectId, BString)>> = vec![Vec::new(); infos.len()];
-    for (&at, changed) in by_tree.iter().zip(sorted) {
-        diffs[at] = changed;
+    let mut renames: Vec<Vec<(BString, BString)>> = vec![Vec::new(); infos.len()];
+    for (&at, changes) in by_tree.iter().zip(sorted) {
+        diffs[at] = changes.changed;
+        renames[at] = changes.renamed;
     }
     // A range starts from history it does not include: what its first commits' parents already
     // had is not introduced by the range.
@@ -804,7 +806,7 @@ fn walk_and_scan(
             date: String::new(),
         })
         .collect();
-    let mut blobs: Vec<(ObjectId, Vec<(BString, usize)>)> = Vec::new();
+    let mut blobs: Vec<(ObjectId, Vec<Place>)> = Vec::new();
     let mut slot: HashMap<ObjectId, usize> = HashMap::new();
     for (at, changed) in diffs.into_iter().enumerate() {
         for (id, path) in changed {
@@ -812,21 +814,36 @@ fn walk_and_scan(
                 blobs.push((id, Vec::new()));
                 blobs.len() - 1
             });
+            let renamed_from = || {
+                renames[at]
+                    .iter()
+                    .find(|(to, _)| *to == path)
+                    .map(|(_, from)| from.clone())
+            };
             let places = &mut blobs[index].1;
-            match places.iter_mut().find(|(p, _)| *p == path) {
+            match places.iter_mut().find(|place| place.path == path) {
                 // Oldest by commit time; on a tie, the one met later in the walk (an ancestor).
-                Some((_, best)) => {
+                Some(place) => {
                     if (commits[at].time, std::cmp::Reverse(at))
-                        < (commits[*best].time, std::cmp::Reverse(*best))
+                        < (commits[place.at].time, std::cmp::Reverse(place.at))
                     {
-                        *best = at;
+                        place.at = at;
+                        place.renamed_from = renamed_from();
                     }
                 }
-                None => places.push((path, at)),
+                None => {
+                    let renamed_from = renamed_from();
+                    places.push(Place {
+                        path,
+                        at,
+                        renamed_from,
+                    });
+                }
             }
         }
     }
     drop(slot);
+    drop(renames);
 
     // Read blobs in the order packs store them: a delta's base comes before it, so each thread,
     // walking a run of neighbours, finds most bases in its delta cache instead of inflating the
@@ -872,6 +889,8 @@ fn walk_and_scan(
         }
     };
 
+    // Fingerprints a rename carried to a new path, with the renaming commit: not new there.
+    let moved: Mutex<HashSet<(String, usize)>> = Mutex::new(HashSet::new());
     let shared = repo.clone().into_sync();
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
@@ -898,12 +917,15 @@ fn walk_and_scan(
                         );
                         history.blobs.fetch_add(1, Ordering::Relaxed);
                         match scanned {
-                            Ok(found) => {
-                                for event in found {
+                            Ok(scanned) => {
+                                for event in scanned.events {
                                     match event {
                                         Event::Findings(found) => keep(found),
                                         other => send(events, other),
                                     }
+                                }
+                                if let Ok(mut moved) = moved.lock() {
+                                    moved.extend(scanned.moved);
                                 }
                             }
                             Err(message) => {
@@ -917,11 +939,15 @@ fn walk_and_scan(
         }
     });
     let before = inherited_fingerprints(repo, &inherited, examiner, max_file_size)?;
+    let moved = moved.into_inner().unwrap_or_default();
     let mut found: Vec<Finding> = oldest
         .into_inner()
         .unwrap_or_default()
-        .into_values()
-        .flat_map(|(_, list)| list)
+        .into_iter()
+        // A rename is not where a secret starts: a fingerprint first seen at a renamed path is
+        // the old path's finding, already reported there.
+        .filter(|(fingerprint, ((_, first), _))| !moved.contains(&(fingerprint.clone(), first.0)))
+        .flat_map(|(_, (_, list))| list)
         .filter(|f| !before.contains(&f.fingerprint))
         .collect();
     let mut named: HashMap<String, Commit> = HashMap::new();
@@ -1215,11 +1241,20 @@ fn attribution(repo: &gix::Repository, id: ObjectId) -> Result<Commit, GitError>
 /// The (blob, path) pairs a commit adds or modifies relative to its first parent (everything,
 /// for a root commit or one whose parent a shallow clone lacks). `trees` maps the walked commits
 /// to their trees; a parent outside the walk is read.
+/// What a commit changed against its first parent: the blobs it added or modified, each at its
+/// path, and which of the added paths are exact renames (the same blob deleted at another path).
+#[derive(Default, Clone)]
+struct Changes {
+    changed: Vec<(ObjectId, BString)>,
+    /// (new path, old path) for each exact rename.
+    renamed: Vec<(BString, BString)>,
+}
+
 fn commit_changes(
     repo: &gix::Repository,
     info: &CommitInfo,
     trees: &HashMap<ObjectId, ObjectId>,
-) -> Result<Vec<(ObjectId, BString)>, GitError> {
+) -> Result<Changes, GitError> {
     let (id, tree_id) = (info.id, info.tree);
     let parent_tree = match info.parent {
         Some(parent) => match trees.get(&parent) {
@@ -1259,83 +1294,115 @@ fn commit_changes(
         &mut recorder,
     )
     .map_err(|e| read_error(format!("the trees of commit {id}"), &e))?;
-    let changed = recorder
-        .records
-        .into_iter()
-        .filter_map(|change| {
-            use gix::diff::tree::recorder::Change;
-            match change {
-                Change::Addition {
-                    entry_mode,
-                    oid,
-                    path,
-                    ..
-                }
-                | Change::Modification {
-                    entry_mode,
-                    oid,
-                    path,
-                    ..
-                } if entry_mode.is_blob() => Some((oid, path)),
-                _ => None,
+    use gix::diff::tree::recorder::Change;
+    let mut changes = Changes::default();
+    let mut added = Vec::new();
+    let mut deleted: HashMap<ObjectId, Vec<BString>> = HashMap::new();
+    for change in recorder.records {
+        match change {
+            Change::Addition {
+                entry_mode,
+                oid,
+                path,
+                ..
+            } if entry_mode.is_blob() => {
+                added.push(changes.changed.len());
+                changes.changed.push((oid, path));
             }
-        })
-        .collect();
-    Ok(changed)
+            Change::Modification {
+                entry_mode,
+                oid,
+                path,
+                ..
+            } if entry_mode.is_blob() => changes.changed.push((oid, path)),
+            Change::Deletion {
+                entry_mode,
+                oid,
+                path,
+                ..
+            } if entry_mode.is_blob() => deleted.entry(oid).or_default().push(path),
+            _ => {}
+        }
+    }
+    // Each deleted path pairs with one new path of the same blob, the same file name first.
+    for at in added {
+        let (oid, path) = &changes.changed[at];
+        let Some(gone) = deleted.get_mut(oid).filter(|gone| !gone.is_empty()) else {
+            continue;
+        };
+        let name = |p: &BString| p.rsplit_str("/").next().map(|n| n.to_vec());
+        let pick = gone
+            .iter()
+            .position(|old| name(old) == name(path))
+            .unwrap_or(0);
+        changes.renamed.push((path.clone(), gone.swap_remove(pick)));
+    }
+    Ok(changes)
+}
+
+/// Where history introduced a blob: a path, the oldest commit that put the blob there, and the
+/// path that commit renamed it from, if it was an exact rename.
+struct Place {
+    path: BString,
+    at: usize,
+    renamed_from: Option<BString>,
+}
+
+/// What one blob held: findings and warnings, and the fingerprints that a rename only carried
+/// over from the old path, each with the renaming commit.
+struct Scanned {
+    events: Vec<Event>,
+    moved: Vec<(String, usize)>,
 }
 
 /// Reads one blob and examines it at every path it was introduced at, attributed to its commit.
 fn scan_blob(
     repo: &gix::Repository,
     id: ObjectId,
-    places: &[(BString, usize)],
+    places: &[Place],
     commits: &[Commit],
     examiner: &Examiner,
     max_file_size: u64,
     counters: &Counters,
-) -> Result<Vec<Event>, String> {
-    let mut events = Vec::new();
-    let Some((first_path, first_commit)) = places.first() else {
-        return Ok(events);
+) -> Result<Scanned, String> {
+    let mut scanned = Scanned {
+        events: Vec::new(),
+        moved: Vec::new(),
+    };
+    let Some(first) = places.first() else {
+        return Ok(scanned);
     };
     let what = || {
-        let commit = commits.get(*first_commit).map_or("?", |c| c.id.as_str());
+        let commit = commits.get(first.at).map_or("?", |c| c.id.as_str());
         format!(
             "blob {id} of '{}' in commit {commit}",
-            first_path.to_str_lossy()
+            first.path.to_str_lossy()
         )
     };
-    let push = |events: &mut Vec<Event>, found: Vec<Finding>| {
-        if !found.is_empty() {
-            events.push(Event::Findings(found));
-        }
-    };
     let Some(blob) = blob_within(repo, id, max_file_size, what).map_err(|e| e.to_string())? else {
-        for (path, at) in places {
-            let shown = path.to_str_lossy();
+        for place in places {
+            let shown = place.path.to_str_lossy();
             counters.skipped.fetch_add(1, Ordering::Relaxed);
-            events.push(Event::Warning(format!(
+            scanned.events.push(Event::Warning(format!(
                 "skipped '{shown}' (blob {id}): larger than --max-file-size ({max_file_size} bytes)"
             )));
-            push(
-                &mut events,
-                examiner
-                    .examine(&shown, &shown, None, commits.get(*at))
-                    .findings,
-            );
+            let found = examiner.examine(&shown, &shown, None, commits.get(place.at));
+            if !found.findings.is_empty() {
+                scanned.events.push(Event::Findings(found.findings));
+            }
         }
-        return Ok(events);
+        return Ok(scanned);
     };
     let data = &blob.data;
     if is_lfs_pointer(data) {
-        return Ok(events);
+        return Ok(scanned);
     }
     counters.files.fetch_add(1, Ordering::Relaxed);
     counters
         .bytes
         .fetch_add(data.len() as u64, Ordering::Relaxed);
-    let shown = first_path.to_str_lossy();
-    let found = examiner.examine(&shown, &shown, Some(data), commits.get(*first_commit));
+    let shown = first.path.to_str_lossy();
+    let found = examiner.examine(&shown, &shown, Some(data), commits.get(first.at));
     if found.binary {
         counters.binary.fetch_add(1, Ordering::Relaxed);
     }
@@ -1343,19 +1410,40 @@ fn scan_blob(
     // something (findings, or an allowlisted first path hid them) or its name may be sensitive.
     let content =
         found.findings.iter().any(|f| f.column.is_some()) || examiner.allow.path_allowed(&shown);
-    push(&mut events, found.findings);
-    for (path, at) in &places[1..] {
-        let shown = path.to_str_lossy();
-        if content || !examiner.scanner.files().candidates(&shown).is_empty() {
-            push(
-                &mut events,
+    let mut per_place = vec![found.findings];
+    for place in &places[1..] {
+        let shown = place.path.to_str_lossy();
+        per_place.push(
+            if content || !examiner.scanner.files().candidates(&shown).is_empty() {
                 examiner
-                    .examine(&shown, &shown, Some(data), commits.get(*at))
-                    .findings,
-            );
+                    .examine(&shown, &shown, Some(data), commits.get(place.at))
+                    .findings
+            } else {
+                Vec::new()
+            },
+        );
+    }
+    // At a renamed path, what the old path also raised (same rule, same place in the same
+    // content) moved with the file.
+    for (place, found) in places.iter().zip(&per_place) {
+        let Some(from) = &place.renamed_from else {
+            continue;
+        };
+        let Some(old) = places.iter().position(|p| p.path == *from) else {
+            continue;
+        };
+        for f in found {
+            let same =
+                |g: &&Finding| g.rule_id == f.rule_id && g.line == f.line && g.column == f.column;
+            if per_place[old].iter().any(|g| same(&g)) {
+                scanned.moved.push((f.fingerprint.clone(), place.at));
+            }
         }
     }
-    Ok(events)
+    for found in per_place.into_iter().filter(|f| !f.is_empty()) {
+        scanned.events.push(Event::Findings(found));
+    }
+    Ok(scanned)
 }
 
 /// `seconds` since the epoch at UTC offset `offset` (seconds) as RFC 3339, e.g.
