@@ -62,7 +62,7 @@ pub fn verify_checksum(kind: Checksum, token: &[u8]) -> bool {
             decode_base62(check) == Some(crc32fast::hash(body))
         }
         Checksum::Basic => {
-            let Some(decoded) = decode_base64(token) else {
+            let Some(decoded) = crate::base64::decode(token) else {
                 return false;
             };
             let Some(colon) = decoded.iter().position(|&b| b == b':') else {
@@ -72,33 +72,6 @@ pub fn verify_checksum(kind: Checksum, token: &[u8]) -> bool {
             !password.is_empty() && password != user && !is_placeholder(password)
         }
     }
-}
-
-/// Standard base64 (padding optional); `None` if `text` is not base64.
-fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
-    let text = text
-        .strip_suffix(b"==")
-        .or(text.strip_suffix(b"="))
-        .unwrap_or(text);
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0);
-    for &c in text {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
 }
 
 fn decode_base62(digits: &[u8]) -> Option<u32> {
