@@ -224,6 +224,7 @@ struct Proxy {
     child: Child,
     addr: SocketAddr,
     dir: tempfile::TempDir,
+    stderr: Arc<Mutex<Vec<String>>>,
 }
 
 /// Builds a proxy's command line: a config file, an audit log in a temporary directory, and a
@@ -310,7 +311,12 @@ impl Builder {
             Err(_) => panic!("proxy did not start: {:?}", stderr.lock().unwrap()),
         };
         wait_for_port(addr);
-        Proxy { child, addr, dir }
+        Proxy {
+            child,
+            addr,
+            dir,
+            stderr,
+        }
     }
 }
 
@@ -1329,13 +1335,24 @@ async fn shutdown_waits_for_tunnels_only_until_the_drain_deadline() {
     let mut buf = [0u8; 10];
     tcp.read_exact(&mut buf).await.unwrap();
     assert_eq!(&buf, b"still here");
-    // ...and the proxy exits cleanly at the deadline rather than waiting for it forever.
+    // ...and the proxy exits cleanly at the deadline rather than waiting for it forever,
+    // saying what it cut off, on stderr and in the tunnel's audit record.
     assert_eq!(tokio::task::block_in_place(|| p.wait_exit()), Some(0));
     assert!(
         start.elapsed() < Duration::from_secs(3),
         "{:?}",
         start.elapsed()
     );
+    let stderr = p.stderr.lock().unwrap().join("\n");
+    assert!(
+        stderr.contains("drain timeout (300ms) reached; closing 1 open connection(s)"),
+        "{stderr}"
+    );
+    let records = p.audit_records();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["decision"], "tunnel");
+    assert_eq!(records[0]["reason"], "closed at shutdown: drain timeout");
+    assert_eq!(records[0]["bytes_up"], 10);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -15,6 +15,8 @@ use serde::Serialize;
 /// Where audit lines go: a file opened for append, or standard error.
 pub struct AuditLog {
     sink: Mutex<Sink>,
+    /// Set when the drain deadline has passed: what is still open is being cut off.
+    cutting_off: AtomicBool,
 }
 
 enum Sink {
@@ -30,7 +32,13 @@ impl AuditLog {
         };
         Ok(AuditLog {
             sink: Mutex::new(sink),
+            cutting_off: AtomicBool::new(false),
         })
+    }
+
+    /// From now on, a request or tunnel whose record is still pending was cut off at shutdown.
+    pub fn cut_off_the_rest(&self) {
+        self.cutting_off.store(true, Ordering::Relaxed);
     }
 
     /// Writes one line. A failing log must not take the proxy down, so errors are dropped; the
@@ -146,6 +154,9 @@ impl Pending {
 
 impl Drop for Pending {
     fn drop(&mut self) {
+        if self.log.cutting_off.load(Ordering::Relaxed) && self.record.reason.is_none() {
+            self.record.reason = Some("closed at shutdown: drain timeout".into());
+        }
         self.record.bytes_up = self.up.load(Ordering::Relaxed);
         self.record.bytes_down = self.down.load(Ordering::Relaxed);
         self.record.duration_ms = self.start.elapsed().as_millis() as u64;

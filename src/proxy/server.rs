@@ -114,7 +114,17 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Fu
     let _ = stop_tx.send(true);
     // Every connection and tunnel holds a slot; all slots back means everything has finished.
     let all = u32::try_from(max).unwrap_or(u32::MAX);
-    let _ = tokio::time::timeout(shared.limits.drain_timeout, slots.acquire_many(all)).await;
+    let drain = shared.limits.drain_timeout;
+    if tokio::time::timeout(drain, slots.acquire_many(all))
+        .await
+        .is_err()
+    {
+        let open = max.saturating_sub(slots.available_permits());
+        shared.audit.cut_off_the_rest();
+        eprintln!(
+            "hush proxy: drain timeout ({drain:?}) reached; closing {open} open connection(s)"
+        );
+    }
 }
 
 /// Beyond the connection cap: a canned `503`, then close without serving the request.
