@@ -73,6 +73,34 @@ fn blob_within<'r>(
     Ok(Some(blob))
 }
 
+/// Exact rename detection as git does it: each new path `(blob, path)` takes one deleted path
+/// of the same blob from `gone`, one with the same file name first, then any. Returns, for each
+/// new path in order, the old path it was renamed from; a new path left without one is a copy
+/// or new content.
+fn pair_renames(
+    new: &[(ObjectId, &[u8])],
+    gone: &mut HashMap<ObjectId, Vec<BString>>,
+) -> Vec<Option<BString>> {
+    fn file_name(path: &[u8]) -> &[u8] {
+        path.rsplit(|&b| b == b'/').next().unwrap_or(path)
+    }
+    let mut sources = vec![None; new.len()];
+    for same_name in [true, false] {
+        for ((id, path), source) in new.iter().zip(&mut sources) {
+            let Some(paths) = gone.get_mut(id).filter(|_| source.is_none()) else {
+                continue;
+            };
+            let pick = paths
+                .iter()
+                .position(|old| !same_name || file_name(old) == file_name(path));
+            if let Some(at) = pick {
+                *source = Some(paths.swap_remove(at));
+            }
+        }
+    }
+    sources
+}
+
 /// Opens the repository that contains `dir` (like `git -C dir`).
 pub fn open(dir: &Path) -> Result<gix::Repository, GitError> {
     // Absolute, so that messages name hook files and repositories unambiguously.
@@ -202,11 +230,14 @@ pub fn staged_changes(
     // new content. Each old path is the source of one new path only (the others are copies),
     // one with the same file name first, as git pairs them.
     if changes.iter().any(Change::is_new_path) {
-        let wanted: HashSet<ObjectId> = changes
-            .iter()
-            .filter(|c| c.is_new_path())
-            .map(|c| c.id)
+        let new: Vec<usize> = (0..changes.len())
+            .filter(|&i| changes[i].is_new_path())
             .collect();
+        let paths: Vec<(ObjectId, &[u8])> = new
+            .iter()
+            .map(|&i| (changes[i].id, changes[i].path.as_slice()))
+            .collect();
+        let wanted: HashSet<ObjectId> = paths.iter().map(|(id, _)| *id).collect();
         let mut gone: HashMap<ObjectId, Vec<BString>> = HashMap::new();
         for (path, (id, kind)) in &head {
             if wanted.contains(id)
@@ -216,19 +247,9 @@ pub fn staged_changes(
                 gone.entry(*id).or_default().push(path.clone());
             }
         }
-        let name = |path: &[u8]| path.rsplit(|&b| b == b'/').next().map(<[u8]>::to_vec);
-        for same_name in [true, false] {
-            for change in changes.iter_mut().filter(|c| c.is_new_path()) {
-                let Some(paths) = gone.get_mut(&change.id) else {
-                    continue;
-                };
-                let pick = paths
-                    .iter()
-                    .position(|p| !same_name || name(p) == name(&change.path));
-                if let Some(at) = pick {
-                    change.source = Some(paths.swap_remove(at));
-                }
-            }
+        let sources = pair_renames(&paths, &mut gone);
+        for (i, source) in new.into_iter().zip(sources) {
+            changes[i].source = source;
         }
     }
 
@@ -1019,11 +1040,14 @@ fn inherited(
             }
             // A path new to the parent may be a file it had, renamed: its content is inherited.
             if let Some(&own) = walked.get(&commit.id).filter(|_| !added.is_empty()) {
-                let mut gone = deleted_blobs(repo, tree.id, own)?;
-                for (id, path) in added {
-                    if let Some(left) = gone.get_mut(&id).filter(|n| **n > 0) {
-                        *left -= 1;
-                        pairs.push((id, path.clone()));
+                let mut gone = deleted_paths(repo, tree.id, own)?;
+                let new: Vec<(ObjectId, &[u8])> = added
+                    .iter()
+                    .map(|(id, path)| (*id, path.as_slice()))
+                    .collect();
+                for ((id, path), from) in added.iter().zip(pair_renames(&new, &mut gone)) {
+                    if from.is_some() {
+                        pairs.push((*id, (*path).clone()));
                     }
                 }
             }
@@ -1034,12 +1058,12 @@ fn inherited(
     Ok(pairs)
 }
 
-/// How many paths of each blob the change from tree `old` to tree `new` deletes.
-fn deleted_blobs(
+/// The paths of each blob that the change from tree `old` to tree `new` deletes.
+fn deleted_paths(
     repo: &gix::Repository,
     old: ObjectId,
     new: ObjectId,
-) -> Result<HashMap<ObjectId, usize>, GitError> {
+) -> Result<HashMap<ObjectId, Vec<BString>>, GitError> {
     let what = || format!("trees {old} and {new}");
     let old = repo.find_tree(old).map_err(|e| read_error(what(), &e))?;
     let new = repo.find_tree(new).map_err(|e| read_error(what(), &e))?;
@@ -1052,14 +1076,17 @@ fn deleted_blobs(
         &mut recorder,
     )
     .map_err(|e| read_error(what(), &e))?;
-    let mut gone = HashMap::new();
+    let mut gone: HashMap<ObjectId, Vec<BString>> = HashMap::new();
     for change in recorder.records {
         if let gix::diff::tree::recorder::Change::Deletion {
-            entry_mode, oid, ..
+            entry_mode,
+            oid,
+            path,
+            ..
         } = change
         {
             if entry_mode.is_blob() {
-                *gone.entry(oid).or_insert(0) += 1;
+                gone.entry(oid).or_default().push(path);
             }
         }
     }
@@ -1238,9 +1265,6 @@ fn attribution(repo: &gix::Repository, id: ObjectId) -> Result<Commit, GitError>
     })
 }
 
-/// The (blob, path) pairs a commit adds or modifies relative to its first parent (everything,
-/// for a root commit or one whose parent a shallow clone lacks). `trees` maps the walked commits
-/// to their trees; a parent outside the walk is read.
 /// What a commit changed against its first parent: the blobs it added or modified, each at its
 /// path, and which of the added paths are exact renames (the same blob deleted at another path).
 #[derive(Default, Clone)]
@@ -1250,6 +1274,9 @@ struct Changes {
     renamed: Vec<(BString, BString)>,
 }
 
+/// The changes of a commit relative to its first parent (everything, for a root commit or one
+/// whose parent a shallow clone lacks). `trees` maps the walked commits to their trees; a parent
+/// outside the walk is read.
 fn commit_changes(
     repo: &gix::Repository,
     info: &CommitInfo,
@@ -1324,19 +1351,16 @@ fn commit_changes(
             _ => {}
         }
     }
-    // Each deleted path pairs with one new path of the same blob, the same file name first.
-    for at in added {
-        let (oid, path) = &changes.changed[at];
-        let Some(gone) = deleted.get_mut(oid).filter(|gone| !gone.is_empty()) else {
-            continue;
-        };
-        let name = |p: &BString| p.rsplit_str("/").next().map(|n| n.to_vec());
-        let pick = gone
-            .iter()
-            .position(|old| name(old) == name(path))
-            .unwrap_or(0);
-        changes.renamed.push((path.clone(), gone.swap_remove(pick)));
-    }
+    let new: Vec<(ObjectId, &[u8])> = added
+        .iter()
+        .map(|&at| (changes.changed[at].0, changes.changed[at].1.as_slice()))
+        .collect();
+    let sources = pair_renames(&new, &mut deleted);
+    changes.renamed = added
+        .into_iter()
+        .zip(sources)
+        .filter_map(|(at, from)| Some((changes.changed[at].1.clone(), from?)))
+        .collect();
     Ok(changes)
 }
 
