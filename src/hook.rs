@@ -316,10 +316,12 @@ pub fn parse_push_lines(text: &str) -> Result<Vec<PushUpdate>, HookError> {
     Ok(updates)
 }
 
-/// The commits a push sends: reachable from the pushed shas, but not from what the remote has
-/// (the old remote sha of each ref, and every remote-tracking branch). A deletion sends nothing.
+/// The commits a push sends: reachable from the pushed shas, but not from what the remote being
+/// pushed to has (the old remote sha of each ref, and that remote's remote-tracking branches;
+/// another remote's are no evidence). A deletion sends nothing.
 pub fn push_revisions(
     repo: &gix::Repository,
+    remote: &str,
     updates: &[PushUpdate],
 ) -> Result<Revisions, HookError> {
     let tips: Vec<ObjectId> = updates
@@ -327,7 +329,7 @@ pub fn push_revisions(
         .filter(|u| !u.local.is_null())
         .map(|u| u.local)
         .collect();
-    let mut hidden = remote_tips(repo)?;
+    let mut hidden = remote_tips(repo, remote)?;
     hidden.extend(
         updates
             .iter()

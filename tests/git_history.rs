@@ -384,3 +384,41 @@ fn progress_is_shown_on_a_terminal_and_never_in_a_pipe() {
     );
     assert!(!all.contains(GITHUB), "the secret must not appear");
 }
+
+#[test]
+fn files_over_the_size_limit_are_skipped_counted_and_named_in_the_summary() {
+    let repo = Repo::new();
+    repo.write(
+        "big.txt",
+        format!("{}\ntoken = \"{GITHUB}\"\n", "x".repeat(4000)),
+    );
+    repo.add(&["big.txt"]);
+    repo.commit_at("big", 1_000_000_000);
+    let out = repo.hush(&["history", "--max-file-size", "1000", "--no-color"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("skipped 'big.txt'"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("1 file not read (over --max-file-size)"),
+        "{}",
+        stdout(&out)
+    );
+    // The pre-push guard reads it all the same, and blocks.
+    let sha = repo.git(&["rev-parse", "HEAD"]);
+    let zero = "0".repeat(40);
+    let push = repo.hush_with(
+        &[
+            "hook",
+            "pre-push",
+            "origin",
+            "/nowhere",
+            "--max-file-size",
+            "1000",
+        ],
+        Some(&format!("refs/heads/main {sha} refs/heads/main {zero}\n")),
+    );
+    assert_eq!(code(&push), 1, "{}", stderr(&push));
+}

@@ -15,7 +15,7 @@ use crate::hook::{self, Blocked, Hook, HookError, Installed, Removed};
 use crate::report::{Finding, Sink, Stats};
 use crate::scan::{Allowlist, Scanner};
 use crate::source::fs::Counters;
-use crate::source::git::{self, GitError, HistoryCounters, Revisions};
+use crate::source::git::{self, GitError, HistoryCounters, HistoryScan, Oversize, Revisions};
 use crate::source::{Event, Examiner};
 
 /// `hush staged` arguments.
@@ -194,7 +194,9 @@ fn pre_push(args: &PrePushArgs) -> Result<ExitCode, CmdError> {
         .map_err(|e| CmdError::Input(format!("cannot read the pre-push ref lines: {e}")))?;
     let updates = hook::parse_push_lines(&input)?;
     let repo = git::open(&args.staged.repo)?;
-    let revisions = hook::push_revisions(&repo, &updates)?;
+    // git passes the remote's name, or its URL when the push names a URL.
+    let remote = args.remote.as_deref().unwrap_or_default();
+    let revisions = hook::push_revisions(&repo, remote, &updates)?;
     run_history(&repo, revisions, &args.staged.report, Some(Hook::PrePush))
 }
 
@@ -223,15 +225,7 @@ fn run_staged(args: &StagedArgs, hook: Option<Hook>) -> Result<ExitCode, CmdErro
             for warning in warnings {
                 let _ = events.send(Event::Warning(warning));
             }
-            git::scan_changes(
-                &repo,
-                &changes,
-                examiner,
-                args.report.max_file_size,
-                counters,
-                events,
-            );
-            Ok(())
+            git::scan_changes(&repo, &changes, examiner, counters, events)
         },
     )
 }
@@ -249,15 +243,19 @@ fn run_history(
         hook,
         started,
         |examiner, counters, history, events| {
-            git::scan_history(
-                repo,
-                &revisions,
+            let scan = HistoryScan {
                 examiner,
-                report.max_file_size,
+                max_file_size: report.max_file_size,
+                // The pre-push guard reads what it judges, whatever its size.
+                oversize: if hook.is_some() {
+                    Oversize::Read
+                } else {
+                    Oversize::Skip
+                },
                 counters,
                 history,
-                events,
-            )
+            };
+            git::scan_history(repo, &revisions, &scan, events)
         },
     )
 }

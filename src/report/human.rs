@@ -114,7 +114,12 @@ impl Sink for Human {
             ));
         }
         if stats.skipped > 0 {
-            scanned.push_str(&format!(", {} skipped", stats.skipped));
+            // Said plainly: a clean verdict covers only what was read.
+            scanned.push_str(&format!(
+                ", {} file{} not read (over --max-file-size)",
+                stats.skipped,
+                plural(stats.skipped as usize)
+            ));
         }
         writeln!(
             self.out,

@@ -3,7 +3,6 @@
 
 pub mod fs;
 pub mod git;
-mod git_index;
 
 use std::ops::Range;
 

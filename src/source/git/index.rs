@@ -3,7 +3,10 @@
 //! repository cannot afford to allocate and decode every entry; formats this reader does not
 //! handle (version 4, split or sparse indexes) are read with gix instead.
 
+use gix::bstr::ByteSlice;
 use gix::ObjectId;
+
+use super::{read_error, GitError};
 
 /// One index entry.
 #[derive(Debug, Clone, Copy)]
@@ -27,12 +30,82 @@ pub struct CacheTree {
 
 impl CacheTree {
     pub fn from_gix(tree: &gix::index::extension::Tree) -> CacheTree {
-        CacheTree {
-            name: tree.name.to_vec(),
-            id: tree.num_entries.map(|_| tree.id),
-            children: tree.children.iter().map(CacheTree::from_gix).collect(),
+        CacheTree::new(
+            tree.name.to_vec(),
+            tree.num_entries.map(|_| tree.id),
+            tree.children.iter().map(CacheTree::from_gix).collect(),
+        )
+    }
+
+    /// Children are sorted by name here (git orders them by length first), so that `child`
+    /// is a binary search: a directory with thousands of subdirectories stays linear.
+    fn new(name: Vec<u8>, id: Option<ObjectId>, mut children: Vec<CacheTree>) -> CacheTree {
+        children.sort_by(|a, b| a.name.cmp(&b.name));
+        CacheTree { name, id, children }
+    }
+
+    /// The node of the subdirectory `name`.
+    pub fn child(&self, name: &[u8]) -> Option<&CacheTree> {
+        let at = self
+            .children
+            .binary_search_by(|c| c.name.as_slice().cmp(name))
+            .ok()?;
+        self.children.get(at)
+    }
+}
+
+/// The index, as read by the lean reader or (for forms it leaves alone) by gix.
+pub enum Index {
+    Raw(RawIndex),
+    Gix(Box<gix::index::File>),
+}
+
+impl Index {
+    /// The entries, in index order (sorted by path, then stage).
+    pub fn entries(&self) -> Box<dyn Iterator<Item = Entry<'_>> + '_> {
+        match self {
+            Index::Raw(raw) => Box::new(raw.entries()),
+            Index::Gix(file) => Box::new(file.entries().iter().map(|e| Entry {
+                path: e.path(file.as_ref()).as_bytes(),
+                id: e.id.as_ref(),
+                mode: e.mode.bits(),
+                stage: e.stage_raw(),
+            })),
         }
     }
+}
+
+/// The index as git left it, and its cache-tree; none yet (a fresh repository) reads as empty.
+/// Its trailing checksum is not verified, as git does not either outside `fsck`: hashing a
+/// 100,000-entry index would cost more than the whole rest of a pre-commit check.
+pub fn load(repo: &gix::Repository) -> Result<(Index, Option<CacheTree>), GitError> {
+    let path = repo.index_path();
+    let what = || format!("the index '{}'", path.display());
+    let file = match std::fs::File::open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let empty = gix::index::State::new(repo.object_hash());
+            return Ok((
+                Index::Gix(Box::new(gix::index::File::from_state(empty, path))),
+                None,
+            ));
+        }
+        Err(e) => return Err(read_error(what(), &e)),
+    };
+    // Mapped rather than read: reading would fault in and copy megabytes of fresh pages, which
+    // cost more than parsing them. SAFETY: git never rewrites an index file in place (it writes
+    // `index.lock` and renames it over), so the mapped bytes do not change while we read them;
+    // gix relies on the same.
+    #[allow(unsafe_code)]
+    let data = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| read_error(what(), &e))?;
+    if let Some(mut raw) = RawIndex::parse(data, repo.object_hash()) {
+        let tree = raw.tree.take();
+        return Ok((Index::Raw(raw), tree));
+    }
+    let file = gix::index::File::at(&path, repo.object_hash(), true, Default::default())
+        .map_err(|e| read_error(what(), &e))?;
+    let tree = file.tree().map(CacheTree::from_gix);
+    Ok((Index::Gix(Box::new(file)), tree))
 }
 
 /// An index read from its bytes: version 2 or 3, not split, not sparse.
@@ -183,5 +256,5 @@ fn parse_tree(data: &mut &[u8], hash: gix::hash::Kind) -> Option<CacheTree> {
     for _ in 0..subtrees {
         children.push(parse_tree(data, hash)?);
     }
-    Some(CacheTree { name, id, children })
+    Some(CacheTree::new(name, id, children))
 }

@@ -1,0 +1,838 @@
+//! `hush history` and the pre-push hook: every blob the selected commits add or modify (against
+//! their first parent; a root commit adds everything). Tree diffs run in parallel, each distinct
+//! blob is read and scanned once, in pack order, and each finding is blamed on the oldest commit
+//! that put its secret at its path (see `attribution`). A rename, with or without edits, moves
+//! what its source held: it is not where those secrets start.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::Mutex;
+
+use gix::bstr::{BString, ByteSlice};
+use gix::objs::TreeRefIter;
+use gix::ObjectId;
+
+use super::attribution::{name_commits, Found, Oldest, Walked};
+use super::renames::{best_source, pair_exact};
+use super::{
+    count_read, is_lfs_pointer, parallel, progress, read_blob, read_error, send, send_findings,
+    skipped_warning, GitError, Oversize,
+};
+use crate::rules::one_line;
+use crate::source::fs::Counters;
+use crate::source::{Event, Examiner};
+
+/// Which commits a history scan covers.
+#[derive(Debug, Clone)]
+pub enum Revisions {
+    /// Everything reachable from any reference (and `HEAD`).
+    All,
+    /// A revision or range as `git rev-list` takes it: `origin/main..HEAD`, `v1.0`, `A...B`.
+    Spec(String),
+    /// Commits reachable from `tips` but from none of `hidden` (what a push sends).
+    Between {
+        tips: Vec<ObjectId>,
+        hidden: Vec<ObjectId>,
+    },
+}
+
+/// Totals of a history scan, beyond the per-file counters.
+#[derive(Default)]
+pub struct HistoryCounters {
+    pub commits: AtomicU64,
+    pub blobs: AtomicU64,
+}
+
+/// How a history scan judges what it reads.
+pub struct HistoryScan<'a> {
+    pub examiner: &'a Examiner<'a>,
+    pub max_file_size: u64,
+    /// `Skip` for `history`, `Read` for the pre-push guard.
+    pub oversize: Oversize,
+    pub counters: &'a Counters,
+    pub history: &'a HistoryCounters,
+}
+
+/// Scans the blobs `revisions` introduce and sends their findings, each attributed to a commit.
+pub fn scan_history(
+    repo: &gix::Repository,
+    revisions: &Revisions,
+    scan: &HistoryScan,
+    events: &Sender<Event>,
+) -> Result<(), GitError> {
+    if repo.is_shallow().unwrap_or(false) {
+        send(
+            events,
+            Event::Warning(
+                "this is a shallow clone: only the commits it has are scanned \
+                 (run 'git fetch --unshallow' to scan the full history)"
+                    .into(),
+            ),
+        );
+    }
+    let (tips, hidden) = resolve(repo, revisions)?;
+    if tips.is_empty() {
+        return Ok(());
+    }
+    progress::around(scan.counters, scan.history, || {
+        let found = scan_commits(repo, &tips, &hidden, scan, events)?;
+        send_findings(events, found);
+        Ok(())
+    })
+}
+
+/// The walk, the diffs, the blob scan and the attribution, in that order.
+fn scan_commits(
+    repo: &gix::Repository,
+    tips: &[ObjectId],
+    hidden: &[ObjectId],
+    scan: &HistoryScan,
+    events: &Sender<Event>,
+) -> Result<Vec<crate::report::Finding>, GitError> {
+    let commits = walk(repo, tips, hidden, scan.history)?;
+    let diffs = diff_commits(repo, &commits)?;
+    // A range starts from history it does not include: what its first commits' parents already
+    // had is not introduced by the range.
+    let inherited = if hidden.is_empty() {
+        Vec::new()
+    } else {
+        inherited(repo, &commits, &diffs)?
+    };
+    let blobs = blob_places(&commits, &diffs);
+    let oldest = scan_blobs(repo, &blobs, &commits, scan, events)?;
+    let before = inherited_fingerprints(repo, &inherited, scan)?;
+    let mut moves = Moves {
+        repo,
+        examiner: scan.examiner,
+        diffs: &diffs,
+        blobs: &blobs,
+        secrets: HashMap::new(),
+    };
+    let mut found = Vec::new();
+    for group in oldest.into_groups() {
+        if group.first().is_some_and(|first| moves.moved(first))
+            || group
+                .iter()
+                .any(|f| before.contains(&f.finding.fingerprint))
+        {
+            continue;
+        }
+        found.extend(group);
+    }
+    let mut found = name_commits(repo, &commits, found)?;
+    crate::report::sort(&mut found);
+    Ok(found)
+}
+
+/// The commits to walk from, and those whose history is excluded.
+fn resolve(
+    repo: &gix::Repository,
+    revisions: &Revisions,
+) -> Result<(Vec<ObjectId>, Vec<ObjectId>), GitError> {
+    match revisions {
+        Revisions::All => Ok((all_tips(repo)?, Vec::new())),
+        Revisions::Spec(spec) => resolve_spec(repo, spec),
+        Revisions::Between { tips, hidden } => {
+            let tips = tips.iter().filter_map(|&id| peel_to_commit(repo, id));
+            let hidden = hidden.iter().filter_map(|&id| peel_to_commit(repo, id));
+            Ok((tips.collect(), hidden.collect()))
+        }
+    }
+}
+
+/// Every reference's commit, and `HEAD`'s.
+fn all_tips(repo: &gix::Repository) -> Result<Vec<ObjectId>, GitError> {
+    let mut tips = Vec::new();
+    let refs = repo
+        .references()
+        .map_err(|e| read_error("references", &e))?;
+    let all = refs.all().map_err(|e| read_error("references", &e))?;
+    for reference in all {
+        let reference = reference.map_err(|e| read_error("references", &e))?;
+        let name = reference.name().as_bstr().to_owned();
+        let id = reference
+            .into_fully_peeled_id()
+            .map_err(|e| read_error(format!("reference '{name}'"), &e))?;
+        if let Some(commit) = peel_to_commit(repo, id.detach()) {
+            tips.push(commit);
+        }
+    }
+    if let Ok(id) = repo.head_id() {
+        tips.push(id.detach());
+    }
+    tips.sort();
+    tips.dedup();
+    Ok(tips)
+}
+
+/// A revision or range, as `git rev-list` reads it.
+fn resolve_spec(
+    repo: &gix::Repository,
+    spec: &str,
+) -> Result<(Vec<ObjectId>, Vec<ObjectId>), GitError> {
+    use gix::revision::plumbing::Spec;
+    let bad = |e: &dyn std::fmt::Display| GitError::Revision {
+        spec: spec.to_string(),
+        reason: one_line(e),
+    };
+    let parsed = repo.rev_parse(spec).map_err(|e| bad(&e))?.detach();
+    let commit = |id: ObjectId| {
+        peel_to_commit(repo, id).ok_or_else(|| bad(&format!("{id} is not a commit")))
+    };
+    match parsed {
+        Spec::Include(id) => Ok((vec![commit(id)?], Vec::new())),
+        Spec::Range { from, to } => Ok((vec![commit(to)?], vec![commit(from)?])),
+        Spec::Merge { theirs, ours } => {
+            let (theirs, ours) = (commit(theirs)?, commit(ours)?);
+            let base = repo.merge_base(theirs, ours).map_err(|e| bad(&e))?;
+            Ok((
+                vec![theirs, ours],
+                base.map(|b| b.detach()).into_iter().collect(),
+            ))
+        }
+        Spec::IncludeOnlyParents(id) => {
+            let parents = repo
+                .find_commit(commit(id)?)
+                .map_err(|e| bad(&e))?
+                .parent_ids()
+                .map(|p| p.detach())
+                .collect();
+            Ok((parents, Vec::new()))
+        }
+        Spec::Exclude(_) | Spec::ExcludeParents(_) => Err(bad(
+            &"an exclusion alone selects no commits; give a range such as A..B",
+        )),
+    }
+}
+
+/// `id` peeled through tags to a commit, if it is (or points at) one that we have.
+fn peel_to_commit(repo: &gix::Repository, id: ObjectId) -> Option<ObjectId> {
+    let object = repo.find_object(id).ok()?;
+    object.peel_to_commit().ok().map(|c| c.id)
+}
+
+/// What a push destination already has: the tips of its remote-tracking branches
+/// (`refs/remotes/<remote>/*`) when `remote` names a configured remote. A push to a URL, or to a
+/// remote never fetched, has none: then only the ref lines git gives the hook say what is there.
+pub fn remote_tips(repo: &gix::Repository, remote: &str) -> Result<Vec<ObjectId>, GitError> {
+    let configured = repo
+        .remote_names()
+        .iter()
+        .any(|name| name.as_slice() == remote.as_bytes());
+    if !configured {
+        return Ok(Vec::new());
+    }
+    let refs = repo
+        .references()
+        .map_err(|e| read_error("references", &e))?;
+    let prefix = format!("refs/remotes/{remote}/");
+    let remotes = refs
+        .prefixed(prefix.as_str())
+        .map_err(|e| read_error("references", &e))?;
+    let mut tips = Vec::new();
+    for reference in remotes {
+        let reference = reference.map_err(|e| read_error("references", &e))?;
+        if let Ok(id) = reference.into_fully_peeled_id() {
+            tips.push(id.detach());
+        }
+    }
+    Ok(tips)
+}
+
+/// The commits reachable from `tips` and not from `hidden`, newest first.
+fn walk(
+    repo: &gix::Repository,
+    tips: &[ObjectId],
+    hidden: &[ObjectId],
+    history: &HistoryCounters,
+) -> Result<Vec<Walked>, GitError> {
+    use gix::revision::walk::Sorting;
+    use gix::traverse::commit::simple::CommitTimeOrder;
+    let walk = repo
+        .rev_walk(tips.iter().copied())
+        .with_hidden(hidden.iter().copied())
+        .sorting(Sorting::ByCommitTime(CommitTimeOrder::NewestFirst))
+        .all()
+        .map_err(|e| read_error("the commit graph", &e))?;
+    let mut commits = Vec::new();
+    for info in walk {
+        let info = info.map_err(|e| read_error("the commit graph", &e))?;
+        commits.push(Walked {
+            id: info.id,
+            time: info.commit_time.unwrap_or_default(),
+        });
+        history.commits.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(commits)
+}
+
+/// What a commit changed against its first parent.
+#[derive(Default, Clone)]
+struct Changes {
+    /// The blobs it added or modified, each at its path.
+    changed: Vec<(ObjectId, BString)>,
+    /// (new path, old path) for each exact rename.
+    renamed: Vec<(BString, BString)>,
+    /// Blobs it deleted that no exact rename took, kept only when it also added paths: the
+    /// candidate sources of renames with edits.
+    deleted: Vec<(ObjectId, BString)>,
+}
+
+/// What the tree diff of a commit needs to know about it.
+struct CommitInfo {
+    id: ObjectId,
+    tree: ObjectId,
+    parent: Option<ObjectId>,
+}
+
+/// Each walked commit's changes, in walk order. Tree diffs run in parallel, in the pack order of
+/// the root trees: a tree's delta base is then read (and cached) before it.
+fn diff_commits(repo: &gix::Repository, commits: &[Walked]) -> Result<Vec<Changes>, GitError> {
+    let graph = repo.commit_graph_if_enabled().ok().flatten();
+    let run = |n: usize| (n / (parallel::threads() * 8)).max(64);
+    let infos = match &graph {
+        Some(graph) => commits
+            .iter()
+            .map(|walked| commit_info(repo, Some(graph), walked.id))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => parallel::map(
+            repo,
+            commits,
+            run(commits.len()),
+            "reading commits",
+            |repo, w| commit_info(repo, None, w.id),
+        )?,
+    };
+    drop(graph);
+    let trees: HashMap<ObjectId, ObjectId> = infos.iter().map(|i| (i.id, i.tree)).collect();
+    let by_tree = pack_order(repo, infos.iter().map(|info| info.tree));
+    let sorted = parallel::map(
+        repo,
+        &by_tree,
+        run(by_tree.len()),
+        "diffing trees",
+        |repo, &at| commit_changes(repo, &infos[at], &trees),
+    )?;
+    let mut diffs: Vec<Changes> = vec![Changes::default(); infos.len()];
+    for (&at, changes) in by_tree.iter().zip(sorted) {
+        diffs[at] = changes;
+    }
+    Ok(diffs)
+}
+
+/// A commit's tree and first parent, from the commit-graph file when there is one (no object to
+/// inflate), else from the commit itself.
+fn commit_info(
+    repo: &gix::Repository,
+    graph: Option<&gix::commitgraph::Graph>,
+    id: ObjectId,
+) -> Result<CommitInfo, GitError> {
+    if let Some((graph, commit)) = graph.and_then(|g| Some((g, g.commit_by_id(id)?))) {
+        if let Ok(parent) = commit.parent1() {
+            return Ok(CommitInfo {
+                id,
+                tree: commit.root_tree_id().to_owned(),
+                parent: parent.map(|p| graph.id_at(p).to_owned()),
+            });
+        }
+    }
+    let what = || format!("commit {id}");
+    let commit = repo.find_commit(id).map_err(|e| read_error(what(), &e))?;
+    let decoded = commit.decode().map_err(|e| read_error(what(), &e))?;
+    let (tree, parent) = (decoded.tree(), decoded.parents().next());
+    Ok(CommitInfo { id, tree, parent })
+}
+
+/// The tree of `commit`'s first parent: from `trees` for walked commits, else read; `None` for a
+/// root commit or one whose parent a shallow clone lacks (history starts there).
+fn parent_tree(
+    repo: &gix::Repository,
+    info: &CommitInfo,
+    trees: &HashMap<ObjectId, ObjectId>,
+) -> Result<Option<ObjectId>, GitError> {
+    let Some(parent) = info.parent else {
+        return Ok(None);
+    };
+    if let Some(tree) = trees.get(&parent) {
+        return Ok(Some(*tree));
+    }
+    let what = || format!("commit {parent}");
+    match repo.try_find_object(parent) {
+        Ok(Some(object)) => Ok(Some(
+            object
+                .try_into_commit()
+                .map_err(|e| read_error(what(), &e))?
+                .tree_id()
+                .map_err(|e| read_error(what(), &e))?
+                .detach(),
+        )),
+        Ok(None) => Ok(None),
+        Err(e) => Err(read_error(what(), &e)),
+    }
+}
+
+/// The blob changes between two trees (`None`: the empty tree).
+fn tree_diff(
+    repo: &gix::Repository,
+    old: Option<ObjectId>,
+    new: ObjectId,
+) -> Result<Vec<gix::diff::tree::recorder::Change>, GitError> {
+    let what = || {
+        format!(
+            "trees {} and {new}",
+            old.map_or("(empty)".into(), |o| o.to_string())
+        )
+    };
+    let new = repo.find_tree(new).map_err(|e| read_error(what(), &e))?;
+    let old = match old {
+        Some(old) => repo.find_tree(old).map_err(|e| read_error(what(), &e))?,
+        None => repo.empty_tree(),
+    };
+    let mut recorder = gix::diff::tree::Recorder::default();
+    gix::diff::tree(
+        TreeRefIter::from_bytes(&old.data, old.id.kind()),
+        TreeRefIter::from_bytes(&new.data, new.id.kind()),
+        &mut gix::diff::tree::State::default(),
+        &repo.objects,
+        &mut recorder,
+    )
+    .map_err(|e| read_error(what(), &e))?;
+    Ok(recorder.records)
+}
+
+/// The changes of a commit relative to its first parent (everything, for a root commit).
+fn commit_changes(
+    repo: &gix::Repository,
+    info: &CommitInfo,
+    trees: &HashMap<ObjectId, ObjectId>,
+) -> Result<Changes, GitError> {
+    use gix::diff::tree::recorder::Change;
+    let old = parent_tree(repo, info, trees)?;
+    let mut changes = Changes::default();
+    let mut added = Vec::new();
+    let mut deleted: HashMap<ObjectId, Vec<BString>> = HashMap::new();
+    for change in tree_diff(repo, old, info.tree)? {
+        match change {
+            Change::Addition {
+                entry_mode,
+                oid,
+                path,
+                ..
+            } if entry_mode.is_blob() => {
+                added.push(changes.changed.len());
+                changes.changed.push((oid, path));
+            }
+            Change::Modification {
+                entry_mode,
+                oid,
+                path,
+                ..
+            } if entry_mode.is_blob() => changes.changed.push((oid, path)),
+            Change::Deletion {
+                entry_mode,
+                oid,
+                path,
+                ..
+            } if entry_mode.is_blob() => deleted.entry(oid).or_default().push(path),
+            _ => {}
+        }
+    }
+    let new: Vec<(ObjectId, &[u8])> = added
+        .iter()
+        .map(|&at| (changes.changed[at].0, changes.changed[at].1.as_slice()))
+        .collect();
+    let sources = pair_exact(&new, &mut deleted);
+    let mut unpaired = false;
+    for (at, from) in added.into_iter().zip(sources) {
+        match from {
+            Some(from) => changes.renamed.push((changes.changed[at].1.clone(), from)),
+            None => unpaired = true,
+        }
+    }
+    if unpaired {
+        changes.deleted = deleted
+            .into_iter()
+            .flat_map(|(id, paths)| paths.into_iter().map(move |path| (id, path)))
+            .collect();
+        changes.deleted.sort();
+    }
+    Ok(changes)
+}
+
+/// Where history introduced a blob: a path, the oldest commit that put the blob there, and the
+/// path that commit renamed it from, if it was an exact rename.
+struct Place {
+    path: BString,
+    at: usize,
+    renamed_from: Option<BString>,
+}
+
+/// Each distinct blob the commits introduce, with every path it was introduced at.
+fn blob_places(commits: &[Walked], diffs: &[Changes]) -> Vec<(ObjectId, Vec<Place>)> {
+    let mut blobs: Vec<(ObjectId, Vec<Place>)> = Vec::new();
+    let mut slot: HashMap<ObjectId, usize> = HashMap::new();
+    for (at, changes) in diffs.iter().enumerate() {
+        for (id, path) in &changes.changed {
+            let index = *slot.entry(*id).or_insert_with(|| {
+                blobs.push((*id, Vec::new()));
+                blobs.len() - 1
+            });
+            let renamed_from = || {
+                changes
+                    .renamed
+                    .iter()
+                    .find(|(to, _)| to == path)
+                    .map(|(_, from)| from.clone())
+            };
+            let places = &mut blobs[index].1;
+            match places.iter_mut().find(|place| place.path == *path) {
+                // Oldest by commit time; on a tie, the one met later in the walk (an ancestor).
+                Some(place) => {
+                    if (commits[at].time, std::cmp::Reverse(at))
+                        < (commits[place.at].time, std::cmp::Reverse(place.at))
+                    {
+                        place.at = at;
+                        place.renamed_from = renamed_from();
+                    }
+                }
+                None => places.push(Place {
+                    path: path.clone(),
+                    at,
+                    renamed_from: renamed_from(),
+                }),
+            }
+        }
+    }
+    blobs
+}
+
+/// Reads and examines every blob, in pack order (a delta's base comes before it, so each thread,
+/// walking a run of neighbours, finds most bases in its delta cache instead of inflating the
+/// whole chain again: inflating dominates the cost of a history scan).
+fn scan_blobs(
+    repo: &gix::Repository,
+    blobs: &[(ObjectId, Vec<Place>)],
+    commits: &[Walked],
+    scan: &HistoryScan,
+    events: &Sender<Event>,
+) -> Result<Oldest, GitError> {
+    let order = pack_order(repo, blobs.iter().map(|(id, _)| *id));
+    let runs: Vec<&[usize]> = order
+        .chunks((order.len() / (parallel::threads() * 16)).max(64))
+        .collect();
+    let oldest = Mutex::new(Oldest::default());
+    parallel::map(repo, &runs, 1, "scanning blobs", |repo, run| {
+        for &at in *run {
+            let found = scan_blob(repo, at, &blobs[at], commits, scan, events);
+            scan.history.blobs.fetch_add(1, Ordering::Relaxed);
+            match found {
+                Ok(found) if found.is_empty() => {}
+                Ok(found) => {
+                    let mut oldest = oldest.lock().map_err(|_| GitError::Internal("scanning"))?;
+                    for f in found {
+                        oldest.keep(commits, f);
+                    }
+                }
+                Err(e) => {
+                    scan.counters.errors.fetch_add(1, Ordering::Relaxed);
+                    send(events, Event::Error(e.to_string()));
+                }
+            }
+        }
+        Ok(())
+    })?;
+    oldest
+        .into_inner()
+        .map_err(|_| GitError::Internal("scanning blobs"))
+}
+
+/// Reads one blob and examines it at every path it was introduced at.
+fn scan_blob(
+    repo: &gix::Repository,
+    index: usize,
+    (id, places): &(ObjectId, Vec<Place>),
+    commits: &[Walked],
+    scan: &HistoryScan,
+    events: &Sender<Event>,
+) -> Result<Vec<Found>, GitError> {
+    let Some(first) = places.first() else {
+        return Ok(Vec::new());
+    };
+    let what = || {
+        let commit = commits.get(first.at).map(|c| c.id.to_string());
+        format!(
+            "blob {id} of '{}' in commit {}",
+            first.path.to_str_lossy(),
+            commit.as_deref().unwrap_or("?")
+        )
+    };
+    let tag = |place: usize| {
+        let at = places[place].at;
+        move |finding| Found {
+            at,
+            blob: index,
+            place,
+            finding,
+        }
+    };
+    let examiner = scan.examiner;
+    let Some(blob) = read_blob(repo, *id, scan.max_file_size, scan.oversize, what)? else {
+        let mut found = Vec::new();
+        for (at, place) in places.iter().enumerate() {
+            let shown = place.path.to_str_lossy();
+            let shown_id = format!("{shown}' (blob {id})");
+            send(
+                events,
+                skipped_warning(&shown_id, scan.max_file_size, scan.counters),
+            );
+            let examined = examiner.examine(&shown, &shown, None, None);
+            found.extend(examined.findings.into_iter().map(tag(at)));
+        }
+        return Ok(found);
+    };
+    let data = &blob.data;
+    if is_lfs_pointer(data) {
+        return Ok(Vec::new());
+    }
+    count_read(scan.counters, data.len());
+    let shown = first.path.to_str_lossy();
+    let examined = examiner.examine(&shown, &shown, Some(data), None);
+    if examined.binary {
+        scan.counters.binary.fetch_add(1, Ordering::Relaxed);
+    }
+    // The content is scanned once. Another path needs a second look only if the content holds
+    // something (findings, or an allowlisted first path hid them) or its name may be sensitive.
+    let content =
+        examined.findings.iter().any(|f| f.column.is_some()) || examiner.allow.path_allowed(&shown);
+    let mut found: Vec<Found> = examined.findings.into_iter().map(tag(0)).collect();
+    for (at, place) in places.iter().enumerate().skip(1) {
+        let shown = place.path.to_str_lossy();
+        if content || !examiner.scanner.files().candidates(&shown).is_empty() {
+            let examined = examiner.examine(&shown, &shown, Some(data), None);
+            found.extend(examined.findings.into_iter().map(tag(at)));
+        }
+    }
+    Ok(found)
+}
+
+/// The (rule, secret) pairs a blob held at a path.
+type Held = HashSet<(String, Vec<u8>)>;
+
+/// Decides whether a finding's oldest commit only moved its secret: the commit renamed the file
+/// (exactly, or with edits as `git diff -M` judges) from a path whose content held the same
+/// secret under the same rule.
+struct Moves<'a> {
+    repo: &'a gix::Repository,
+    examiner: &'a Examiner<'a>,
+    diffs: &'a [Changes],
+    blobs: &'a [(ObjectId, Vec<Place>)],
+    /// What a (blob, path) held, as (rule, secret) pairs, examined once each.
+    secrets: HashMap<(ObjectId, BString), Held>,
+}
+
+impl Moves<'_> {
+    fn moved(&mut self, found: &Found) -> bool {
+        let finding = &found.finding;
+        let Some((id, places)) = self.blobs.get(found.blob) else {
+            return false;
+        };
+        let Some(place) = places.get(found.place) else {
+            return false;
+        };
+        let source = match &place.renamed_from {
+            Some(from) => Some((*id, from.clone())),
+            None => self.edited_rename_source(*id, place),
+        };
+        let Some(source) = source else {
+            return false;
+        };
+        let held = self.secrets_of(source);
+        held.contains(&(finding.rule_id.clone(), finding.secret.0.clone()))
+    }
+
+    /// The deleted file the commit at `place` renamed (with edits) to this blob, if any.
+    fn edited_rename_source(&self, id: ObjectId, place: &Place) -> Option<(ObjectId, BString)> {
+        let deleted = &self.diffs.get(place.at)?.deleted;
+        if deleted.is_empty() {
+            return None;
+        }
+        let data = self.repo.find_blob(id).ok()?.detach().data;
+        let repo = self.repo;
+        let size = |d: &(ObjectId, BString)| repo.find_header(d.0).map_or(u64::MAX, |h| h.size());
+        let read = |d: &(ObjectId, BString)| repo.find_blob(d.0).ok().map(|b| b.detach().data);
+        let best = best_source(&data, &place.path, deleted, size, |d| &d.1, read)?;
+        deleted.get(best).cloned()
+    }
+
+    fn secrets_of(&mut self, (id, path): (ObjectId, BString)) -> &Held {
+        let (repo, examiner) = (self.repo, self.examiner);
+        self.secrets
+            .entry((id, path))
+            .or_insert_with_key(|(id, path)| {
+                let Ok(blob) = repo.find_blob(*id) else {
+                    return HashSet::new();
+                };
+                let shown = path.to_str_lossy();
+                examiner
+                    .examine(&shown, &shown, Some(&blob.data), None)
+                    .findings
+                    .into_iter()
+                    .filter(|f| f.column.is_some())
+                    .map(|f| (f.rule_id, f.secret.0))
+                    .collect()
+            })
+    }
+}
+
+/// The (blob, path) pairs that parents outside the walk have at the paths their walked children
+/// change: the content a range builds on.
+fn inherited(
+    repo: &gix::Repository,
+    commits: &[Walked],
+    diffs: &[Changes],
+) -> Result<Vec<(ObjectId, BString)>, GitError> {
+    let walked: HashSet<ObjectId> = commits.iter().map(|c| c.id).collect();
+    let mut pairs = Vec::new();
+    for (commit, changes) in commits.iter().zip(diffs) {
+        if changes.changed.is_empty() {
+            continue;
+        }
+        let what = || format!("commit {}", commit.id);
+        let found = repo
+            .find_commit(commit.id)
+            .map_err(|e| read_error(what(), &e))?;
+        let own_tree = found
+            .tree_id()
+            .map_err(|e| read_error(what(), &e))?
+            .detach();
+        let parents: Vec<ObjectId> = found
+            .parent_ids()
+            .map(|p| p.detach())
+            .filter(|p| !walked.contains(p))
+            .collect();
+        for parent in parents {
+            inherited_from(repo, parent, own_tree, &changes.changed, &mut pairs)?;
+        }
+    }
+    pairs.sort();
+    pairs.dedup();
+    Ok(pairs)
+}
+
+/// What the unwalked `parent` held at the `changed` paths of its child (whose tree is `own`),
+/// including files the child renamed from it.
+fn inherited_from(
+    repo: &gix::Repository,
+    parent: ObjectId,
+    own: ObjectId,
+    changed: &[(ObjectId, BString)],
+    pairs: &mut Vec<(ObjectId, BString)>,
+) -> Result<(), GitError> {
+    let what = || format!("commit {parent}");
+    // Beyond a shallow clone's boundary there is nothing to compare with.
+    let Some(object) = repo
+        .try_find_object(parent)
+        .map_err(|e| read_error(what(), &e))?
+    else {
+        return Ok(());
+    };
+    let tree = object
+        .try_into_commit()
+        .map_err(|e| read_error(what(), &e))?
+        .tree()
+        .map_err(|e| read_error(what(), &e))?;
+    let mut added = Vec::new();
+    for (id, path) in changed {
+        let entry = tree
+            .lookup_entry(path.split(|&b| b == b'/'))
+            .map_err(|e| read_error(what(), &e))?;
+        match entry {
+            Some(entry) if entry.mode().is_blob() => pairs.push((entry.object_id(), path.clone())),
+            Some(_) => {}
+            None => added.push((*id, path)),
+        }
+    }
+    if added.is_empty() {
+        return Ok(());
+    }
+    // A path new to the parent may be a file it had, renamed: its content is inherited.
+    let mut gone: HashMap<ObjectId, Vec<BString>> = HashMap::new();
+    for change in tree_diff(repo, Some(tree.id), own)? {
+        if let gix::diff::tree::recorder::Change::Deletion {
+            entry_mode,
+            oid,
+            path,
+            ..
+        } = change
+        {
+            if entry_mode.is_blob() {
+                gone.entry(oid).or_default().push(path);
+            }
+        }
+    }
+    let new: Vec<(ObjectId, &[u8])> = added.iter().map(|(id, p)| (*id, p.as_slice())).collect();
+    for ((id, path), from) in added.iter().zip(pair_exact(&new, &mut gone)) {
+        if from.is_some() {
+            pairs.push((*id, (*path).clone()));
+        }
+    }
+    Ok(())
+}
+
+/// The fingerprints of what `inherited` blobs hold at their paths.
+fn inherited_fingerprints(
+    repo: &gix::Repository,
+    inherited: &[(ObjectId, BString)],
+    scan: &HistoryScan,
+) -> Result<HashSet<String>, GitError> {
+    let mut fingerprints = HashSet::new();
+    for (id, path) in inherited {
+        let shown = path.to_str_lossy();
+        let what = || format!("blob {id} of '{shown}'");
+        let data = read_blob(repo, *id, scan.max_file_size, scan.oversize, what)?;
+        let examined =
+            scan.examiner
+                .examine(&shown, &shown, data.as_ref().map(|b| &b.data[..]), None);
+        fingerprints.extend(examined.findings.into_iter().map(|f| f.fingerprint));
+    }
+    Ok(fingerprints)
+}
+
+/// The indices of `ids`, sorted by where each object lies in the packs (loose objects last).
+/// Reading in this order finds each delta's base already inflated in the delta cache.
+fn pack_order(repo: &gix::Repository, ids: impl Iterator<Item = ObjectId>) -> Vec<usize> {
+    // The pack indices are read directly: a binary search each, far cheaper per object than
+    // the object database's general lookup. Objects elsewhere (loose, alternates) go last.
+    let dir = repo.objects.store_ref().path().join("pack");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "idx"))
+                .collect()
+        })
+        .unwrap_or_default();
+    paths.sort();
+    let indices: Vec<gix::odb::pack::index::File> = paths
+        .iter()
+        .filter_map(|p| gix::odb::pack::index::File::at(p, repo.object_hash()).ok())
+        .collect();
+    let mut located: Vec<(usize, u64, usize)> = ids
+        .enumerate()
+        .map(|(at, id)| {
+            indices
+                .iter()
+                .enumerate()
+                .find_map(|(pack, index)| {
+                    let entry = index.lookup(id)?;
+                    Some((pack, index.pack_offset_at_index(entry), at))
+                })
+                .unwrap_or((usize::MAX, 0, at))
+        })
+        .collect();
+    located.sort_unstable();
+    located.into_iter().map(|(_, _, at)| at).collect()
+}
