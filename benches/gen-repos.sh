@@ -3,6 +3,8 @@
 #   OUT/files-100k    one commit of 100,000 files in 1,000 directories, checked out
 #   OUT/commits-50k   50,000 commits, each changing 1-3 of 2,000 files, with planted secrets
 #                     (GitHub tokens with valid checksums, AWS key ids), some later removed
+#   OUT/index-1m      one commit of 1,000,000 files (10,000 directories), not checked out: the
+#                     index alone is what `hush staged` reads (only with INDEX_1M=1: ~1 minute)
 # Both are written with `git fast-import`, so generation takes seconds, not hours.
 # Usage: benches/gen-repos.sh [OUT_DIR]   (default: target/bench-repos; SEED=42, COMMITS=50000)
 set -euo pipefail
@@ -65,7 +67,17 @@ def commit(n, when, author, message, changes):
 AUTHORS = [f"Dev {i} <dev{i}@example.com>" for i in range(20)]
 START = 1_500_000_000
 
-if kind == "files":
+if kind == "index":
+    # 1,000,000 paths sharing 100 small blobs: the index and the trees are what is measured.
+    for b in range(100):
+        out.write(b"blob\nmark :%d\n" % (b + 1))
+        data(f"# shared content {b}\nvalue = {b}\n")
+    out.write(b"commit refs/heads/main\n")
+    out.write(f"author {AUTHORS[0]} {START} +0000\ncommitter {AUTHORS[0]} {START} +0000\n".encode())
+    data("Generated index\n")
+    for i in range(files):
+        out.write(f"M 100644 :{i % 100 + 1} d{i // 1000:03d}/s{i // 100 % 10}/f{i % 100:02d}.txt\n".encode())
+elif kind == "files":
     changes = []
     per_dir = 100
     for i in range(files):
@@ -109,11 +121,11 @@ else:
 PY
 }
 
-make_repo() { # make_repo NAME KIND
+make_repo() { # make_repo NAME KIND [FILES]
     local dir="$OUT/$1"
     rm -rf "$dir"
     git init -q --initial-branch=main "$dir"
-    generate "$2" | git -C "$dir" fast-import --quiet
+    FILES=${3:-$FILES} generate "$2" | git -C "$dir" fast-import --quiet
 }
 
 echo "gen-repos: files-100k ($FILES files) ..." >&2
@@ -129,7 +141,15 @@ git -C "$OUT/commits-50k" checkout -q -f main
 git -C "$OUT/commits-50k" gc -q
 git -C "$OUT/commits-50k" commit-graph write --reachable
 
-for repo in files-100k commits-50k; do
+repos="files-100k commits-50k"
+if [ "${INDEX_1M:-0}" = 1 ]; then
+    echo "gen-repos: index-1m (1,000,000 index entries) ..." >&2
+    make_repo index-1m index 1000000
+    git -C "$OUT/index-1m" read-tree main
+    repos="$repos index-1m"
+fi
+
+for repo in $repos; do
     printf 'gen-repos: %s: %s files at HEAD, %s commits, %s\n' "$repo" \
         "$(git -C "$OUT/$repo" ls-files | wc -l)" \
         "$(git -C "$OUT/$repo" rev-list --count HEAD)" \

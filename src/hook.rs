@@ -21,8 +21,8 @@ pub enum HookError {
     #[error(transparent)]
     Git(#[from] GitError),
     #[error(
-        "'{}' exists and was not written by hush; rerun with --force to replace it \
-         (it is kept as '{}')",
+        "'{}' exists and was not written by hush; rerun with --force to chain it \
+         (it is kept as '{}' and runs after hush passes)",
         path.display(), backup.display()
     )]
     Foreign { path: PathBuf, backup: PathBuf },
@@ -65,35 +65,101 @@ impl Hook {
 
 /// The shell script for `hook`. It runs `binary` (the hush that installed it) if that still
 /// exists, else a `hush` on PATH or in the usual install places, because GUI git clients often
-/// run hooks with a PATH that lacks the user's shell setup. Without any hush it blocks (exit 2).
-/// `backup` names the file (beside the hook) that the hook it replaced was moved to, so that
-/// `uninstall` puts back that one and nothing else.
+/// run hooks with a PATH that lacks the user's shell setup. Without any hush it blocks (exit 2)
+/// and prints the exact command that removes it, so that uninstalling hush never leaves a
+/// repository that cannot commit. `backup` names the file (beside the hook) that the hook it
+/// displaced was moved to: that hook is chained (run after hush passes) and `uninstall` puts it
+/// back.
 pub fn shim(hook: Hook, binary: Option<&Path>, backup: Option<&Path>) -> String {
     let first = binary.map_or_else(String::new, |b| {
         format!("{} ", shell_quote(&b.to_string_lossy()))
     });
     let name = hook.name();
     let bypass = hook.bypass();
-    let kept = backup
-        .and_then(Path::file_name)
-        .map_or_else(String::new, |b| {
-            format!("{BACKUP_LINE}{}\n", b.to_string_lossy())
-        });
+    let candidates = format!(
+        "{first}\"$(command -v hush 2>/dev/null)\" \"$HOME/.cargo/bin/hush\" \
+         /usr/local/bin/hush /opt/homebrew/bin/hush"
+    );
+    let missing = format!(
+        "hush: error: hush not found (not on PATH, nor in ~/.cargo/bin); {name} blocked. \
+         Install hush, bypass once with: {bypass}, or"
+    );
+    let head = format!(
+        "#!/bin/sh\n{SIGNATURE}\n{}# Blocks secrets from leaving in a {name}; bypass once with: {bypass}\n",
+        backup
+            .and_then(Path::file_name)
+            .map_or_else(String::new, |b| format!(
+                "{BACKUP_LINE}{}\n",
+                b.to_string_lossy()
+            )),
+    );
+    match backup.and_then(Path::file_name) {
+        None => format!(
+            "{head}\
+             for hush in {candidates}; do\n\
+             \x20   if [ -n \"$hush\" ] && [ -x \"$hush\" ]; then exec \"$hush\" hook {name} \"$@\"; fi\n\
+             done\n\
+             {QUOTE_FN}\
+             here=$(cd \"$(dirname \"$0\")\" && pwd)\n\
+             echo \"{missing} remove this hook with: rm $(q \"$here/{name}\")\" >&2\n\
+             exit 2\n"
+        ),
+        Some(kept) => chained_shim(hook, &head, &candidates, &missing, &kept.to_string_lossy()),
+    }
+}
+
+/// A POSIX shell function that single-quotes its argument, so printed commands can be pasted.
+const QUOTE_FN: &str =
+    "q() { printf \"'%s'\" \"$(printf '%s' \"$1\" | sed \"s/'/'\\\\\\\\''/g\")\"; }\n";
+
+/// The shim of a hook that displaced another one, `kept` beside it: hush runs first, then (if it
+/// passed) the displaced hook, with the same arguments and, for `pre-push`, the same ref lines
+/// on standard input (read once, fed to both). The displaced hook's exit status is the hook's.
+fn chained_shim(hook: Hook, head: &str, candidates: &str, missing: &str, kept: &str) -> String {
+    let name = hook.name();
+    // git gives only pre-push anything on standard input; reading it for another hook run by
+    // hand from a terminal would wait for the user.
+    let (read_input, feed) = match hook {
+        Hook::PrePush => (
+            "input=$(cat; echo .)\ninput=${input%.}\n",
+            "printf '%s' \"$input\" | ",
+        ),
+        Hook::PreCommit => ("", ""),
+    };
     format!(
-        "#!/bin/sh\n\
-         {SIGNATURE}\n\
-         {kept}\
-         # Blocks secrets from leaving in a {name}; bypass once with: {bypass}\n\
-         for hush in {first}\"$(command -v hush 2>/dev/null)\" \"$HOME/.cargo/bin/hush\" \
-         /usr/local/bin/hush /opt/homebrew/bin/hush; do\n\
-         \x20   if [ -n \"$hush\" ] && [ -x \"$hush\" ]; then exec \"$hush\" hook {name} \"$@\"; fi\n\
+        "{head}\
+         # The hook this one displaced, {kept} beside it, runs after hush passes.\n\
+         here=$(cd \"$(dirname \"$0\")\" && pwd)\n\
+         chained=\"$here/{kept}\"\n\
+         hush=\n\
+         for candidate in {candidates}; do\n\
+         \x20   if [ -n \"$candidate\" ] && [ -x \"$candidate\" ]; then hush=$candidate; break; fi\n\
          done\n\
-         echo \"hush: error: hush not found (not on PATH, nor in ~/.cargo/bin); {name} blocked. \
-         Install hush, or bypass once with: {bypass}\" >&2\n\
-         exit 2\n"
+         if [ -z \"$hush\" ]; then\n\
+         \x20   {QUOTE_FN}\
+         \x20   echo \"{missing} remove this hook and put back the one it displaced with: \
+         mv $(q \"$chained\") $(q \"$here/{name}\")\" >&2\n\
+         \x20   exit 2\n\
+         fi\n\
+         {read_input}\
+         {feed}\"$hush\" hook {name} \"$@\" || exit $?\n\
+         [ -x \"$chained\" ] || exit 0\n\
+         # Run it as git would have: named as this hook, in this directory, because hooks such as\n\
+         # husky's find their work from $0. A plain sh or bash script is sourced with $0 set;\n\
+         # anything else is executed.\n\
+         run_chained() {{\n\
+         \x20   export HUSH_CHAINED=\"$chained\"\n\
+         \x20   case $(sed -n 1p \"$chained\") in\n\
+         \x20   '#!/bin/sh' | '#!/usr/bin/env sh') sh -c '. \"$HUSH_CHAINED\"' \"$0\" \"$@\" ;;\n\
+         \x20   '#!/bin/bash' | '#!/usr/bin/env bash') bash -c '. \"$HUSH_CHAINED\"' \"$0\" \"$@\" ;;\n\
+         \x20   *) \"$chained\" \"$@\" ;;\n\
+         \x20   esac\n\
+         }}\n\
+         {feed}run_chained \"$@\"\n"
     )
 }
 
+/// `text` in single quotes for a POSIX shell.
 fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
@@ -112,19 +178,43 @@ pub fn hooks_dir(repo: &gix::Repository) -> Result<PathBuf, HookError> {
     })
 }
 
+/// Where `core.hooksPath` is set outside the repository (the user's global or the system
+/// config), if it is: then the hooks directory, and so an install, serves every repository that
+/// does not set its own. Names the config file, or its scope when the file is not known.
+pub fn shared_hooks_config(repo: &gix::Repository) -> Option<String> {
+    use gix::config::Source;
+    let snapshot = repo.config_snapshot();
+    // Sections come in the order git reads them: the last that sets the key wins.
+    let winner = snapshot
+        .plumbing()
+        .sections_by_name("core")?
+        .filter(|section| section.value("hooksPath").is_some())
+        .last()?;
+    let meta = winner.meta();
+    let scope = match meta.source {
+        Source::User | Source::Git => "global",
+        Source::System | Source::GitInstallation => "system",
+        _ => return None,
+    };
+    Some(meta.path.as_ref().map_or_else(
+        || format!("your {scope} git config"),
+        |path| format!("{scope} git config '{}'", path.display()),
+    ))
+}
+
 /// What `install` did with one hook.
 #[derive(Debug)]
 pub enum Installed {
     Written(PathBuf),
-    /// A foreign hook was moved aside to `backup` (with `--force`).
-    Replaced {
+    /// A foreign hook was moved aside to `backup` (with `--force`); it runs after hush passes.
+    Chained {
         path: PathBuf,
         backup: PathBuf,
     },
 }
 
-/// Writes the shims for `hooks`, executing `binary`. A hook hush did not write is replaced only
-/// with `force`, and then kept as `<hook>.bak`.
+/// Writes the shims for `hooks`, executing `binary`. A hook hush did not write is displaced only
+/// with `force`: it is kept as `<hook>.bak` and chained, so it still runs (after hush passes).
 pub fn install(
     repo: &gix::Repository,
     hooks: &[Hook],
@@ -176,7 +266,7 @@ pub fn install(
         let recorded = backup.as_deref().or(kept.as_deref());
         write_executable(&path, &shim(hook, binary, recorded))?;
         done.push(match backup {
-            Some(backup) => Installed::Replaced { path, backup },
+            Some(backup) => Installed::Chained { path, backup },
             None => Installed::Written(path),
         });
     }
@@ -348,9 +438,40 @@ pub struct Blocked {
     pub fingerprint: String,
 }
 
-/// What a blocked hook says after its findings (or its error): how to allow a false positive
-/// and how to bypass the check once.
-pub fn advice(hook: Hook, blocked: &[Blocked], failed: bool) -> String {
+impl Blocked {
+    /// A sensitive-file finding (`file-…`): reported for the file's name, not for a line, so a
+    /// `hush:allow` comment cannot allow it.
+    fn is_file_finding(&self) -> bool {
+        self.rule_id.starts_with("file-")
+    }
+}
+
+/// What a hook checked: that decides what its advice can offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// The staged change, as `git commit` runs the hook: a file can be left out of the commit.
+    Staged,
+    /// Files named on the command line (the pre-commit framework's `--all-files` and range
+    /// runs): what is found may already be committed.
+    Files,
+    /// The commits a push sends.
+    Push,
+}
+
+impl Check {
+    pub fn hook(self) -> Hook {
+        match self {
+            Check::Staged | Check::Files => Hook::PreCommit,
+            Check::Push => Hook::PrePush,
+        }
+    }
+}
+
+/// What a blocked hook says after its findings (or its error): what to do with a real secret,
+/// how to allow a false positive and how to bypass the check once. Every command it prints is
+/// meant to be pasted as is, at the repository root (where git runs hooks), and to work.
+pub fn advice(check: Check, blocked: &[Blocked], failed: bool) -> String {
+    let hook = check.hook();
     let what = match hook {
         Hook::PreCommit => "commit",
         Hook::PrePush => "push",
@@ -367,28 +488,133 @@ pub fn advice(hook: Hook, blocked: &[Blocked], failed: bool) -> String {
             "hush: {what} blocked: {n} finding{} (shown above, secrets redacted).\n",
             if n == 1 { "" } else { "s" }
         ));
-        if hook == Hook::PrePush {
-            text.push_str(
-                "  Remove each secret from the commits being pushed (edit, then `git commit --amend` \
-                 or `git rebase -i`), and revoke it: it may already be copied elsewhere.\n",
-            );
-        }
-        text.push_str(
-            "  If a finding is a false positive, either add a `hush:allow` comment on its line,\n  \
-             or add its fingerprint to .hushignore at the repository root:\n",
-        );
-        for b in blocked {
-            text.push_str(&format!(
-                "    echo {}  >> .hushignore   # {}:{} {}\n",
-                b.fingerprint, b.path, b.line, b.rule_id
-            ));
-        }
+        let (files, secrets): (Vec<&Blocked>, Vec<&Blocked>) =
+            blocked.iter().partition(|b| b.is_file_finding());
+        real_secret_advice(check, &secrets, &files, &mut text);
+        false_positive_advice(&secrets, blocked, &mut text);
     }
     text.push_str(&format!(
         "  To bypass hush for this {what} only: {}\n",
         hook.bypass()
     ));
     text
+}
+
+/// A real secret or a sensitive file: take it out, and what that means for each kind of check.
+fn real_secret_advice(check: Check, secrets: &[&Blocked], files: &[&Blocked], text: &mut String) {
+    let secret_paths = distinct_paths(secrets);
+    let file_paths = distinct_paths(files);
+    match check {
+        Check::Staged => {
+            if !secret_paths.is_empty() {
+                text.push_str(
+                    "  If a secret is real: move it out of the file (to an environment variable \
+                     or an untracked file),\n  `git add` the file again, and rotate the secret \
+                     if it was ever shared; or leave the file out\n  of this commit (the file \
+                     itself is kept):\n",
+                );
+                text.push_str(&format!("    git reset -q -- {}\n", secret_paths.join(" ")));
+            }
+            if !file_paths.is_empty() {
+                text.push_str(
+                    "  A sensitive file: keep it out of git (unstaged and ignored; the file \
+                     itself is kept):\n",
+                );
+                text.push_str(&format!(
+                    "    git reset -q -- {} && {}\n",
+                    file_paths.join(" "),
+                    ignore_command(files)
+                ));
+            }
+        }
+        Check::Files => {
+            if !secret_paths.is_empty() {
+                text.push_str(
+                    "  If a secret is real: move it out of the file and rotate it; if it was \
+                     committed, it stays\n  in the history (`hush history` shows where).\n",
+                );
+            }
+            if !file_paths.is_empty() {
+                text.push_str(
+                    "  A sensitive file: take it out of git (untracked and ignored; the file \
+                     itself is kept):\n",
+                );
+                text.push_str(&format!(
+                    "    git rm -q --cached -- {} && {}\n",
+                    file_paths.join(" "),
+                    ignore_command(files)
+                ));
+            }
+        }
+        Check::Push => text.push_str(
+            "  Remove each secret from the commits being pushed (edit, then `git commit --amend` \
+             or `git rebase -i`), and revoke it: it may already be copied elsewhere.\n",
+        ),
+    }
+}
+
+/// How to allow a false positive: `hush:allow` only where it works (a line of content, not a
+/// file name), and the `.hushignore` lines, to be committed so that everyone shares them.
+fn false_positive_advice(secrets: &[&Blocked], blocked: &[Blocked], text: &mut String) {
+    let lines: Vec<String> = secrets
+        .iter()
+        .map(|b| format!("{}:{}", b.path, b.line))
+        .collect();
+    if lines.is_empty() {
+        text.push_str(
+            "  If a finding is a false positive: add its line to .hushignore and commit that file:\n",
+        );
+    } else {
+        text.push_str(&format!(
+            "  If a finding is a false positive: add a `hush:allow` comment on its line ({}),\n  \
+             or add its line to .hushignore and commit that file:\n",
+            lines.join(", ")
+        ));
+    }
+    for b in blocked {
+        text.push_str(&format!(
+            "    echo {}  >> .hushignore   # {}:{} {}\n",
+            b.fingerprint, b.path, b.line, b.rule_id
+        ));
+    }
+    text.push_str("    git add .hushignore\n");
+}
+
+/// Each finding's path once, shell-quoted, in order of first appearance.
+fn distinct_paths(blocked: &[&Blocked]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    blocked
+        .iter()
+        .filter(|b| seen.insert(b.path.as_str()))
+        .map(|b| shell_quote(&b.path))
+        .collect()
+}
+
+/// Appends an anchored pattern for each file to `.gitignore` and stages it. The empty first
+/// line keeps the patterns off a last line that lacks its newline.
+fn ignore_command(files: &[&Blocked]) -> String {
+    let mut seen = std::collections::HashSet::new();
+    let patterns: Vec<String> = files
+        .iter()
+        .filter(|b| seen.insert(b.path.as_str()))
+        .map(|b| shell_quote(&format!("/{}", gitignore_escape(&b.path))))
+        .collect();
+    format!(
+        "printf '%s\\n' '' {} >> .gitignore && git add .gitignore",
+        patterns.join(" ")
+    )
+}
+
+/// A path as a `.gitignore` pattern that matches it literally.
+fn gitignore_escape(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if matches!(c, '*' | '?' | '[' | '\\' | '!' | '#') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -416,6 +642,66 @@ mod tests {
             include_str!("../hooks/pre-push"),
             shim(Hook::PrePush, None, None)
         );
+    }
+
+    #[test]
+    fn a_chained_shim_runs_hush_then_the_displaced_hook_with_the_same_input() {
+        let text = shim(
+            Hook::PrePush,
+            Some(Path::new("/bin/hush")),
+            Some(Path::new("/repo/.git/hooks/pre-push.bak")),
+        );
+        assert!(is_ours(text.as_bytes()));
+        assert_eq!(
+            recorded_backup(text.as_bytes()).as_deref(),
+            Some("pre-push.bak")
+        );
+        let hush = text
+            .find("| \"$hush\" hook pre-push \"$@\" || exit $?")
+            .unwrap();
+        let theirs = text.find("| run_chained \"$@\"").unwrap();
+        assert!(text.find("input=$(cat; echo .)").unwrap() < hush && hush < theirs);
+        // pre-commit has no input to pass on, and must not wait for one.
+        let text = shim(Hook::PreCommit, None, Some(Path::new("pre-commit.bak")));
+        assert!(!text.contains("cat"));
+        assert!(text.contains("\nrun_chained \"$@\"\n"));
+    }
+
+    fn finding(path: &str, rule_id: &str) -> Blocked {
+        Blocked {
+            path: path.into(),
+            line: 1,
+            rule_id: rule_id.into(),
+            fingerprint: "f00".into(),
+        }
+    }
+
+    #[test]
+    fn advice_offers_hush_allow_only_for_lines_and_unstaging_only_for_commits() {
+        let file = [finding(".env", "file-dotenv")];
+        let text = advice(Check::Staged, &file, false);
+        assert!(!text.contains("hush:allow"), "{text}");
+        assert!(text.contains("git reset -q -- '.env' && "), "{text}");
+        assert!(text.contains("git add .hushignore"), "{text}");
+        let both = [
+            finding("a b.py", "github-pat"),
+            finding("a b.py", "aws-access-key-id"),
+        ];
+        let text = advice(Check::Staged, &both, false);
+        assert!(text.contains("hush:allow"), "{text}");
+        assert!(text.contains("git reset -q -- 'a b.py'\n"), "{text}");
+        assert!(text.contains("rotate"), "{text}");
+        let text = advice(Check::Files, &both, false);
+        assert!(!text.contains("git reset"), "{text}");
+        let text = advice(Check::Push, &both, false);
+        assert!(text.contains("git push --no-verify"), "{text}");
+        assert!(!text.contains("git reset"), "{text}");
+    }
+
+    #[test]
+    fn gitignore_patterns_match_the_path_literally() {
+        assert_eq!(gitignore_escape("a/.env"), "a/.env");
+        assert_eq!(gitignore_escape("#x/[a]*?.env"), "\\#x/\\[a]\\*\\?.env");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! The hook entry points add the advice a blocked commit or push needs.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Sender;
@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::{drain, exit_code, open_report, prepare, CmdError, ReportArgs};
-use crate::hook::{self, Blocked, Hook, HookError, Installed, Removed};
+use crate::hook::{self, Blocked, Check, Hook, HookError, Installed, Removed};
 use crate::report::{Finding, Sink, Stats};
 use crate::scan::{Allowlist, Scanner};
-use crate::source::fs::Counters;
+use crate::source::fs::{self, Counters, Walk};
 use crate::source::git::{self, GitError, HistoryCounters, HistoryScan, Oversize, Revisions};
 use crate::source::{Event, Examiner};
 
@@ -53,12 +53,13 @@ pub struct HookArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum HookAction {
-    /// Install the pre-commit hook (and with --pre-push, the pre-push hook).
+    /// Install the pre-commit hook (with --pre-push, the pre-push hook too; --only picks one).
     Install(InstallArgs),
     /// Remove the hooks hush installed (and restore any hook they replaced).
     Uninstall(RepoArg),
-    /// What the pre-commit hook runs: `hush staged`, with advice when it blocks.
-    PreCommit(StagedArgs),
+    /// What the pre-commit hook runs: `hush staged`, with advice when it blocks; given file
+    /// names (the pre-commit framework's runs), those files.
+    PreCommit(PreCommitArgs),
     /// What the pre-push hook runs: scans the commits being pushed (ref lines on stdin).
     PrePush(PrePushArgs),
 }
@@ -71,9 +72,29 @@ pub struct InstallArgs {
     /// Also install the pre-push hook.
     #[arg(long)]
     pub pre_push: bool,
-    /// Replace hooks hush did not write (each is kept as `<hook>.bak`).
+    /// Install this hook alone.
+    #[arg(long, value_enum, value_name = "HOOK", conflicts_with = "pre_push")]
+    pub only: Option<HookName>,
+    /// Displace hooks hush did not write: each is kept as `<hook>.bak` and run after hush passes.
     #[arg(long)]
     pub force: bool,
+}
+
+/// A hook, as `--only` names it.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum HookName {
+    PreCommit,
+    PrePush,
+}
+
+/// `hush hook pre-commit` arguments.
+#[derive(Debug, clap::Args)]
+pub struct PreCommitArgs {
+    /// Files to check (as the pre-commit framework passes them). Without any, the staged change.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub staged: StagedArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -125,10 +146,11 @@ pub fn hook(args: &HookArgs) -> Result<ExitCode, CmdError> {
     match &args.action {
         HookAction::Install(args) => install(args),
         HookAction::Uninstall(args) => uninstall(args),
-        HookAction::PreCommit(args) => Ok(fail_closed(
+        HookAction::PreCommit(args) if args.files.is_empty() => Ok(fail_closed(
             Hook::PreCommit,
-            run_staged(args, Some(Hook::PreCommit)),
+            run_staged(&args.staged, Some(Check::Staged)),
         )),
+        HookAction::PreCommit(args) => Ok(fail_closed(Hook::PreCommit, pre_commit_files(args))),
         HookAction::PrePush(args) => Ok(fail_closed(Hook::PrePush, pre_push(args))),
     }
 }
@@ -139,7 +161,11 @@ fn fail_closed(hook: Hook, result: Result<ExitCode, CmdError>) -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("hush: error: {e}");
-            eprint!("{}", hook::advice(hook, &[], true));
+            let check = match hook {
+                Hook::PreCommit => Check::Staged,
+                Hook::PrePush => Check::Push,
+            };
+            eprint!("{}", hook::advice(check, &[], true));
             ExitCode::from(2)
         }
     }
@@ -147,10 +173,11 @@ fn fail_closed(hook: Hook, result: Result<ExitCode, CmdError>) -> ExitCode {
 
 fn install(args: &InstallArgs) -> Result<ExitCode, CmdError> {
     let repo = git::open(&args.repo)?;
-    let hooks: &[Hook] = if args.pre_push {
-        &[Hook::PreCommit, Hook::PrePush]
-    } else {
-        &[Hook::PreCommit]
+    let hooks: &[Hook] = match (args.only, args.pre_push) {
+        (Some(HookName::PreCommit), _) => &[Hook::PreCommit],
+        (Some(HookName::PrePush), _) => &[Hook::PrePush],
+        (None, true) => &[Hook::PreCommit, Hook::PrePush],
+        (None, false) => &[Hook::PreCommit],
     };
     // The hook runs this very binary, found by absolute path: GUI clients' PATH may lack it.
     let binary = std::env::current_exe()
@@ -159,23 +186,36 @@ fn install(args: &InstallArgs) -> Result<ExitCode, CmdError> {
     for done in hook::install(&repo, hooks, args.force, binary.as_deref())? {
         match done {
             Installed::Written(path) => eprintln!("hush: installed {}", path.display()),
-            Installed::Replaced { path, backup } => eprintln!(
-                "hush: installed {} (the previous hook is kept as {})",
+            Installed::Chained { path, backup } => eprintln!(
+                "hush: installed {}; the hook it displaced is kept as {} and runs after hush passes \
+                 (`hush hook uninstall` puts it back)",
                 path.display(),
                 backup.display()
             ),
         }
+    }
+    if let Some(config) = hook::shared_hooks_config(&repo) {
+        eprintln!(
+            "hush: note: core.hooksPath is set in {config}: these hooks run for every repository \
+             that does not set its own core.hooksPath, not only this one"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn uninstall(args: &RepoArg) -> Result<ExitCode, CmdError> {
     let repo = git::open(&args.repo)?;
+    if let Some(config) = hook::shared_hooks_config(&repo) {
+        eprintln!(
+            "hush: note: core.hooksPath is set in {config}: removing these hooks removes them for \
+             every repository that uses them"
+        );
+    }
     for done in hook::uninstall(&repo)? {
         match done {
             Removed::Removed(path) => eprintln!("hush: removed {}", path.display()),
             Removed::Restored { path, backup } => eprintln!(
-                "hush: removed {} and restored the hook it had replaced (from {})",
+                "hush: removed {} and restored the hook it had displaced (from {})",
                 path.display(),
                 backup.display()
             ),
@@ -188,19 +228,173 @@ fn uninstall(args: &RepoArg) -> Result<ExitCode, CmdError> {
 }
 
 fn pre_push(args: &PrePushArgs) -> Result<ExitCode, CmdError> {
-    let mut input = String::new();
-    std::io::stdin()
-        .read_to_string(&mut input)
-        .map_err(|e| CmdError::Input(format!("cannot read the pre-push ref lines: {e}")))?;
-    let updates = hook::parse_push_lines(&input)?;
     let repo = git::open(&args.staged.repo)?;
-    // git passes the remote's name, or its URL when the push names a URL.
-    let remote = args.remote.as_deref().unwrap_or_default();
-    let revisions = hook::push_revisions(&repo, remote, &updates)?;
-    run_history(&repo, revisions, &args.staged.report, Some(Hook::PrePush))
+    let updates = match framework_push(&repo)? {
+        Some(updates) => updates,
+        None => {
+            let mut input = String::new();
+            std::io::stdin()
+                .read_to_string(&mut input)
+                .map_err(|e| CmdError::Input(format!("cannot read the pre-push ref lines: {e}")))?;
+            hook::parse_push_lines(&input)?
+        }
+    };
+    // git passes the remote's name, or its URL when the push names a URL; the framework passes
+    // it in its environment.
+    let remote = args
+        .remote
+        .clone()
+        .or_else(|| std::env::var("PRE_COMMIT_REMOTE_NAME").ok())
+        .unwrap_or_default();
+    let revisions = hook::push_revisions(&repo, &remote, &updates)?;
+    run_history(&repo, revisions, &args.staged.report, Some(Check::Push))
 }
 
-fn run_staged(args: &StagedArgs, hook: Option<Hook>) -> Result<ExitCode, CmdError> {
+/// Under the pre-commit framework (`PRE_COMMIT` set), git's ref lines were read by the
+/// framework's own hook and are gone: it passes the push as `PRE_COMMIT_FROM_REF` (what the remote
+/// has) and `PRE_COMMIT_TO_REF` (what is pushed). Without them it is pushing a history the remote
+/// has none of (then `PRE_COMMIT_LOCAL_BRANCH` names it), or it was run by hand: everything
+/// reachable from that branch (or `HEAD`) that no remote-tracking branch has is checked.
+/// Standard input is never read there: run by hand, it is the terminal.
+fn framework_push(repo: &gix::Repository) -> Result<Option<Vec<hook::PushUpdate>>, CmdError> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if var("PRE_COMMIT").is_none() {
+        return Ok(None);
+    }
+    let resolve = |spec: &str| {
+        repo.rev_parse_single(spec)
+            .map(|id| id.detach())
+            .map_err(|e| {
+                CmdError::Input(format!(
+                    "cannot resolve '{spec}' (from the pre-commit framework): {}",
+                    crate::rules::one_line(&e)
+                ))
+            })
+    };
+    let local_ref = var("PRE_COMMIT_LOCAL_BRANCH").unwrap_or_else(|| "HEAD".to_string());
+    let remote_ref = var("PRE_COMMIT_REMOTE_BRANCH").unwrap_or_else(|| local_ref.clone());
+    let (local, remote) = match (var("PRE_COMMIT_FROM_REF"), var("PRE_COMMIT_TO_REF")) {
+        (Some(from), Some(to)) => (resolve(&to)?, resolve(&from)?),
+        _ => (
+            resolve(&local_ref)?,
+            gix::ObjectId::null(repo.object_hash()),
+        ),
+    };
+    Ok(Some(vec![hook::PushUpdate {
+        local_ref,
+        local,
+        remote_ref,
+        remote,
+    }]))
+}
+
+/// `hush hook pre-commit FILE ...`, as the pre-commit framework runs it.
+///
+/// The framework passes file names in every run: for a commit, the staged paths; for
+/// `--all-files`, every tracked file; for `--from-ref/--to-ref`, the files the range changed.
+/// A commit must be judged by what it adds (old lines of a file it touches are not new, and
+/// re-reporting them would block an innocent commit), the other runs by the files whole (their
+/// point is to find what is already committed). The names tell them apart: when no range is set
+/// and every name is a path the staged change adds or modifies, this is a commit, and the staged
+/// change of those paths is judged, added lines only. "Every name" rather than "exactly the
+/// staged paths" because the framework may split the names over several processes and drops
+/// those its `files`/`exclude` filters remove. Otherwise the files are scanned whole in the
+/// working tree, like `hush scan` of them, with paths, config and `.hushignore` relative to the
+/// repository root.
+fn pre_commit_files(args: &PreCommitArgs) -> Result<ExitCode, CmdError> {
+    let started = Instant::now();
+    let repo = git::open(&args.staged.repo)?;
+    let root = git::root(&repo);
+    let root = root.canonicalize().unwrap_or(root);
+    let relative: Vec<String> = args.files.iter().map(|f| repo_relative(f, &root)).collect();
+    let range = ["PRE_COMMIT_FROM_REF", "PRE_COMMIT_TO_REF"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()));
+    if !range {
+        let mut warnings = Vec::new();
+        let staged = git::staged_changes(&repo, &mut warnings)?;
+        if let Some(named) = staged.only(&relative) {
+            return scan_staged_subset(&repo, &root, named, warnings, &args.staged.report, started);
+        }
+    }
+    for file in &args.files {
+        if std::fs::symlink_metadata(file).is_err() {
+            return Err(CmdError::Input(format!(
+                "cannot scan '{}': no such file or directory",
+                file.display()
+            )));
+        }
+    }
+    let walk = Walk {
+        paths: &args.files,
+        gitignore: false,
+        max_file_size: args.staged.report.max_file_size,
+        relative: &relative,
+    };
+    run(
+        prepare(&root, &args.staged.report)?,
+        &args.staged.report,
+        Some(Check::Files),
+        started,
+        |examiner, counters, _, events| {
+            fs::walk(&walk, examiner, counters, events);
+            Ok(())
+        },
+    )
+}
+
+/// The staged change of the named paths only, judged as `hush staged` judges it.
+fn scan_staged_subset(
+    repo: &gix::Repository,
+    root: &Path,
+    staged: git::Staged,
+    warnings: Vec<String>,
+    report: &ReportArgs,
+    started: Instant,
+) -> Result<ExitCode, CmdError> {
+    run(
+        prepare(root, report)?,
+        report,
+        Some(Check::Staged),
+        started,
+        |examiner, counters, _, events| {
+            for warning in warnings {
+                let _ = events.send(Event::Warning(warning));
+            }
+            git::scan_changes(repo, &staged, examiner, counters, events)
+        },
+    )
+}
+
+/// `file` (relative to the current directory, or absolute) as a `/`-separated path below the
+/// repository root, as the index names it; a file outside the root keeps its name as given.
+fn repo_relative(file: &Path, root: &Path) -> String {
+    let absolute = match std::env::current_dir() {
+        Ok(cwd) if file.is_relative() => cwd.canonicalize().unwrap_or(cwd).join(file),
+        _ => file.to_path_buf(),
+    };
+    // Lexically: the name itself may be a symlink, which must not be followed here.
+    let mut normal = PathBuf::new();
+    for part in absolute.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    match normal.strip_prefix(root) {
+        Ok(rest) => rest
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/"),
+        Err(_) => file.to_string_lossy().into_owned(),
+    }
+}
+
+fn run_staged(args: &StagedArgs, hook: Option<Check>) -> Result<ExitCode, CmdError> {
     let started = Instant::now();
     let repo = git::open(&args.repo)?;
     let root = git::root(&repo);
@@ -234,7 +428,7 @@ fn run_history(
     repo: &gix::Repository,
     revisions: Revisions,
     report: &ReportArgs,
-    hook: Option<Hook>,
+    hook: Option<Check>,
 ) -> Result<ExitCode, CmdError> {
     let started = Instant::now();
     run(
@@ -265,7 +459,7 @@ fn run_history(
 fn run(
     (scanner, allow): (Scanner, Allowlist),
     report: &ReportArgs,
-    hook: Option<Hook>,
+    hook: Option<Check>,
     started: Instant,
     produce: impl FnOnce(&Examiner, &Counters, &HistoryCounters, &Sender<Event>) -> Result<(), GitError>,
 ) -> Result<ExitCode, CmdError> {

@@ -50,6 +50,25 @@ pub struct Staged {
     gone: Vec<Gone>,
 }
 
+impl Staged {
+    /// The change of the named paths alone, if every name is a path the change adds or
+    /// modifies (`None` otherwise).
+    pub fn only(self, names: &[String]) -> Option<Staged> {
+        let named: std::collections::HashSet<&[u8]> = names.iter().map(|n| n.as_bytes()).collect();
+        let changes: Vec<Change> = self
+            .changes
+            .into_iter()
+            .filter(|c| named.contains(c.path.as_slice()))
+            .collect();
+        let found: std::collections::HashSet<&[u8]> =
+            changes.iter().map(|c| c.path.as_slice()).collect();
+        (found.len() == named.len()).then_some(Staged {
+            changes,
+            gone: self.gone,
+        })
+    }
+}
+
 /// A file `HEAD` has and the index does not.
 struct Gone {
     id: ObjectId,
