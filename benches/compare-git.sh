@@ -2,7 +2,9 @@
 # Times hush's git side on the repositories from benches/gen-repos.sh and compares `hush history`
 # with the peers installed (Kingfisher, gitleaks; see ../shared/PEERS.md). Installs nothing:
 # a missing peer (or hyperfine, or GNU time) is skipped with a message.
-#   1. `hush staged` on a 10-file change in the 100,000-file repository (median of many runs)
+#   1. `hush staged` on a 10-file change in the 100,000-file repository (median of many runs),
+#      and (with INDEX_1M=1 repositories) in an index of 1,000,000 entries whose cache-tree is
+#      valid, partly valid or absent, beside `git diff --cached --quiet` and the peers' staged scans
 #   2. `hush history` vs peers on the 50,000-commit repository: median wall time, peak memory,
 #      findings, and each peer's time as a multiple of hush's
 # Usage: benches/compare-git.sh [REPOS_DIR]   (default: target/bench-repos; RUNS=3 history runs)
@@ -67,6 +69,53 @@ fi
 "$HUSH" staged --repo "$STAGED" --format json > "$WORK/staged-findings.json" || true
 echo "  findings: $(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["findings"]))' "$WORK/staged-findings.json") (1 planted)"
 git -C "$STAGED" reset -q --hard
+
+# ---- 1b. hush staged on 1,000,000 index entries, cache-tree valid, partly valid, absent ----
+BIG=$REPOS/index-1m
+if [ -d "$BIG" ] && command -v hyperfine > /dev/null; then
+    echo
+    echo "## hush staged: 10 staged files in an index of 1,000,000 entries"
+    stage10() {
+        for i in 0 1 2 3 4 5 6 7 8 9; do
+            id=$(printf 'change %d\n' "$i" | git -C "$BIG" hash-object -w --stdin)
+            git -C "$BIG" update-index --cacheinfo "100644,$id,d$(printf %03d $((i * 97)))/s$i/f0$i.txt"
+        done
+    }
+    # valid: read-tree writes the whole cache-tree, staging invalidates only the changed paths;
+    # partly: one entry re-added in every second directory; absent: an index built entry by entry.
+    git -C "$BIG" read-tree main && stage10 && cp "$BIG/.git/index" "$WORK/index-valid"
+    git -C "$BIG" ls-files -s | awk 'NR % 2000 == 1' | git -C "$BIG" update-index --index-info
+    cp "$BIG/.git/index" "$WORK/index-partly"
+    rm "$BIG/.git/index"
+    git -C "$BIG" ls-tree -r main | git -C "$BIG" update-index --index-info && stage10
+    cp "$BIG/.git/index" "$WORK/index-absent"
+    for state in valid partly absent; do
+        cp "$WORK/index-$state" "$BIG/.git/index"
+        cmds=("$HUSH staged --repo $BIG" "git -C $BIG diff --cached --quiet")
+        names=("hush staged" "git diff --cached")
+        if [ -n "${GITLEAKS:-}" ] && [ -x "$GITLEAKS" ]; then
+            cmds+=("sh -c 'cd $BIG && $GITLEAKS git --staged --no-banner --exit-code 0 .'"); names+=("gitleaks")
+        fi
+        if [ -n "${KINGFISHER:-}" ] && [ -x "$KINGFISHER" ]; then
+            cmds+=("sh -c 'cd $BIG && $KINGFISHER scan . --staged --no-validate --no-update-check'"); names+=("kingfisher")
+        fi
+        args=()
+        for n in "${names[@]}"; do args+=(-n "$n"); done
+        hyperfine -N -i --warmup 2 --runs "${BIG_RUNS:-10}" --export-json "$WORK/big-$state.json" \
+            "${args[@]}" "${cmds[@]}" > /dev/null 2>&1
+        python3 - "$WORK/big-$state.json" "$state" <<'PY'
+import json, sys
+rs = json.load(open(sys.argv[1]))["results"]
+hush = rs[0]["median"]
+for r in rs:
+    print(f"  cache-tree {sys.argv[2]:<7} {r['command']:<18} median {r['median'] * 1000:7.1f} ms "
+          f"({r['median'] / hush:5.2f}x hush)")
+PY
+    done
+    git -C "$BIG" read-tree main
+elif [ -d "$BIG" ]; then
+    echo "  (hyperfine not installed: the 1M-entry index states are skipped)"
+fi
 
 # ---- 2. history: hush vs peers ----
 HISTORY=$REPOS/commits-50k

@@ -465,3 +465,55 @@ fn unresolved_conflicts_are_warned_about() {
         stderr(&out)
     );
 }
+
+#[test]
+fn every_cache_tree_state_judges_the_same_change_alike() {
+    // The staged diff skips directories the cache-tree shows unchanged; with the cache-tree
+    // valid, partly valid or absent, the same change gives the same findings.
+    let repo = Repo::new();
+    for d in 0..6 {
+        for f in 0..5 {
+            repo.write(format!("d{d}/s{}/f{f}.txt", f % 2), format!("x = {d}{f}\n"));
+        }
+    }
+    repo.add(&["."]);
+    repo.commit_at("tree", 1_000_000_000);
+    let stage = || {
+        repo.write("d3/s1/f1.txt", format!("x = 31\n{}", line(GITHUB)));
+        repo.write("d5/new.txt", line(AWS));
+        repo.add(&["d3/s1/f1.txt", "d5/new.txt"]);
+    };
+    let expected = vec![
+        ("d3/s1/f1.txt".to_string(), 2, "github-pat".to_string()),
+        ("d5/new.txt".to_string(), 1, "aws-access-key-id".to_string()),
+    ];
+    // Valid: a fresh read-tree writes the whole cache-tree; staging invalidates only two paths.
+    repo.git(&["read-tree", "HEAD"]);
+    stage();
+    assert_eq!(summary(&staged(&repo)), expected, "cache-tree valid");
+    // Partly valid: touching one file in other directories invalidates those as well.
+    repo.git(&["read-tree", "HEAD"]);
+    for d in [0, 2, 4] {
+        repo.write(format!("d{d}/s0/f0.txt"), format!("x = {d}0\n"));
+        repo.git(&["update-index", "--add", "--force-remove", &format!("d{d}/s0/f0.txt")]);
+        repo.add(&[&format!("d{d}/s0/f0.txt")]);
+    }
+    stage();
+    assert_eq!(summary(&staged(&repo)), expected, "cache-tree partly valid");
+    // Absent: an index built entry by entry has no cache-tree at all.
+    std::fs::remove_file(repo.dir.join(".git/index")).unwrap();
+    let listing = repo.git(&["ls-tree", "-r", "HEAD"]);
+    let out = git_cmd(&repo.dir)
+        .args(["update-index", "--index-info"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(format!("{listing}\n").as_bytes())?;
+            child.wait()
+        })
+        .unwrap();
+    assert!(out.success());
+    stage();
+    assert_eq!(summary(&staged(&repo)), expected, "no cache-tree");
+}

@@ -25,6 +25,8 @@ pub struct CacheTree {
     pub name: Vec<u8>,
     /// `None` when git invalidated the directory (something in it changed).
     pub id: Option<ObjectId>,
+    /// How many index entries the directory holds, when `id` is known.
+    pub entries: usize,
     pub children: Vec<CacheTree>,
 }
 
@@ -32,16 +34,25 @@ impl CacheTree {
     pub fn from_gix(tree: &gix::index::extension::Tree) -> CacheTree {
         CacheTree::new(
             tree.name.to_vec(),
-            tree.num_entries.map(|_| tree.id),
+            tree.num_entries.map(|n| (tree.id, n as usize)),
             tree.children.iter().map(CacheTree::from_gix).collect(),
         )
     }
 
     /// Children are sorted by name here (git orders them by length first), so that `child`
     /// is a binary search: a directory with thousands of subdirectories stays linear.
-    fn new(name: Vec<u8>, id: Option<ObjectId>, mut children: Vec<CacheTree>) -> CacheTree {
+    fn new(
+        name: Vec<u8>,
+        valid: Option<(ObjectId, usize)>,
+        mut children: Vec<CacheTree>,
+    ) -> CacheTree {
         children.sort_by(|a, b| a.name.cmp(&b.name));
-        CacheTree { name, id, children }
+        CacheTree {
+            name,
+            id: valid.map(|(id, _)| id),
+            entries: valid.map_or(0, |(_, n)| n),
+            children,
+        }
     }
 
     /// The node of the subdirectory `name`.
@@ -143,7 +154,7 @@ impl RawIndex {
         };
         let mut at = HEADER;
         for _ in 0..count {
-            at = index.entry_at(at)?.1;
+            at = index.entry_end(at)?;
         }
         let end = index.data.len() - hash_len;
         while at + 8 <= end {
@@ -171,6 +182,25 @@ impl RawIndex {
             at: HEADER,
             left: self.count,
         }
+    }
+
+    /// Where the entry starting at byte `at` ends (the next one starts): its flags and name
+    /// length only, so that stepping over a million entries stays cheap.
+    fn entry_end(&self, at: usize) -> Option<usize> {
+        let flags_at = at + STAT + self.hash.len_in_bytes();
+        let flags = u16::from_be_bytes(self.data.get(flags_at..flags_at + 2)?.try_into().ok()?);
+        let mut name_at = flags_at + 2;
+        if self.version >= 3 && flags & 0x4000 != 0 {
+            name_at += 2;
+        }
+        let len = match usize::from(flags & 0x0fff) {
+            0x0fff => memchr::memchr(0, self.data.get(name_at..)?)?,
+            len => len,
+        };
+        if self.data.get(name_at + len) != Some(&0) {
+            return None;
+        }
+        Some(at + ((name_at - at + len + 8) & !7))
     }
 
     /// The entry starting at byte `at`, and where the next one starts.
@@ -231,6 +261,15 @@ impl<'a> Iterator for Entries<'a> {
         self.left -= 1;
         Some(entry)
     }
+
+    /// Steps over `n` entries without decoding them (a directory the cache-tree shows unchanged).
+    fn nth(&mut self, n: usize) -> Option<Entry<'a>> {
+        for _ in 0..n.min(self.left) {
+            self.at = self.index.entry_end(self.at)?;
+            self.left -= 1;
+        }
+        self.next()
+    }
 }
 
 /// One cache-tree node and its children: `name NUL entry_count SP subtree_count LF [id]`.
@@ -244,11 +283,11 @@ fn parse_tree(data: &mut &[u8], hash: gix::hash::Kind) -> Option<CacheTree> {
     let newline = memchr::memchr(b'\n', data)?;
     let subtrees: usize = std::str::from_utf8(&data[..newline]).ok()?.parse().ok()?;
     *data = &data[newline + 1..];
-    let id = if entries >= 0 {
+    let valid = if entries >= 0 {
         let len = hash.len_in_bytes();
         let id = ObjectId::try_from(data.get(..len)?).ok()?;
         *data = &data[len..];
-        Some(id)
+        Some((id, usize::try_from(entries).ok()?))
     } else {
         None
     };
@@ -256,5 +295,5 @@ fn parse_tree(data: &mut &[u8], hash: gix::hash::Kind) -> Option<CacheTree> {
     for _ in 0..subtrees {
         children.push(parse_tree(data, hash)?);
     }
-    Some(CacheTree::new(name, id, children))
+    Some(CacheTree::new(name, valid, children))
 }

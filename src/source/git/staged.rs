@@ -133,14 +133,9 @@ impl<'r, 'i, I: Iterator<Item = Entry<'i>>> Merge<'r, I> {
         prefix: &mut BString,
         cache: Option<&CacheTree>,
     ) -> Result<(), GitError> {
-        if cache.and_then(|c| c.id) == Some(tree_id) {
+        if let Some(cache) = cache.filter(|c| c.id == Some(tree_id)) {
             // The index holds this directory exactly as committed.
-            while self
-                .entries
-                .next_if(|e| e.path.starts_with(prefix))
-                .is_some()
-            {}
-            return Ok(());
+            return self.skip_unchanged(prefix, cache.entries);
         }
         if tree_id == ObjectId::empty_tree(tree_id.kind()) {
             return Ok(());
@@ -174,6 +169,32 @@ impl<'r, 'i, I: Iterator<Item = Entry<'i>>> Merge<'r, I> {
             }
             prefix.truncate(len);
         }
+        Ok(())
+    }
+
+    /// Passes over the `count` entries of an unchanged directory at `prefix`, stepping over them
+    /// undecoded; an entry count that does not match the entries (a corrupt index) is an error,
+    /// never a reason to pass over a change.
+    fn skip_unchanged(&mut self, prefix: &BString, count: usize) -> Result<(), GitError> {
+        let under = |e: &Entry| e.path.starts_with(prefix);
+        let fits = match count {
+            0 => true,
+            1 => self.entries.next_if(under).is_some(),
+            n => {
+                self.entries.nth(n - 2).as_ref().is_some_and(under)
+                    && self.entries.next_if(under).is_some()
+            }
+        };
+        if !fits {
+            return Err(GitError::Read {
+                what: "the index".into(),
+                reason: format!(
+                    "its cache-tree counts {count} entries under '{prefix}' that are not there \
+                     (run 'git write-tree' to rebuild it)"
+                ),
+            });
+        }
+        while self.entries.next_if(under).is_some() {}
         Ok(())
     }
 
