@@ -422,3 +422,46 @@ fn files_over_the_size_limit_are_skipped_counted_and_named_in_the_summary() {
     );
     assert_eq!(code(&push), 1, "{}", stderr(&push));
 }
+
+#[test]
+fn commit_messages_and_identities_are_scanned_and_never_printed_whole() {
+    let repo = Repo::new();
+    repo.write("a.txt", "clean\n");
+    repo.add(&["a.txt"]);
+    repo.commit_at(&format!("deploy with token {GITHUB}"), 1_000_000_000);
+    // A committer named after a token: the name is a finding, and is never printed whole.
+    repo.git(&["config", "user.name", AWS]);
+    repo.write("b.txt", format!("token = \"{GITHUB}\"\n"));
+    repo.add(&["b.txt"]);
+    let named = repo.commit_at("add b", 1_000_000_100);
+    let out = repo.hush(&["history", "--format", "json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let mut sources: Vec<(String, String)> = findings(&out)
+        .iter()
+        .map(|f| {
+            let path = f["path"].as_str().unwrap().to_string();
+            (path, f["rule_id"].as_str().unwrap().to_string())
+        })
+        .collect();
+    sources.sort();
+    assert_eq!(
+        sources,
+        vec![
+            ("<author>".into(), "aws-access-key-id".into()),
+            ("<commit message>".into(), "github-pat".into()),
+            ("<committer>".into(), "aws-access-key-id".into()),
+            ("b.txt".into(), "github-pat".into()),
+        ]
+    );
+    let b = findings(&out)
+        .into_iter()
+        .find(|f| f["path"] == "b.txt")
+        .unwrap();
+    assert_eq!(b["commit"], named.as_str());
+    assert!(b["author"].as_str().unwrap().starts_with("AKIA…"), "{b}");
+    // Every format (assert_no_secret checks each run's output for the full secrets).
+    for format in ["human", "jsonl", "sarif"] {
+        let out = repo.hush(&["history", "--format", format]);
+        assert_eq!(code(&out), 1, "{format}: {}", stderr(&out));
+    }
+}

@@ -495,7 +495,12 @@ fn every_cache_tree_state_judges_the_same_change_alike() {
     repo.git(&["read-tree", "HEAD"]);
     for d in [0, 2, 4] {
         repo.write(format!("d{d}/s0/f0.txt"), format!("x = {d}0\n"));
-        repo.git(&["update-index", "--add", "--force-remove", &format!("d{d}/s0/f0.txt")]);
+        repo.git(&[
+            "update-index",
+            "--add",
+            "--force-remove",
+            &format!("d{d}/s0/f0.txt"),
+        ]);
         repo.add(&[&format!("d{d}/s0/f0.txt")]);
     }
     stage();
@@ -509,7 +514,11 @@ fn every_cache_tree_state_judges_the_same_change_alike() {
         .spawn()
         .and_then(|mut child| {
             use std::io::Write;
-            child.stdin.take().unwrap().write_all(format!("{listing}\n").as_bytes())?;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(format!("{listing}\n").as_bytes())?;
             child.wait()
         })
         .unwrap();

@@ -9,7 +9,8 @@ use gix::bstr::ByteSlice;
 use gix::ObjectId;
 
 use super::{read_error, GitError};
-use crate::report::{Commit, Finding};
+use crate::report::{redact, Commit, Finding};
+use crate::scan::Scanner;
 
 /// A commit met in the walk (which lists descendants first).
 pub struct Walked {
@@ -63,9 +64,10 @@ impl Oldest {
 }
 
 /// Fills in each finding's commit (author, date) from its walk index, reading each named commit
-/// once.
+/// once. An identity that holds something a rule matches is printed with it redacted.
 pub fn name_commits(
     repo: &gix::Repository,
+    scanner: &Scanner,
     commits: &[Walked],
     found: Vec<Found>,
 ) -> Result<Vec<Finding>, GitError> {
@@ -79,7 +81,7 @@ pub fn name_commits(
             let named = match named.entry(at) {
                 std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
                 std::collections::hash_map::Entry::Vacant(entry) => {
-                    entry.insert(commit(repo, walked.id)?)
+                    entry.insert(commit(repo, scanner, walked.id)?)
                 }
             };
             finding.commit = Some(named.clone());
@@ -89,8 +91,8 @@ pub fn name_commits(
     Ok(out)
 }
 
-/// A commit's attribution: its id, author and date.
-fn commit(repo: &gix::Repository, id: ObjectId) -> Result<Commit, GitError> {
+/// A commit's attribution: its id, author (redacted where a rule matches) and date.
+fn commit(repo: &gix::Repository, scanner: &Scanner, id: ObjectId) -> Result<Commit, GitError> {
     let what = || format!("commit {id}");
     let commit = repo.find_commit(id).map_err(|e| read_error(what(), &e))?;
     let decoded = commit.decode().map_err(|e| read_error(what(), &e))?;
@@ -98,13 +100,39 @@ fn commit(repo: &gix::Repository, id: ObjectId) -> Result<Commit, GitError> {
     let time = author.time().map_err(|e| read_error(what(), &e))?;
     Ok(Commit {
         id: id.to_string(),
-        author: format!(
-            "{} <{}>",
-            author.name.trim().to_str_lossy(),
-            author.email.trim().to_str_lossy()
+        author: masked(
+            scanner,
+            &format!(
+                "{} <{}>",
+                author.name.trim().to_str_lossy(),
+                author.email.trim().to_str_lossy()
+            ),
         ),
         date: rfc3339(time.seconds, time.offset),
     })
+}
+
+/// `text` with every secret a rule finds in it redacted as findings redact secrets.
+pub fn masked(scanner: &Scanner, text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut spans: Vec<std::ops::Range<usize>> =
+        scanner.scan(bytes).into_iter().map(|m| m.secret).collect();
+    if spans.is_empty() {
+        return text.to_string();
+    }
+    spans.sort_by_key(|s| s.start);
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for span in spans {
+        if span.start < at {
+            continue;
+        }
+        out.push_str(&String::from_utf8_lossy(&bytes[at..span.start]));
+        out.push_str(&redact(&bytes[span.clone()]));
+        at = span.end;
+    }
+    out.push_str(&String::from_utf8_lossy(&bytes[at..]));
+    out
 }
 
 /// `seconds` since the epoch at UTC offset `offset` (seconds) as RFC 3339, e.g.

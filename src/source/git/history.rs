@@ -101,7 +101,10 @@ fn scan_commits(
         inherited(repo, &commits, &diffs)?
     };
     let blobs = blob_places(&commits, &diffs);
-    let oldest = scan_blobs(repo, &blobs, &commits, scan, events)?;
+    let mut oldest = scan_blobs(repo, &blobs, &commits, scan, events)?;
+    for found in scan_commit_texts(repo, &commits, scan.examiner)? {
+        oldest.keep(&commits, found);
+    }
     let before = inherited_fingerprints(repo, &inherited, scan)?;
     let mut moves = Moves {
         repo,
@@ -121,7 +124,7 @@ fn scan_commits(
         }
         found.extend(group);
     }
-    let mut found = name_commits(repo, &commits, found)?;
+    let mut found = name_commits(repo, scan.examiner.scanner, &commits, found)?;
     crate::report::sort(&mut found);
     Ok(found)
 }
@@ -619,6 +622,57 @@ fn scan_blob(
 
 /// The (rule, secret) pairs a blob held at a path.
 type Held = HashSet<(String, Vec<u8>)>;
+
+/// Where a finding in a commit's own text is reported: its source in place of a path.
+const MESSAGE: &str = "<commit message>";
+const AUTHOR: &str = "<author>";
+const COMMITTER: &str = "<committer>";
+
+/// Scans each commit's message and its author and committer identities, as sources of their
+/// own: a token pasted into a message, or used as a name, leaves with every push.
+fn scan_commit_texts(
+    repo: &gix::Repository,
+    commits: &[Walked],
+    examiner: &Examiner,
+) -> Result<Vec<Found>, GitError> {
+    let run = (commits.len() / (parallel::threads() * 8)).max(64);
+    let per_commit = parallel::map(repo, commits, run, "scanning commit messages", |repo, w| {
+        let what = || format!("commit {}", w.id);
+        let commit = repo.find_commit(w.id).map_err(|e| read_error(what(), &e))?;
+        let decoded = commit.decode().map_err(|e| read_error(what(), &e))?;
+        let identity = |s: gix::actor::SignatureRef| {
+            let mut text = s.name.to_vec();
+            text.extend_from_slice(b" <");
+            text.extend_from_slice(s.email);
+            text.push(b'>');
+            text
+        };
+        let texts = [
+            (MESSAGE, decoded.message.to_vec()),
+            (AUTHOR, decoded.author().map(identity).unwrap_or_default()),
+            (
+                COMMITTER,
+                decoded.committer().map(identity).unwrap_or_default(),
+            ),
+        ];
+        let mut found = Vec::new();
+        for (source, text) in texts {
+            let examined = examiner.examine(source, source, Some(&text), None);
+            found.extend(examined.findings.into_iter().filter(|f| f.column.is_some()));
+        }
+        Ok(found)
+    })?;
+    let mut out = Vec::new();
+    for (at, findings) in per_commit.into_iter().enumerate() {
+        out.extend(findings.into_iter().map(|finding| Found {
+            at,
+            blob: usize::MAX,
+            place: 0,
+            finding,
+        }));
+    }
+    Ok(out)
+}
 
 /// Decides whether a finding's oldest commit only moved its secret: the commit renamed the file
 /// (exactly, or with edits as `git diff -M` judges) from a path whose content held the same
