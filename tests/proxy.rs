@@ -225,6 +225,8 @@ struct Proxy {
     addr: SocketAddr,
     dir: tempfile::TempDir,
     stderr: Arc<Mutex<Vec<String>>>,
+    /// Under `strace`, the proxy's own process id (`child` is strace).
+    traced: Option<u32>,
 }
 
 /// Builds a proxy's command line: a config file, an audit log in a temporary directory, and a
@@ -234,6 +236,7 @@ struct Builder {
     args: Vec<String>,
     env: Vec<(String, String)>,
     ca_pem: Option<String>,
+    trace: bool,
 }
 
 fn proxy(config: &str) -> Builder {
@@ -242,6 +245,7 @@ fn proxy(config: &str) -> Builder {
         args: Vec::new(),
         env: Vec::new(),
         ca_pem: None,
+        trace: false,
     }
 }
 
@@ -261,6 +265,22 @@ impl Builder {
         self
     }
 
+    /// Runs the proxy under `strace`, which records every `connect()` it makes and fails each
+    /// one (`ENETUNREACH`) without carrying it out: whatever the proxy decides, nothing is
+    /// dialled. `None` where strace is missing or cannot trace.
+    fn traced(mut self) -> Option<Proxy> {
+        let works = Command::new("strace")
+            .args(["-qq", "-e", "trace=none", "true"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !works {
+            return None;
+        }
+        self.trace = true;
+        Some(self.start())
+    }
+
     fn start(self) -> Proxy {
         tokio::task::block_in_place(|| self.start_blocking())
     }
@@ -269,7 +289,16 @@ impl Builder {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("hush.toml");
         std::fs::write(&config, &self.config).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hush"));
+        let mut cmd = if self.trace {
+            let mut strace = Command::new("strace");
+            strace.args(["-f", "-qq", "-e", "trace=connect"]);
+            strace.args(["-e", "inject=connect:error=ENETUNREACH", "-o"]);
+            strace.arg(dir.path().join("trace.txt"));
+            strace.arg(env!("CARGO_BIN_EXE_hush"));
+            strace
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_hush"))
+        };
         cmd.arg("proxy")
             .arg("--listen=127.0.0.1:0")
             .arg("--config")
@@ -311,11 +340,18 @@ impl Builder {
             Err(_) => panic!("proxy did not start: {:?}", stderr.lock().unwrap()),
         };
         wait_for_port(addr);
+        // strace's only child is the proxy.
+        let traced = self.trace.then(|| {
+            let children = format!("/proc/{0}/task/{0}/children", child.id());
+            let text = std::fs::read_to_string(children).unwrap();
+            text.split_whitespace().next().unwrap().parse().unwrap()
+        });
         Proxy {
             child,
             addr,
             dir,
             stderr,
+            traced,
         }
     }
 }
@@ -332,6 +368,16 @@ fn wait_for_port(addr: SocketAddr) {
 }
 
 impl Proxy {
+    /// The `connect()` calls strace saw (see [`Builder::traced`]), once the proxy has exited.
+    fn connects(&self) -> Vec<String> {
+        let trace = std::fs::read_to_string(self.dir.path().join("trace.txt")).unwrap();
+        trace
+            .lines()
+            .filter(|l| l.contains("connect("))
+            .map(str::to_string)
+            .collect()
+    }
+
     fn audit(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default()
     }
@@ -375,7 +421,7 @@ impl Proxy {
     fn signal(&self, sig: &str) {
         let status = Command::new("kill")
             .arg(format!("-{sig}"))
-            .arg(self.child.id().to_string())
+            .arg(self.traced.unwrap_or(self.child.id()).to_string())
             .status()
             .unwrap();
         assert!(status.success());
@@ -396,6 +442,14 @@ impl Proxy {
 
 impl Drop for Proxy {
     fn drop(&mut self) {
+        // Killing strace alone would leave the proxy it traces running, detached.
+        if let Some(pid) = self.traced {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .stderr(Stdio::null())
+                .status();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -965,6 +1019,89 @@ async fn private_addresses_are_refused_without_allow_private() {
     let (_, head) = connect_tunnel(&p, "localhost:443").await;
     assert!(head.starts_with("HTTP/1.1 403"), "{head}");
     assert_eq!(seen.conns.load(Ordering::SeqCst), 0);
+}
+
+/// IPv6 literals that lead to a forbidden IPv4 address, one per IPv4-carrying form, with what
+/// the refusal must say.
+const IPV4_CARRYING_TARGETS: &[(&str, &str)] = &[
+    // IPv4-translated (RFC 2765): the form that was dialled before.
+    (
+        "::ffff:0:a9fe:a9fe",
+        "leads to 169.254.169.254, a link-local",
+    ),
+    (
+        "::ffff:0:169.254.169.254",
+        "leads to 169.254.169.254, a link-local",
+    ),
+    ("::ffff:a9fe:a9fe", "leads to 169.254.169.254, a link-local"),
+    ("::a9fe:a9fe", "leads to 169.254.169.254, a link-local"),
+    (
+        "64:ff9b::a9fe:a9fe",
+        "leads to 169.254.169.254, a link-local",
+    ),
+    (
+        "64:ff9b:1:a9fe:a9:fe00::",
+        "leads to 169.254.169.254, a link-local",
+    ),
+    (
+        "64:ff9b:1::a9fe:a9fe",
+        "leads to 169.254.169.254, a link-local",
+    ),
+    (
+        "2002:a9fe:a9fe::1",
+        "leads to 169.254.169.254, a link-local",
+    ),
+    // Teredo: a metadata client (stored inverted), then a metadata server.
+    (
+        "2001:0:4136:e378:8000:63bf:5601:5601",
+        "leads to 169.254.169.254, a link-local",
+    ),
+    (
+        "2001:0:a9fe:a9fe:8000:63bf:f7f7:f7f7",
+        "leads to 169.254.169.254, a link-local",
+    ),
+    (
+        "2001:4860::5efe:a9fe:a9fe",
+        "leads to 169.254.169.254, a link-local",
+    ),
+    (
+        "2001:4860::200:5efe:c0a8:101",
+        "leads to 192.168.1.1, a private",
+    ),
+    ("5f00::1", "is a reserved"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv4_carrying_ipv6_targets_are_refused_without_a_connect() {
+    let up = echo_upstream().await;
+    let config = local_with(&format!("connect_ports = [443, {}]", up.port()));
+    let Some(mut p) = proxy(&config).traced() else {
+        eprintln!("skipped: strace is missing or cannot trace here");
+        return;
+    };
+    for (addr, why) in IPV4_CARRYING_TARGETS {
+        let (_, head) = connect_tunnel(&p, &format!("[{addr}]:443")).await;
+        assert!(head.starts_with("HTTP/1.1 403"), "CONNECT {addr}: {head}");
+        assert!(head.contains(why), "CONNECT {addr}: {head}");
+        let reply = get_via(&p, &format!("http://[{addr}]/latest/meta-data/")).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "GET {addr}");
+        let error = reply.headers["x-hush-error"].to_str().unwrap();
+        assert!(error.contains(why), "GET {addr}: {error}");
+    }
+    // The control: an allowed address is dialled, and strace sees (and fails) that connect().
+    let (_, head) = connect_tunnel(&p, &up.to_string()).await;
+    assert!(head.starts_with("HTTP/1.1 502"), "{head}");
+    p.signal("TERM");
+    assert_eq!(tokio::task::block_in_place(|| p.wait_exit()), Some(0));
+    let connects = p.connects();
+    assert_eq!(connects.len(), 1, "{connects:#?}");
+    assert!(
+        connects[0].contains(&format!("htons({})", up.port())),
+        "{connects:#?}"
+    );
+    let records = p.audit_records();
+    let denied = records.iter().filter(|r| r["decision"] == "denied").count();
+    assert_eq!(denied, 2 * IPV4_CARRYING_TARGETS.len(), "{records:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
