@@ -977,6 +977,42 @@ async fn telemetry_is_answered_locally() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telemetry_paths_are_blocked_in_every_spelling() {
+    let (up, seen) = http_upstream(None).await;
+    let config = format!("{LOCAL}plain_http_allow = [\"localhost\"]\n{TELEMETRY}");
+    let p = proxy(&config).start();
+    let spellings = [
+        "/TRACK/e",
+        "/Track",
+        "/%2ftrack",
+        "/%2Ftrack/e",
+        "//track",
+        "/x/..%2ftrack",
+        "/%2e/track",
+        "/%74RACK",
+    ];
+    for path in spellings {
+        let reply = get_via(&p, &format!("http://localhost:{}{path}", up.port())).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::NO_CONTENT,
+            "{path}: {}",
+            reply.body
+        );
+    }
+    assert_eq!(seen.requests.load(Ordering::SeqCst), 0);
+    // Other paths are not telemetry; a double-encoded slash is `%2f` to an origin.
+    for path in ["/api/track", "/%252ftrack"] {
+        let reply = get_via(&p, &format!("http://localhost:{}{path}", up.port())).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}");
+    }
+    assert_eq!(seen.requests.load(Ordering::SeqCst), 2);
+    let records = p.audit_wait(spellings.len() + 2).await;
+    let blocked = records.iter().filter(|r| r["vendor"] == "acme").count();
+    assert_eq!(blocked, spellings.len(), "{records:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn telemetry_environment_switches() {
     type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], StatusCode);
     let cases: &[Case] = &[

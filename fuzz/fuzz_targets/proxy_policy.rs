@@ -1,8 +1,9 @@
 //! The proxy's decision on arbitrary request targets (host, port, path as a client may send
 //! them), with the built-in telemetry list: no panic, a telemetry host is never let through
-//! unless telemetry is switched on, and an address literal that is not public (or carries an
-//! IPv4 address that is not) is never dialled. Seeds (SSRF forms, telemetry path spellings) are
-//! committed in `fuzz/seeds/proxy_policy/` (`fuzz/corpus/` is the fuzzer's own, untracked):
+//! unless telemetry is switched on, another spelling of a path gets the same decision, and an
+//! address literal that is not public (or carries an IPv4 address that is not) is never
+//! dialled. Seeds (SSRF forms, telemetry path spellings) are committed in
+//! `fuzz/seeds/proxy_policy/` (`fuzz/corpus/` is the fuzzer's own, untracked):
 //! `cargo fuzz run proxy_policy fuzz/corpus/proxy_policy fuzz/seeds/proxy_policy`.
 #![no_main]
 
@@ -53,6 +54,20 @@ fuzz_target!(|data: &[u8]| {
     let decision = policy().decide(&target, env);
     if let Decision::TelemetryBlocked { .. } = decision {
         assert!(!env.enable_telemetry || env.do_not_track);
+    }
+    // Doubled slashes and another letter case are other spellings of the same path.
+    if let Some(path) = target.path {
+        for other in [path.replace('/', "//"), path.to_ascii_uppercase()] {
+            let again = Target {
+                path: Some(&other),
+                ..target
+            };
+            assert_eq!(
+                policy().decide(&again, env),
+                decision,
+                "{path:?} vs {other:?}"
+            );
+        }
     }
     if let Ok(ip) = host.parse::<IpAddr>() {
         check_literal(ip, &decision);

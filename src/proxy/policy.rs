@@ -195,6 +195,7 @@ mod tests {
             path_prefix: path.map(Into::into),
             vendor: Some(vendor.into()),
             description: None,
+            path_case_sensitive: false,
         }
         .compile(None)
         .unwrap()
@@ -399,6 +400,57 @@ mod tests {
             "::ffff:0:a9fe:a9fe leads to 169.254.169.254, a link-local address not listed in \
              allow_private"
         );
+    }
+
+    /// A telemetry path is blocked however it is spelled: letter case, escapes of unreserved
+    /// characters and of `/`, dot segments and repeated slashes (issue 11, item 13). Judged with
+    /// the built-in list, as the proxy runs it.
+    #[test]
+    fn telemetry_paths_match_in_every_spelling() {
+        let builtin = crate::proxy::config::Config::parse("", std::path::Path::new("t.toml"));
+        let p = builtin.unwrap().policy;
+        let host = "us.i.posthog.com";
+        for path in [
+            "/batch",
+            "/batch/",
+            "/BATCH",
+            "/Batch/x",
+            "/%2fbatch",
+            "/%2Fbatch",
+            "/%2F%2fbatch",
+            "//batch",
+            "///batch",
+            "/./batch",
+            "/%2e/batch",
+            "/x/../batch",
+            "/x/%2e%2e/batch",
+            "/x%2f..%2fbatch",
+            "/%62atch",
+            "/%42ATCH",
+            "/CAPTURE/",
+            "/E/",
+            "/I/V0/E",
+        ] {
+            assert_eq!(
+                p.decide(&http(host, path), OFF),
+                blocked("posthog"),
+                "{path}"
+            );
+        }
+        for path in [
+            "/decide",
+            "/api/batch",
+            "/bat",
+            // An origin that decodes once sees `%2fbatch`, not `/batch`.
+            "/%252fbatch",
+            "/e",
+        ] {
+            assert_eq!(
+                p.decide(&http(host, path), OFF),
+                Decision::Upgrade,
+                "{path}"
+            );
+        }
     }
 
     #[test]
