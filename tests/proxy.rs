@@ -208,6 +208,53 @@ async fn echo_upstream() -> SocketAddr {
     addr
 }
 
+/// A raw HTTP/1.1 upstream that answers every request on a connection with `response`
+/// (written as is, framing and all), over TLS when `tls` is given.
+async fn raw_upstream(
+    tls: Option<Arc<rustls::ServerConfig>>,
+    response: &'static str,
+) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                match tls {
+                    Some(cfg) => {
+                        if let Ok(stream) = TlsAcceptor::from(cfg).accept(tcp).await {
+                            answer_each_head(stream, response).await;
+                        }
+                    }
+                    None => answer_each_head(tcp, response).await,
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Reads request heads (requests without bodies) and writes `response` after each.
+async fn answer_each_head<IO>(mut io: IO, response: &str)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            buf.drain(..end + 4);
+            if io.write_all(response.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+        match io.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
 /// An address where nothing listens (bound, then released).
 async fn dead_port() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0")
@@ -761,6 +808,65 @@ async fn keep_alive_and_chunked_bodies_pass_through() {
     assert!(records
         .iter()
         .any(|r| r["method"] == "POST" && r["bytes_up"] == 11));
+}
+
+/// An origin response with both `Content-Length` and `Transfer-Encoding: chunked` (11 bytes
+/// chunked, 5 declared): the chunked framing wins (RFC 9112 §6.3), the client gets the whole
+/// body, and the next response on the connection is intact.
+const BOTH_LENGTHS: &str = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\
+    Transfer-Encoding: chunked\r\n\r\nb\r\nhello world\r\n0\r\n\r\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_length_gives_way_to_chunked_framing() {
+    let pki = pki();
+    let clear = raw_upstream(None, BOTH_LENGTHS).await;
+    let tls = raw_upstream(Some(pki.server.clone()), BOTH_LENGTHS).await;
+    let p = proxy(&local_with("plain_http_allow = [\"localhost\"]"))
+        .ca(&pki)
+        .start();
+    let urls = [
+        format!("http://localhost:{}/a", clear.port()),
+        format!("http://127.0.0.1:{}/b", tls.port()),
+    ];
+    for url in urls {
+        // Three requests in a row on one client connection: each must come back whole.
+        let tcp = TcpStream::connect(p.addr).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        for i in 0..3 {
+            sender.ready().await.unwrap();
+            let resp = tokio::time::timeout(WAIT, sender.send_request(get(&url)))
+                .await
+                .expect("answered in time")
+                .unwrap_or_else(|e| panic!("{url} request {i}: {e}"));
+            let declared = resp.headers().get("content-length").cloned();
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(&body[..], b"hello world", "{url} request {i}");
+            assert!(
+                declared.is_none() || declared.as_ref().unwrap() == "11",
+                "{url}: content-length {declared:?}"
+            );
+        }
+    }
+    // The same, written raw and pipelined: two whole responses, nothing else.
+    let mut tcp = TcpStream::connect(p.addr).await.unwrap();
+    let req = format!(
+        "GET http://localhost:{0}/1 HTTP/1.1\r\nHost: localhost\r\n\r\n\
+         GET http://localhost:{0}/2 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        clear.port()
+    );
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(WAIT, tcp.read_to_end(&mut raw))
+        .await
+        .expect("both responses in time")
+        .unwrap();
+    let raw = String::from_utf8_lossy(&raw).to_lowercase();
+    assert_eq!(raw.matches("http/1.1 200").count(), 2, "{raw}");
+    assert_eq!(raw.matches("hello world").count(), 2, "{raw}");
+    assert!(!raw.contains("content-length: 5"), "{raw}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -565,7 +565,7 @@ async fn forward(ctx: &Ctx, req: Request<Incoming>, tls: bool) -> Response<Proxy
     );
     pending.up = up;
     let (mut parts, body) = resp.into_parts();
-    strip_hop_by_hop(&mut parts.headers);
+    response_head(&mut parts.headers);
     let pool = shared.pool.clone();
     let body = Counted {
         inner: body,
@@ -740,6 +740,18 @@ fn upstream_request(
         on_end: None,
     });
     Ok((Request::from_parts(parts, body), None))
+}
+
+/// Prepares an origin's response head for the client: the hop-by-hop headers go, and so does
+/// a `Content-Length` that came with a `Transfer-Encoding` (RFC 9112 §6.3). The transfer coding
+/// framed the body as it was read; passing the length on would cut the body short, or run it
+/// into the next response on the connection. The body is framed anew for the client.
+fn response_head(headers: &mut HeaderMap) {
+    let coded = headers.contains_key(header::TRANSFER_ENCODING);
+    strip_hop_by_hop(headers);
+    if coded {
+        headers.remove(header::CONTENT_LENGTH);
+    }
 }
 
 /// Removes the headers that describe one hop (RFC 9110 §7.6.1), including any named in
@@ -991,6 +1003,47 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1, "{h:?}");
         assert!(h.contains_key(header::ACCEPT));
+    }
+
+    /// Response framing cases (issue 11, item 12): a length that came with a transfer coding
+    /// is dropped; a length alone is kept.
+    #[test]
+    fn response_framing_table() {
+        type Fields = &'static [(&'static str, &'static str)];
+        let cases: &[(Fields, Option<&str>)] = &[
+            (&[("content-length", "11")], Some("11")),
+            (&[("transfer-encoding", "chunked")], None),
+            (
+                &[("content-length", "5"), ("transfer-encoding", "chunked")],
+                None,
+            ),
+            (
+                &[
+                    ("transfer-encoding", "gzip, chunked"),
+                    ("content-length", "5"),
+                ],
+                None,
+            ),
+            (
+                &[("transfer-encoding", "Chunked"), ("content-length", "0")],
+                None,
+            ),
+            (
+                &[("connection", "content-length"), ("content-length", "5")],
+                None,
+            ),
+            (&[], None),
+        ];
+        for (fields, want) in cases {
+            let mut h = HeaderMap::new();
+            for (name, value) in *fields {
+                h.append(*name, HeaderValue::from_static(value));
+            }
+            response_head(&mut h);
+            assert!(!h.contains_key(header::TRANSFER_ENCODING), "{fields:?}");
+            let got = h.get(header::CONTENT_LENGTH).map(|v| v.to_str().unwrap());
+            assert_eq!(got, *want, "{fields:?}");
+        }
     }
 
     #[test]
