@@ -255,6 +255,33 @@ where
     }
 }
 
+/// A TCP upstream that reads everything it is sent and never writes or closes. The flag is set
+/// once it has read the end of the stream (the proxy half-closed its side).
+async fn silent_upstream() -> (SocketAddr, Arc<std::sync::atomic::AtomicBool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let saw_eof = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = saw_eof.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let flag = flag.clone();
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel::<TcpStream>();
+            tokio::spawn(async move {
+                let mut sink = [0u8; 4096];
+                while tcp.read(&mut sink).await.unwrap_or(0) > 0 {}
+                flag.store(true, Ordering::SeqCst);
+                let _ = done_tx.send(tcp);
+            });
+            // Keep every socket open for as long as the test runs.
+            if let Ok(tcp) = done_rx.await {
+                held.push(tcp);
+            }
+        }
+    });
+    (addr, saw_eof)
+}
+
 /// An address where nothing listens (bound, then released).
 async fn dead_port() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0")
@@ -999,6 +1026,66 @@ async fn a_busy_tunnel_outlives_the_idle_timeout_then_closes_on_time() {
         "closed {took:?} after the last byte"
     );
     assert_eq!(p.audit_wait(1).await[0]["reason"], "idle timeout");
+}
+
+/// Asks for `/healthz` on a new connection until it is served rather than refused (`503`) for
+/// want of a connection slot; returns how long that took.
+async fn until_a_slot_is_free(p: &Proxy) -> Duration {
+    let start = Instant::now();
+    loop {
+        let mut tcp = TcpStream::connect(p.addr).await.unwrap();
+        let head = raw_head(&mut tcp, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        if head.starts_with("HTTP/1.1 200") {
+            return start.elapsed();
+        }
+        assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+        assert!(start.elapsed() < WAIT, "no slot came free in {WAIT:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tunnel_whose_client_left_frees_its_slot_after_a_grace_period() {
+    let (up, saw_eof) = silent_upstream().await;
+    let config = local_with(&format!("connect_ports = [{}]", up.port()));
+    let p = proxy(&config)
+        .arg("--max-connections=1")
+        .arg("--idle-timeout=60s")
+        .arg("--half-close-timeout=300ms")
+        .start();
+    // The harness's own probe of the port may still hold the one slot for a moment.
+    let deadline = Instant::now() + WAIT;
+    let mut tcp = loop {
+        let (tcp, head) = connect_tunnel(&p, &up.to_string()).await;
+        if head.starts_with("HTTP/1.1 200") {
+            break tcp;
+        }
+        assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+        assert!(Instant::now() < deadline, "{head}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    tcp.write_all(b"request").await.unwrap();
+    drop(tcp);
+    // The upstream is told at once (half-close)...
+    let start = Instant::now();
+    while !saw_eof.load(Ordering::SeqCst) {
+        assert!(
+            start.elapsed() < WAIT,
+            "the upstream never saw the client's end"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // ...and the slot comes back after the grace period, not the 60 s idle timeout.
+    let took = until_a_slot_is_free(&p).await;
+    assert!(took >= Duration::from_millis(200), "{took:?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    let records = p.audit_wait(1).await;
+    let tunnel = records.iter().find(|r| r["decision"] == "tunnel").unwrap();
+    assert_eq!(tunnel["bytes_up"], 7);
+    assert_eq!(
+        tunnel["reason"],
+        "the client closed its side; the upstream sent nothing more and did not close within 300ms"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -32,7 +32,7 @@ use super::auth::Token;
 use super::policy::{Decision, Env, Kind, Policy, Target};
 use super::pool::{Origin, Pool};
 use super::telemetry::normalize_host;
-use super::tunnel::{self, Counters};
+use super::tunnel::{self, Counters, Ending, Side, Timeouts};
 use super::upstream::{self, UpstreamError};
 
 type ProxyBody = BoxBody<Bytes, BoxError>;
@@ -50,6 +50,7 @@ pub struct Limits {
     pub connect_timeout: Duration,
     pub response_timeout: Duration,
     pub idle_timeout: Duration,
+    pub half_close_timeout: Duration,
     pub drain_timeout: Duration,
 }
 
@@ -171,7 +172,11 @@ async fn connection(
     // then runs right here, in the same task, rather than in one more spawned task.
     let job = tunnel_slot.lock().ok().and_then(|mut slot| slot.take());
     if let Some(job) = job {
-        job.run(shared.limits.idle_timeout).await;
+        let timeouts = Timeouts {
+            idle: shared.limits.idle_timeout,
+            grace: shared.limits.half_close_timeout,
+        };
+        job.run(timeouts).await;
     }
 }
 
@@ -246,22 +251,29 @@ struct TunnelJob {
 }
 
 impl TunnelJob {
-    async fn run(self, idle: Duration) {
+    async fn run(self, timeouts: Timeouts) {
         let TunnelJob {
             on_upgrade,
             upstream,
             mut pending,
         } = self;
         let result = match on_upgrade.await {
-            Ok(upgraded) => splice_upgraded(upgraded, upstream, idle, &pending).await,
+            Ok(upgraded) => splice_upgraded(upgraded, upstream, timeouts, &pending).await,
             Err(e) => Err(std::io::Error::other(e)),
         };
+        let grace = timeouts.grace.min(timeouts.idle);
         match result {
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                pending.set_reason("idle timeout".into());
-            }
+            Ok(Ending::Closed) => {}
+            Ok(Ending::Idle) => pending.set_reason("idle timeout".into()),
+            Ok(Ending::HalfClosed(Side::Client)) => pending.set_reason(format!(
+                "the client closed its side; the upstream sent nothing more and did not close \
+                 within {grace:?}"
+            )),
+            Ok(Ending::HalfClosed(Side::Upstream)) => pending.set_reason(format!(
+                "the upstream closed its side; the client sent nothing more and did not close \
+                 within {grace:?}"
+            )),
             Err(e) => pending.fail(200, format!("tunnel: {e}")),
-            Ok(()) => {}
         }
     }
 }
@@ -480,9 +492,9 @@ async fn open_tunnel(ctx: &Ctx, on_upgrade: hyper::upgrade::OnUpgrade) -> Respon
 async fn splice_upgraded(
     upgraded: hyper::upgrade::Upgraded,
     upstream: TcpStream,
-    idle: Duration,
+    timeouts: Timeouts,
     pending: &Pending,
-) -> std::io::Result<()> {
+) -> std::io::Result<Ending> {
     let counters = Counters {
         up: &pending.up,
         down: &pending.down,
@@ -493,7 +505,7 @@ async fn splice_upgraded(
                 parts.io.into_inner(),
                 upstream,
                 parts.read_buf,
-                idle,
+                timeouts,
                 counters,
             )
             .await
@@ -507,7 +519,7 @@ async fn splice_upgraded(
                 let (up, down) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
                 counters.up.fetch_add(up, Ordering::Relaxed);
                 counters.down.fetch_add(down, Ordering::Relaxed);
-                Ok(())
+                Ok(Ending::Closed)
             })
             .await
         }
