@@ -1466,6 +1466,51 @@ async fn slow_headers_are_cut_off() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_closed_at_the_header_timeout_are_logged_as_closed() {
+    let p = proxy(&format!("{LOCAL}{TELEMETRY}"))
+        .arg("--header-timeout=300ms")
+        .start();
+    // A keep-alive connection that was answered once, then said nothing more.
+    let mut kept = TcpStream::connect(p.addr).await.unwrap();
+    let head = raw_head(
+        &mut kept,
+        b"GET http://x.beacon.test/collect HTTP/1.1\r\nHost: x.beacon.test\r\n\r\n",
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 204"), "{head}");
+    // A connection that never sent a byte.
+    let mut silent = TcpStream::connect(p.addr).await.unwrap();
+    for tcp in [&mut kept, &mut silent] {
+        let mut buf = [0u8; 64];
+        let n = tokio::time::timeout(WAIT, tcp.read(&mut buf))
+            .await
+            .expect("the proxy closed the idle connection")
+            .unwrap_or(0);
+        assert_eq!(n, 0, "nothing more is sent before the close");
+    }
+    let records = p.audit_wait(3).await;
+    let closed: Vec<_> = records
+        .iter()
+        .filter(|r| r["decision"] == "closed")
+        .map(|r| {
+            (
+                r["status"].as_u64(),
+                r["reason"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(
+        closed.contains(&(Some(0), "idle keep-alive connection closed after 300ms")),
+        "{records:#?}"
+    );
+    assert!(
+        closed.contains(&(Some(0), "no request within 300ms")),
+        "{records:#?}"
+    );
+    assert!(records.iter().all(|r| r["status"] != 408), "{records:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_headers_get_431() {
     let p = proxy("").arg("--max-header-size=8192").start();
     let mut tcp = TcpStream::connect(p.addr).await.unwrap();
@@ -1719,6 +1764,33 @@ async fn shutdown_waits_for_tunnels_only_until_the_drain_deadline() {
     assert_eq!(records[0]["decision"], "tunnel");
     assert_eq!(records[0]["reason"], "closed at shutdown: drain timeout");
     assert_eq!(records[0]["bytes_up"], 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_cut_off_at_shutdown_says_so() {
+    let pki = pki();
+    let (up, _) = http_upstream(Some(pki.server.clone())).await;
+    let mut p = proxy(LOCAL).ca(&pki).arg("--drain-timeout=300ms").start();
+    let mut tcp = TcpStream::connect(p.addr).await.unwrap();
+    let req = format!(
+        "GET http://127.0.0.1:{}/stream HTTP/1.1\r\nHost: x\r\n\r\n",
+        up.port()
+    );
+    let head = raw_head(&mut tcp, req.as_bytes()).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    p.signal("TERM");
+    // The client stays and reads until the proxy cuts the endless body at the drain deadline.
+    let mut buf = vec![0u8; 64 * 1024];
+    let read = tokio::time::timeout(WAIT, async {
+        while tcp.read(&mut buf).await.unwrap_or(0) > 0 {}
+    })
+    .await;
+    assert!(read.is_ok(), "the download was never cut off");
+    assert_eq!(tokio::task::block_in_place(|| p.wait_exit()), Some(0));
+    let records = p.audit_records();
+    assert_eq!(records.len(), 1, "{records:#?}");
+    assert_eq!(records[0]["decision"], "upgrade");
+    assert_eq!(records[0]["reason"], "closed at shutdown: drain timeout");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

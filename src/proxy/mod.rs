@@ -11,6 +11,7 @@ pub mod server;
 pub mod telemetry;
 pub mod tunnel;
 pub mod upstream;
+pub mod watch;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -34,6 +34,7 @@ use super::pool::{Origin, Pool};
 use super::telemetry::normalize_host;
 use super::tunnel::{self, Counters, Ending, Side, Timeouts};
 use super::upstream::{self, UpstreamError};
+use super::watch::{Phase, PhaseCell, Watched};
 
 type ProxyBody = BoxBody<Bytes, BoxError>;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -200,8 +201,9 @@ async fn serve_http(
         .header_read_timeout(limits.header_timeout)
         .max_header_size(limits.max_header_size)
         .max_buf_size(limits.max_header_size.max(64 * 1024));
+    let phase = PhaseCell::default();
     let conn = builder
-        .serve_connection(TokioIo::new(stream), service)
+        .serve_connection(TokioIo::new(Watched::new(stream, phase.clone())), service)
         .with_upgrades();
     tokio::pin!(conn);
     let start = Instant::now();
@@ -212,30 +214,50 @@ async fn serve_http(
             conn.await
         }
     };
-    // Requests hyper turns away itself never reach `handle`; they are logged here.
-    if let Some((status, reason)) = served.err().as_ref().and_then(rejection) {
-        let mut record = Record::refused(peer, "error", status, reason);
+    // Requests hyper turns away itself never reach `handle`, and connections it closes for want
+    // of a request have none: they are logged here.
+    let ended = served.err();
+    let rejected = ended
+        .as_ref()
+        .and_then(|e| rejection(e, phase.get(), limits.header_timeout));
+    if let Some((decision, status, reason)) = rejected {
+        let mut record = Record::refused(peer, decision, status, &reason);
         record.duration_ms = start.elapsed().as_millis() as u64;
         shared.audit.write(&record);
     }
 }
 
-/// The status and reason for a request head hyper rejected before it reached the handler:
-/// hyper has already answered `400`/`414`/`431`, or closed a connection whose head did not
-/// arrive in time (logged as `408`). Other connection errors (a client gone mid-body, say)
-/// belong to a request whose own record has been written.
-fn rejection(e: &hyper::Error) -> Option<(u16, &'static str)> {
+/// The decision, status and reason for a connection hyper ended before a request reached the
+/// handler: hyper has already answered `400`/`414`/`431`; or no request head arrived within
+/// `--header-timeout`, which is an error (logged as `408`) only if one was on its way
+/// (`phase`); an idle keep-alive connection, or one that never sent a byte, is simply `closed`
+/// (status 0: nothing was sent). Other connection errors (a client gone mid-body, say) belong
+/// to a request whose own record has been written.
+fn rejection(
+    e: &hyper::Error,
+    phase: Phase,
+    header_timeout: Duration,
+) -> Option<(&'static str, u16, String)> {
+    let error = |status, reason: &str| Some(("error", status, reason.to_string()));
     if e.is_timeout() {
-        Some((408, "request head not received in time"))
+        match phase {
+            Phase::Reading => error(408, "request head not received in time"),
+            Phase::Answered => Some((
+                "closed",
+                0,
+                format!("idle keep-alive connection closed after {header_timeout:?}"),
+            )),
+            Phase::Fresh => Some(("closed", 0, format!("no request within {header_timeout:?}"))),
+        }
     } else if e.is_parse_too_large() {
         // hyper reports an over-long request target as "too large" as well.
         if e.to_string().contains("uri") {
-            Some((414, "request target too long"))
+            error(414, "request target too long")
         } else {
-            Some((431, "request head too large"))
+            error(431, "request head too large")
         }
     } else if e.is_parse() {
-        Some((400, "malformed request"))
+        error(400, "malformed request")
     } else {
         None
     }
@@ -499,10 +521,10 @@ async fn splice_upgraded(
         up: &pending.up,
         down: &pending.down,
     };
-    match upgraded.downcast::<TokioIo<TcpStream>>() {
+    match upgraded.downcast::<TokioIo<Watched<TcpStream>>>() {
         Ok(parts) => {
             tunnel::splice(
-                parts.io.into_inner(),
+                parts.io.into_inner().into_inner(),
                 upstream,
                 parts.read_buf,
                 timeouts,
