@@ -318,3 +318,92 @@ mod splicing {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    /// A connected loopback pair: (the far end a test drives, the end the tunnel gets).
+    async fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let far = TcpStream::connect(listener.local_addr().unwrap());
+        let (far, near) = tokio::join!(far, listener.accept());
+        (far.unwrap(), near.unwrap().0)
+    }
+
+    const TIMEOUTS: Timeouts = Timeouts {
+        idle: Duration::from_secs(60),
+        grace: Duration::from_millis(200),
+    };
+
+    /// Runs a tunnel between the near ends; returns the far ends and the tunnel's task.
+    async fn tunnel() -> (
+        TcpStream,
+        TcpStream,
+        tokio::task::JoinHandle<io::Result<Ending>>,
+    ) {
+        let (client, client_near) = pair().await;
+        let (upstream, upstream_near) = pair().await;
+        let task = tokio::spawn(async move {
+            let (up, down) = (AtomicU64::new(0), AtomicU64::new(0));
+            let counters = Counters {
+                up: &up,
+                down: &down,
+            };
+            splice(client_near, upstream_near, Bytes::new(), TIMEOUTS, counters).await
+        });
+        (client, upstream, task)
+    }
+
+    async fn ending(task: tokio::task::JoinHandle<io::Result<Ending>>) -> (Ending, Duration) {
+        let start = Instant::now();
+        let end = tokio::time::timeout(Duration::from_secs(10), task).await;
+        (end.unwrap().unwrap().unwrap(), start.elapsed())
+    }
+
+    #[tokio::test]
+    async fn a_side_that_closes_leaves_the_other_a_grace_period() {
+        // The client goes; the upstream never answers or closes.
+        let (client, mut upstream, task) = tunnel().await;
+        drop(client);
+        let mut buf = [0u8; 16];
+        assert_eq!(
+            upstream.read(&mut buf).await.unwrap(),
+            0,
+            "half-closed at once"
+        );
+        let (end, took) = ending(task).await;
+        assert_eq!(end, Ending::HalfClosed(Side::Client));
+        assert!(took < Duration::from_secs(3), "{took:?}");
+
+        // The upstream closes its side; the client stays open and silent.
+        let (mut client, mut upstream, task) = tunnel().await;
+        upstream.shutdown().await.unwrap();
+        assert_eq!(
+            client.read(&mut buf).await.unwrap(),
+            0,
+            "half-closed at once"
+        );
+        let (end, _) = ending(task).await;
+        assert_eq!(end, Ending::HalfClosed(Side::Upstream));
+        drop(upstream);
+    }
+
+    #[tokio::test]
+    async fn a_response_still_flowing_after_a_half_close_is_not_cut() {
+        let (mut client, mut upstream, task) = tunnel().await;
+        client.shutdown().await.unwrap();
+        // Five bytes 100 ms apart: 500 ms in all, longer than the 200 ms grace period.
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            upstream.write_all(b"x").await.unwrap();
+        }
+        upstream.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"xxxxx");
+        assert_eq!(ending(task).await.0, Ending::Closed);
+    }
+}
