@@ -208,6 +208,80 @@ async fn echo_upstream() -> SocketAddr {
     addr
 }
 
+/// A raw HTTP/1.1 upstream that answers every request on a connection with `response`
+/// (written as is, framing and all), over TLS when `tls` is given.
+async fn raw_upstream(
+    tls: Option<Arc<rustls::ServerConfig>>,
+    response: &'static str,
+) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                match tls {
+                    Some(cfg) => {
+                        if let Ok(stream) = TlsAcceptor::from(cfg).accept(tcp).await {
+                            answer_each_head(stream, response).await;
+                        }
+                    }
+                    None => answer_each_head(tcp, response).await,
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Reads request heads (requests without bodies) and writes `response` after each.
+async fn answer_each_head<IO>(mut io: IO, response: &str)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            buf.drain(..end + 4);
+            if io.write_all(response.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+        match io.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// A TCP upstream that reads everything it is sent and never writes or closes. The flag is set
+/// once it has read the end of the stream (the proxy half-closed its side).
+async fn silent_upstream() -> (SocketAddr, Arc<std::sync::atomic::AtomicBool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let saw_eof = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = saw_eof.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let flag = flag.clone();
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel::<TcpStream>();
+            tokio::spawn(async move {
+                let mut sink = [0u8; 4096];
+                while tcp.read(&mut sink).await.unwrap_or(0) > 0 {}
+                flag.store(true, Ordering::SeqCst);
+                let _ = done_tx.send(tcp);
+            });
+            // Keep every socket open for as long as the test runs.
+            if let Ok(tcp) = done_rx.await {
+                held.push(tcp);
+            }
+        }
+    });
+    (addr, saw_eof)
+}
+
 /// An address where nothing listens (bound, then released).
 async fn dead_port() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0")
@@ -225,6 +299,8 @@ struct Proxy {
     addr: SocketAddr,
     dir: tempfile::TempDir,
     stderr: Arc<Mutex<Vec<String>>>,
+    /// Under `strace`, the proxy's own process id (`child` is strace).
+    traced: Option<u32>,
 }
 
 /// Builds a proxy's command line: a config file, an audit log in a temporary directory, and a
@@ -234,6 +310,7 @@ struct Builder {
     args: Vec<String>,
     env: Vec<(String, String)>,
     ca_pem: Option<String>,
+    trace: bool,
 }
 
 fn proxy(config: &str) -> Builder {
@@ -242,6 +319,7 @@ fn proxy(config: &str) -> Builder {
         args: Vec::new(),
         env: Vec::new(),
         ca_pem: None,
+        trace: false,
     }
 }
 
@@ -261,6 +339,22 @@ impl Builder {
         self
     }
 
+    /// Runs the proxy under `strace`, which records every `connect()` it makes and fails each
+    /// one (`ENETUNREACH`) without carrying it out: whatever the proxy decides, nothing is
+    /// dialled. `None` where strace is missing or cannot trace.
+    fn traced(mut self) -> Option<Proxy> {
+        let works = Command::new("strace")
+            .args(["-qq", "-e", "trace=none", "true"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !works {
+            return None;
+        }
+        self.trace = true;
+        Some(self.start())
+    }
+
     fn start(self) -> Proxy {
         tokio::task::block_in_place(|| self.start_blocking())
     }
@@ -269,7 +363,16 @@ impl Builder {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("hush.toml");
         std::fs::write(&config, &self.config).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hush"));
+        let mut cmd = if self.trace {
+            let mut strace = Command::new("strace");
+            strace.args(["-f", "-qq", "-e", "trace=connect"]);
+            strace.args(["-e", "inject=connect:error=ENETUNREACH", "-o"]);
+            strace.arg(dir.path().join("trace.txt"));
+            strace.arg(env!("CARGO_BIN_EXE_hush"));
+            strace
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_hush"))
+        };
         cmd.arg("proxy")
             .arg("--listen=127.0.0.1:0")
             .arg("--config")
@@ -311,11 +414,18 @@ impl Builder {
             Err(_) => panic!("proxy did not start: {:?}", stderr.lock().unwrap()),
         };
         wait_for_port(addr);
+        // strace's only child is the proxy.
+        let traced = self.trace.then(|| {
+            let children = format!("/proc/{0}/task/{0}/children", child.id());
+            let text = std::fs::read_to_string(children).unwrap();
+            text.split_whitespace().next().unwrap().parse().unwrap()
+        });
         Proxy {
             child,
             addr,
             dir,
             stderr,
+            traced,
         }
     }
 }
@@ -332,6 +442,16 @@ fn wait_for_port(addr: SocketAddr) {
 }
 
 impl Proxy {
+    /// The `connect()` calls strace saw (see [`Builder::traced`]), once the proxy has exited.
+    fn connects(&self) -> Vec<String> {
+        let trace = std::fs::read_to_string(self.dir.path().join("trace.txt")).unwrap();
+        trace
+            .lines()
+            .filter(|l| l.contains("connect("))
+            .map(str::to_string)
+            .collect()
+    }
+
     fn audit(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default()
     }
@@ -375,7 +495,7 @@ impl Proxy {
     fn signal(&self, sig: &str) {
         let status = Command::new("kill")
             .arg(format!("-{sig}"))
-            .arg(self.child.id().to_string())
+            .arg(self.traced.unwrap_or(self.child.id()).to_string())
             .status()
             .unwrap();
         assert!(status.success());
@@ -396,6 +516,14 @@ impl Proxy {
 
 impl Drop for Proxy {
     fn drop(&mut self) {
+        // Killing strace alone would leave the proxy it traces running, detached.
+        if let Some(pid) = self.traced {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .stderr(Stdio::null())
+                .status();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -709,6 +837,65 @@ async fn keep_alive_and_chunked_bodies_pass_through() {
         .any(|r| r["method"] == "POST" && r["bytes_up"] == 11));
 }
 
+/// An origin response with both `Content-Length` and `Transfer-Encoding: chunked` (11 bytes
+/// chunked, 5 declared): the chunked framing wins (RFC 9112 §6.3), the client gets the whole
+/// body, and the next response on the connection is intact.
+const BOTH_LENGTHS: &str = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\
+    Transfer-Encoding: chunked\r\n\r\nb\r\nhello world\r\n0\r\n\r\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_length_gives_way_to_chunked_framing() {
+    let pki = pki();
+    let clear = raw_upstream(None, BOTH_LENGTHS).await;
+    let tls = raw_upstream(Some(pki.server.clone()), BOTH_LENGTHS).await;
+    let p = proxy(&local_with("plain_http_allow = [\"localhost\"]"))
+        .ca(&pki)
+        .start();
+    let urls = [
+        format!("http://localhost:{}/a", clear.port()),
+        format!("http://127.0.0.1:{}/b", tls.port()),
+    ];
+    for url in urls {
+        // Three requests in a row on one client connection: each must come back whole.
+        let tcp = TcpStream::connect(p.addr).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        for i in 0..3 {
+            sender.ready().await.unwrap();
+            let resp = tokio::time::timeout(WAIT, sender.send_request(get(&url)))
+                .await
+                .expect("answered in time")
+                .unwrap_or_else(|e| panic!("{url} request {i}: {e}"));
+            let declared = resp.headers().get("content-length").cloned();
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(&body[..], b"hello world", "{url} request {i}");
+            assert!(
+                declared.is_none() || declared.as_ref().unwrap() == "11",
+                "{url}: content-length {declared:?}"
+            );
+        }
+    }
+    // The same, written raw and pipelined: two whole responses, nothing else.
+    let mut tcp = TcpStream::connect(p.addr).await.unwrap();
+    let req = format!(
+        "GET http://localhost:{0}/1 HTTP/1.1\r\nHost: localhost\r\n\r\n\
+         GET http://localhost:{0}/2 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        clear.port()
+    );
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(WAIT, tcp.read_to_end(&mut raw))
+        .await
+        .expect("both responses in time")
+        .unwrap();
+    let raw = String::from_utf8_lossy(&raw).to_lowercase();
+    assert_eq!(raw.matches("http/1.1 200").count(), 2, "{raw}");
+    assert_eq!(raw.matches("hello world").count(), 2, "{raw}");
+    assert!(!raw.contains("content-length: 5"), "{raw}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn curl_through_the_proxy_both_ways() {
     let pki = pki();
@@ -841,6 +1028,66 @@ async fn a_busy_tunnel_outlives_the_idle_timeout_then_closes_on_time() {
     assert_eq!(p.audit_wait(1).await[0]["reason"], "idle timeout");
 }
 
+/// Asks for `/healthz` on a new connection until it is served rather than refused (`503`) for
+/// want of a connection slot; returns how long that took.
+async fn until_a_slot_is_free(p: &Proxy) -> Duration {
+    let start = Instant::now();
+    loop {
+        let mut tcp = TcpStream::connect(p.addr).await.unwrap();
+        let head = raw_head(&mut tcp, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        if head.starts_with("HTTP/1.1 200") {
+            return start.elapsed();
+        }
+        assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+        assert!(start.elapsed() < WAIT, "no slot came free in {WAIT:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tunnel_whose_client_left_frees_its_slot_after_a_grace_period() {
+    let (up, saw_eof) = silent_upstream().await;
+    let config = local_with(&format!("connect_ports = [{}]", up.port()));
+    let p = proxy(&config)
+        .arg("--max-connections=1")
+        .arg("--idle-timeout=60s")
+        .arg("--half-close-timeout=300ms")
+        .start();
+    // The harness's own probe of the port may still hold the one slot for a moment.
+    let deadline = Instant::now() + WAIT;
+    let mut tcp = loop {
+        let (tcp, head) = connect_tunnel(&p, &up.to_string()).await;
+        if head.starts_with("HTTP/1.1 200") {
+            break tcp;
+        }
+        assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+        assert!(Instant::now() < deadline, "{head}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    tcp.write_all(b"request").await.unwrap();
+    drop(tcp);
+    // The upstream is told at once (half-close)...
+    let start = Instant::now();
+    while !saw_eof.load(Ordering::SeqCst) {
+        assert!(
+            start.elapsed() < WAIT,
+            "the upstream never saw the client's end"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // ...and the slot comes back after the grace period, not the 60 s idle timeout.
+    let took = until_a_slot_is_free(&p).await;
+    assert!(took >= Duration::from_millis(200), "{took:?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    let records = p.audit_wait(1).await;
+    let tunnel = records.iter().find(|r| r["decision"] == "tunnel").unwrap();
+    assert_eq!(tunnel["bytes_up"], 7);
+    assert_eq!(
+        tunnel["reason"],
+        "the client closed its side; the upstream sent nothing more and did not close within 300ms"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_to_other_ports_is_403() {
     let up = echo_upstream().await;
@@ -923,6 +1170,42 @@ async fn telemetry_is_answered_locally() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telemetry_paths_are_blocked_in_every_spelling() {
+    let (up, seen) = http_upstream(None).await;
+    let config = format!("{LOCAL}plain_http_allow = [\"localhost\"]\n{TELEMETRY}");
+    let p = proxy(&config).start();
+    let spellings = [
+        "/TRACK/e",
+        "/Track",
+        "/%2ftrack",
+        "/%2Ftrack/e",
+        "//track",
+        "/x/..%2ftrack",
+        "/%2e/track",
+        "/%74RACK",
+    ];
+    for path in spellings {
+        let reply = get_via(&p, &format!("http://localhost:{}{path}", up.port())).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::NO_CONTENT,
+            "{path}: {}",
+            reply.body
+        );
+    }
+    assert_eq!(seen.requests.load(Ordering::SeqCst), 0);
+    // Other paths are not telemetry; a double-encoded slash is `%2f` to an origin.
+    for path in ["/api/track", "/%252ftrack"] {
+        let reply = get_via(&p, &format!("http://localhost:{}{path}", up.port())).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}");
+    }
+    assert_eq!(seen.requests.load(Ordering::SeqCst), 2);
+    let records = p.audit_wait(spellings.len() + 2).await;
+    let blocked = records.iter().filter(|r| r["vendor"] == "acme").count();
+    assert_eq!(blocked, spellings.len(), "{records:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn telemetry_environment_switches() {
     type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], StatusCode);
     let cases: &[Case] = &[
@@ -965,6 +1248,89 @@ async fn private_addresses_are_refused_without_allow_private() {
     let (_, head) = connect_tunnel(&p, "localhost:443").await;
     assert!(head.starts_with("HTTP/1.1 403"), "{head}");
     assert_eq!(seen.conns.load(Ordering::SeqCst), 0);
+}
+
+/// IPv6 literals that lead to a forbidden IPv4 address, one per IPv4-carrying form, with what
+/// the refusal must say.
+const IPV4_CARRYING_TARGETS: &[(&str, &str)] = &[
+    // IPv4-translated (RFC 2765): the form that was dialled before.
+    (
+        "::ffff:0:a9fe:a9fe",
+        "leads to 169.254.169.254, a link-local",
+    ),
+    (
+        "::ffff:0:169.254.169.254",
+        "leads to 169.254.169.254, a link-local",
+    ),
+    ("::ffff:a9fe:a9fe", "leads to 169.254.169.254, a link-local"),
+    ("::a9fe:a9fe", "leads to 169.254.169.254, a link-local"),
+    (
+        "64:ff9b::a9fe:a9fe",
+        "leads to 169.254.169.254, a link-local",
+    ),
+    (
+        "64:ff9b:1:a9fe:a9:fe00::",
+        "leads to 169.254.169.254, a link-local",
+    ),
+    (
+        "64:ff9b:1::a9fe:a9fe",
+        "leads to 169.254.169.254, a link-local",
+    ),
+    (
+        "2002:a9fe:a9fe::1",
+        "leads to 169.254.169.254, a link-local",
+    ),
+    // Teredo: a metadata client (stored inverted), then a metadata server.
+    (
+        "2001:0:4136:e378:8000:63bf:5601:5601",
+        "leads to 169.254.169.254, a link-local",
+    ),
+    (
+        "2001:0:a9fe:a9fe:8000:63bf:f7f7:f7f7",
+        "leads to 169.254.169.254, a link-local",
+    ),
+    (
+        "2001:4860::5efe:a9fe:a9fe",
+        "leads to 169.254.169.254, a link-local",
+    ),
+    (
+        "2001:4860::200:5efe:c0a8:101",
+        "leads to 192.168.1.1, a private",
+    ),
+    ("5f00::1", "is a reserved"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv4_carrying_ipv6_targets_are_refused_without_a_connect() {
+    let up = echo_upstream().await;
+    let config = local_with(&format!("connect_ports = [443, {}]", up.port()));
+    let Some(mut p) = proxy(&config).traced() else {
+        eprintln!("skipped: strace is missing or cannot trace here");
+        return;
+    };
+    for (addr, why) in IPV4_CARRYING_TARGETS {
+        let (_, head) = connect_tunnel(&p, &format!("[{addr}]:443")).await;
+        assert!(head.starts_with("HTTP/1.1 403"), "CONNECT {addr}: {head}");
+        assert!(head.contains(why), "CONNECT {addr}: {head}");
+        let reply = get_via(&p, &format!("http://[{addr}]/latest/meta-data/")).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "GET {addr}");
+        let error = reply.headers["x-hush-error"].to_str().unwrap();
+        assert!(error.contains(why), "GET {addr}: {error}");
+    }
+    // The control: an allowed address is dialled, and strace sees (and fails) that connect().
+    let (_, head) = connect_tunnel(&p, &up.to_string()).await;
+    assert!(head.starts_with("HTTP/1.1 502"), "{head}");
+    p.signal("TERM");
+    assert_eq!(tokio::task::block_in_place(|| p.wait_exit()), Some(0));
+    let connects = p.connects();
+    assert_eq!(connects.len(), 1, "{connects:#?}");
+    assert!(
+        connects[0].contains(&format!("htons({})", up.port())),
+        "{connects:#?}"
+    );
+    let records = p.audit_records();
+    let denied = records.iter().filter(|r| r["decision"] == "denied").count();
+    assert_eq!(denied, 2 * IPV4_CARRYING_TARGETS.len(), "{records:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1097,6 +1463,51 @@ async fn slow_headers_are_cut_off() {
         (Some("error"), Some(408))
     );
     assert_eq!(r["reason"], "request head not received in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_closed_at_the_header_timeout_are_logged_as_closed() {
+    let p = proxy(&format!("{LOCAL}{TELEMETRY}"))
+        .arg("--header-timeout=300ms")
+        .start();
+    // A keep-alive connection that was answered once, then said nothing more.
+    let mut kept = TcpStream::connect(p.addr).await.unwrap();
+    let head = raw_head(
+        &mut kept,
+        b"GET http://x.beacon.test/collect HTTP/1.1\r\nHost: x.beacon.test\r\n\r\n",
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 204"), "{head}");
+    // A connection that never sent a byte.
+    let mut silent = TcpStream::connect(p.addr).await.unwrap();
+    for tcp in [&mut kept, &mut silent] {
+        let mut buf = [0u8; 64];
+        let n = tokio::time::timeout(WAIT, tcp.read(&mut buf))
+            .await
+            .expect("the proxy closed the idle connection")
+            .unwrap_or(0);
+        assert_eq!(n, 0, "nothing more is sent before the close");
+    }
+    let records = p.audit_wait(3).await;
+    let closed: Vec<_> = records
+        .iter()
+        .filter(|r| r["decision"] == "closed")
+        .map(|r| {
+            (
+                r["status"].as_u64(),
+                r["reason"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(
+        closed.contains(&(Some(0), "idle keep-alive connection closed after 300ms")),
+        "{records:#?}"
+    );
+    assert!(
+        closed.contains(&(Some(0), "no request within 300ms")),
+        "{records:#?}"
+    );
+    assert!(records.iter().all(|r| r["status"] != 408), "{records:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1353,6 +1764,33 @@ async fn shutdown_waits_for_tunnels_only_until_the_drain_deadline() {
     assert_eq!(records[0]["decision"], "tunnel");
     assert_eq!(records[0]["reason"], "closed at shutdown: drain timeout");
     assert_eq!(records[0]["bytes_up"], 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_cut_off_at_shutdown_says_so() {
+    let pki = pki();
+    let (up, _) = http_upstream(Some(pki.server.clone())).await;
+    let mut p = proxy(LOCAL).ca(&pki).arg("--drain-timeout=300ms").start();
+    let mut tcp = TcpStream::connect(p.addr).await.unwrap();
+    let req = format!(
+        "GET http://127.0.0.1:{}/stream HTTP/1.1\r\nHost: x\r\n\r\n",
+        up.port()
+    );
+    let head = raw_head(&mut tcp, req.as_bytes()).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    p.signal("TERM");
+    // The client stays and reads until the proxy cuts the endless body at the drain deadline.
+    let mut buf = vec![0u8; 64 * 1024];
+    let read = tokio::time::timeout(WAIT, async {
+        while tcp.read(&mut buf).await.unwrap_or(0) > 0 {}
+    })
+    .await;
+    assert!(read.is_ok(), "the download was never cut off");
+    assert_eq!(tokio::task::block_in_place(|| p.wait_exit()), Some(0));
+    let records = p.audit_records();
+    assert_eq!(records.len(), 1, "{records:#?}");
+    assert_eq!(records[0]["decision"], "upgrade");
+    assert_eq!(records[0]["reason"], "closed at shutdown: drain timeout");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -139,9 +139,14 @@ impl Pending {
         }
     }
 
-    /// Notes why an exchange ended without making it an error (e.g. a tunnel's idle timeout).
+    /// Notes why an exchange ended without making it an error (a tunnel's idle timeout, a body
+    /// cut short). Once the proxy is cutting off what is still open at shutdown, whatever else
+    /// seems to happen (the client's socket or the origin's closing) follows from that: the
+    /// record then gives the drain deadline as the reason when it is written.
     pub fn set_reason(&mut self, reason: String) {
-        self.record.reason = Some(reason);
+        if !self.log.cutting_off.load(Ordering::Relaxed) {
+            self.record.reason = Some(reason);
+        }
     }
 
     /// Turns the record into an error (a failure after the decision) with its reason.

@@ -11,6 +11,7 @@ pub mod server;
 pub mod telemetry;
 pub mod tunnel;
 pub mod upstream;
+pub mod watch;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -65,6 +66,10 @@ pub struct ProxyArgs {
     /// whose origin sends nothing for this long in the middle of its body.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub idle_timeout: Duration,
+    /// Once one side of a tunnel has closed its sending side (the close is passed on), how long
+    /// the other may stay silent and open before the tunnel is closed; at most --idle-timeout.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub half_close_timeout: Duration,
     /// How long an idle upstream connection of a plain-HTTP request is kept for the next
     /// request to the same origin; 0 closes each after its response.
     #[arg(long, default_value = "4s", value_parser = parse_duration)]
@@ -153,6 +158,7 @@ pub fn run(args: &ProxyArgs) -> Result<(), ProxyError> {
             connect_timeout: args.connect_timeout,
             response_timeout: args.response_timeout,
             idle_timeout: args.idle_timeout,
+            half_close_timeout: args.half_close_timeout,
             drain_timeout: args.drain_timeout,
         },
     });

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use super::addr::{self, Cidr, Range};
+use super::addr::{self, Cidr, Refusal};
 use super::telemetry::{normalize_host, normalize_path, HostGlob, Rule};
 
 /// What the client asked for.
@@ -107,15 +107,28 @@ pub enum Decision {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
     ConnectPort(u16),
-    PrivateAddress(IpAddr, Range),
+    /// The address, and why it is not public.
+    PrivateAddress(IpAddr, Refusal),
 }
 
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reason::ConnectPort(p) => write!(f, "CONNECT to port {p} is not in connect_ports"),
-            Reason::PrivateAddress(ip, range) => {
+            Reason::PrivateAddress(ip, Refusal { range, via: None }) => {
                 write!(f, "{ip} is a {range} address not listed in allow_private")
+            }
+            Reason::PrivateAddress(
+                ip,
+                Refusal {
+                    range,
+                    via: Some(v4),
+                },
+            ) => {
+                write!(
+                    f,
+                    "{ip} leads to {v4}, a {range} address not listed in allow_private"
+                )
             }
         }
     }
@@ -153,7 +166,7 @@ impl Policy {
 
     /// Checks the address about to be dialled against the private ranges and `allow_private`.
     pub fn check_addr(&self, ip: IpAddr) -> Result<(), Reason> {
-        addr::check(ip, &self.allow_private).map_err(|range| Reason::PrivateAddress(ip, range))
+        addr::check(ip, &self.allow_private).map_err(|refusal| Reason::PrivateAddress(ip, refusal))
     }
 
     fn telemetry_rule(&self, host: &str, path: Option<&str>) -> Option<&Rule> {
@@ -173,6 +186,7 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proxy::addr::Range;
     use crate::proxy::telemetry::RawRule;
 
     fn rule(vendor: &str, host: &str, path: Option<&str>) -> Rule {
@@ -181,6 +195,7 @@ mod tests {
             path_prefix: path.map(Into::into),
             vendor: Some(vendor.into()),
             description: None,
+            path_case_sensitive: false,
         }
         .compile(None)
         .unwrap()
@@ -238,7 +253,17 @@ mod tests {
     }
 
     fn private(ip: &str, range: Range) -> Decision {
-        Decision::Denied(Reason::PrivateAddress(ip.parse().unwrap(), range))
+        let refusal = Refusal { range, via: None };
+        Decision::Denied(Reason::PrivateAddress(ip.parse().unwrap(), refusal))
+    }
+
+    /// Refused for the IPv4 address `v4` that the IPv6 address `ip` carries.
+    fn private_via(ip: &str, range: Range, v4: &str) -> Decision {
+        let via = Some(v4.parse().unwrap());
+        Decision::Denied(Reason::PrivateAddress(
+            ip.parse().unwrap(),
+            Refusal { range, via },
+        ))
     }
 
     #[test]
@@ -297,7 +322,7 @@ mod tests {
             (
                 connect("::ffff:10.0.0.1", 443),
                 OFF,
-                private("::ffff:10.0.0.1", Range::Private),
+                private_via("::ffff:10.0.0.1", Range::Private, "10.0.0.1"),
             ),
             (connect("10.1.2.3", 443), OFF, Decision::Tunnel),
             (http("10.1.2.3", "/"), OFF, Decision::Upgrade),
@@ -305,6 +330,126 @@ mod tests {
         ];
         for (target, env, want) in cases {
             assert_eq!(p.decide(&target, env), want, "{target:?} {env:?}");
+        }
+    }
+
+    /// Address literals of every IPv4-carrying IPv6 form are refused by the IPv4 address they
+    /// lead to, before anything is dialled (issue 11, item 11).
+    #[test]
+    fn ipv4_carrying_ipv6_literals_are_refused() {
+        let p = policy();
+        let meta = "169.254.169.254";
+        let link = Range::LinkLocal;
+        let cases: Vec<(Target, Decision)> = vec![
+            (
+                connect("::ffff:0:a9fe:a9fe", 443),
+                private_via("::ffff:0:a9fe:a9fe", link, meta),
+            ),
+            (
+                http("::ffff:0:a9fe:a9fe", "/latest/meta-data"),
+                private_via("::ffff:0:a9fe:a9fe", link, meta),
+            ),
+            (
+                connect("::a9fe:a9fe", 443),
+                private_via("::a9fe:a9fe", link, meta),
+            ),
+            (
+                http("64:ff9b::a9fe:a9fe", "/"),
+                private_via("64:ff9b::a9fe:a9fe", link, meta),
+            ),
+            (
+                connect("64:ff9b:1:a9fe:a9:fe00::", 443),
+                private_via("64:ff9b:1:a9fe:a9:fe00::", link, meta),
+            ),
+            (
+                connect("2002:a9fe:a9fe::1", 443),
+                private_via("2002:a9fe:a9fe::1", link, meta),
+            ),
+            (
+                connect("2001:0:4136:e378:8000:63bf:5601:5601", 443),
+                private_via("2001:0:4136:e378:8000:63bf:5601:5601", link, meta),
+            ),
+            (
+                http("2001:4860::200:5efe:a9fe:a9fe", "/"),
+                private_via("2001:4860::200:5efe:a9fe:a9fe", link, meta),
+            ),
+            (
+                connect("::ffff:0:7f00:1", 443),
+                private_via("::ffff:0:7f00:1", Range::Loopback, "127.0.0.1"),
+            ),
+            (connect("5f00::1", 443), private("5f00::1", Range::Reserved)),
+            // allow_private (10.1.0.0/16) covers the IPv4 address behind any form.
+            (connect("::ffff:0:a01:203", 443), Decision::Tunnel),
+            (connect("64:ff9b::a01:203", 443), Decision::Tunnel),
+            // Public IPv4 behind a translation prefix is public.
+            (connect("64:ff9b::808:808", 443), Decision::Tunnel),
+            (connect("::ffff:0:808:808", 443), Decision::Tunnel),
+        ];
+        for (target, want) in cases {
+            assert_eq!(p.decide(&target, OFF), want, "{target:?}");
+        }
+        let reason = Reason::PrivateAddress(
+            "::ffff:0:a9fe:a9fe".parse().unwrap(),
+            Refusal {
+                range: link,
+                via: Some(meta.parse().unwrap()),
+            },
+        );
+        assert_eq!(
+            reason.to_string(),
+            "::ffff:0:a9fe:a9fe leads to 169.254.169.254, a link-local address not listed in \
+             allow_private"
+        );
+    }
+
+    /// A telemetry path is blocked however it is spelled: letter case, escapes of unreserved
+    /// characters and of `/`, dot segments and repeated slashes (issue 11, item 13). Judged with
+    /// the built-in list, as the proxy runs it.
+    #[test]
+    fn telemetry_paths_match_in_every_spelling() {
+        let builtin = crate::proxy::config::Config::parse("", std::path::Path::new("t.toml"));
+        let p = builtin.unwrap().policy;
+        let host = "us.i.posthog.com";
+        for path in [
+            "/batch",
+            "/batch/",
+            "/BATCH",
+            "/Batch/x",
+            "/%2fbatch",
+            "/%2Fbatch",
+            "/%2F%2fbatch",
+            "//batch",
+            "///batch",
+            "/./batch",
+            "/%2e/batch",
+            "/x/../batch",
+            "/x/%2e%2e/batch",
+            "/x%2f..%2fbatch",
+            "/%62atch",
+            "/%42ATCH",
+            "/CAPTURE/",
+            "/E/",
+            "/I/V0/E",
+        ] {
+            assert_eq!(
+                p.decide(&http(host, path), OFF),
+                blocked("posthog"),
+                "{path}"
+            );
+        }
+        for path in [
+            "/decide",
+            "/api/batch",
+            "/bat",
+            // An origin that decodes once sees `%2fbatch`, not `/batch`.
+            "/%252fbatch",
+            "/e",
+        ] {
+            assert_eq!(
+                p.decide(&http(host, path), OFF),
+                Decision::Upgrade,
+                "{path}"
+            );
         }
     }
 

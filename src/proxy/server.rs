@@ -32,8 +32,9 @@ use super::auth::Token;
 use super::policy::{Decision, Env, Kind, Policy, Target};
 use super::pool::{Origin, Pool};
 use super::telemetry::normalize_host;
-use super::tunnel::{self, Counters};
+use super::tunnel::{self, Counters, Ending, Side, Timeouts};
 use super::upstream::{self, UpstreamError};
+use super::watch::{Phase, PhaseCell, Watched};
 
 type ProxyBody = BoxBody<Bytes, BoxError>;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -50,6 +51,7 @@ pub struct Limits {
     pub connect_timeout: Duration,
     pub response_timeout: Duration,
     pub idle_timeout: Duration,
+    pub half_close_timeout: Duration,
     pub drain_timeout: Duration,
 }
 
@@ -171,7 +173,11 @@ async fn connection(
     // then runs right here, in the same task, rather than in one more spawned task.
     let job = tunnel_slot.lock().ok().and_then(|mut slot| slot.take());
     if let Some(job) = job {
-        job.run(shared.limits.idle_timeout).await;
+        let timeouts = Timeouts {
+            idle: shared.limits.idle_timeout,
+            grace: shared.limits.half_close_timeout,
+        };
+        job.run(timeouts).await;
     }
 }
 
@@ -195,8 +201,9 @@ async fn serve_http(
         .header_read_timeout(limits.header_timeout)
         .max_header_size(limits.max_header_size)
         .max_buf_size(limits.max_header_size.max(64 * 1024));
+    let phase = PhaseCell::default();
     let conn = builder
-        .serve_connection(TokioIo::new(stream), service)
+        .serve_connection(TokioIo::new(Watched::new(stream, phase.clone())), service)
         .with_upgrades();
     tokio::pin!(conn);
     let start = Instant::now();
@@ -207,30 +214,50 @@ async fn serve_http(
             conn.await
         }
     };
-    // Requests hyper turns away itself never reach `handle`; they are logged here.
-    if let Some((status, reason)) = served.err().as_ref().and_then(rejection) {
-        let mut record = Record::refused(peer, "error", status, reason);
+    // Requests hyper turns away itself never reach `handle`, and connections it closes for want
+    // of a request have none: they are logged here.
+    let ended = served.err();
+    let rejected = ended
+        .as_ref()
+        .and_then(|e| rejection(e, phase.get(), limits.header_timeout));
+    if let Some((decision, status, reason)) = rejected {
+        let mut record = Record::refused(peer, decision, status, &reason);
         record.duration_ms = start.elapsed().as_millis() as u64;
         shared.audit.write(&record);
     }
 }
 
-/// The status and reason for a request head hyper rejected before it reached the handler:
-/// hyper has already answered `400`/`414`/`431`, or closed a connection whose head did not
-/// arrive in time (logged as `408`). Other connection errors (a client gone mid-body, say)
-/// belong to a request whose own record has been written.
-fn rejection(e: &hyper::Error) -> Option<(u16, &'static str)> {
+/// The decision, status and reason for a connection hyper ended before a request reached the
+/// handler: hyper has already answered `400`/`414`/`431`; or no request head arrived within
+/// `--header-timeout`, which is an error (logged as `408`) only if one was on its way
+/// (`phase`); an idle keep-alive connection, or one that never sent a byte, is simply `closed`
+/// (status 0: nothing was sent). Other connection errors (a client gone mid-body, say) belong
+/// to a request whose own record has been written.
+fn rejection(
+    e: &hyper::Error,
+    phase: Phase,
+    header_timeout: Duration,
+) -> Option<(&'static str, u16, String)> {
+    let error = |status, reason: &str| Some(("error", status, reason.to_string()));
     if e.is_timeout() {
-        Some((408, "request head not received in time"))
+        match phase {
+            Phase::Reading => error(408, "request head not received in time"),
+            Phase::Answered => Some((
+                "closed",
+                0,
+                format!("idle keep-alive connection closed after {header_timeout:?}"),
+            )),
+            Phase::Fresh => Some(("closed", 0, format!("no request within {header_timeout:?}"))),
+        }
     } else if e.is_parse_too_large() {
         // hyper reports an over-long request target as "too large" as well.
         if e.to_string().contains("uri") {
-            Some((414, "request target too long"))
+            error(414, "request target too long")
         } else {
-            Some((431, "request head too large"))
+            error(431, "request head too large")
         }
     } else if e.is_parse() {
-        Some((400, "malformed request"))
+        error(400, "malformed request")
     } else {
         None
     }
@@ -246,22 +273,29 @@ struct TunnelJob {
 }
 
 impl TunnelJob {
-    async fn run(self, idle: Duration) {
+    async fn run(self, timeouts: Timeouts) {
         let TunnelJob {
             on_upgrade,
             upstream,
             mut pending,
         } = self;
         let result = match on_upgrade.await {
-            Ok(upgraded) => splice_upgraded(upgraded, upstream, idle, &pending).await,
+            Ok(upgraded) => splice_upgraded(upgraded, upstream, timeouts, &pending).await,
             Err(e) => Err(std::io::Error::other(e)),
         };
+        let grace = timeouts.grace.min(timeouts.idle);
         match result {
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                pending.set_reason("idle timeout".into());
-            }
+            Ok(Ending::Closed) => {}
+            Ok(Ending::Idle) => pending.set_reason("idle timeout".into()),
+            Ok(Ending::HalfClosed(Side::Client)) => pending.set_reason(format!(
+                "the client closed its side; the upstream sent nothing more and did not close \
+                 within {grace:?}"
+            )),
+            Ok(Ending::HalfClosed(Side::Upstream)) => pending.set_reason(format!(
+                "the upstream closed its side; the client sent nothing more and did not close \
+                 within {grace:?}"
+            )),
             Err(e) => pending.fail(200, format!("tunnel: {e}")),
-            Ok(()) => {}
         }
     }
 }
@@ -480,20 +514,20 @@ async fn open_tunnel(ctx: &Ctx, on_upgrade: hyper::upgrade::OnUpgrade) -> Respon
 async fn splice_upgraded(
     upgraded: hyper::upgrade::Upgraded,
     upstream: TcpStream,
-    idle: Duration,
+    timeouts: Timeouts,
     pending: &Pending,
-) -> std::io::Result<()> {
+) -> std::io::Result<Ending> {
     let counters = Counters {
         up: &pending.up,
         down: &pending.down,
     };
-    match upgraded.downcast::<TokioIo<TcpStream>>() {
+    match upgraded.downcast::<TokioIo<Watched<TcpStream>>>() {
         Ok(parts) => {
             tunnel::splice(
-                parts.io.into_inner(),
+                parts.io.into_inner().into_inner(),
                 upstream,
                 parts.read_buf,
-                idle,
+                timeouts,
                 counters,
             )
             .await
@@ -507,7 +541,7 @@ async fn splice_upgraded(
                 let (up, down) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
                 counters.up.fetch_add(up, Ordering::Relaxed);
                 counters.down.fetch_add(down, Ordering::Relaxed);
-                Ok(())
+                Ok(Ending::Closed)
             })
             .await
         }
@@ -565,7 +599,7 @@ async fn forward(ctx: &Ctx, req: Request<Incoming>, tls: bool) -> Response<Proxy
     );
     pending.up = up;
     let (mut parts, body) = resp.into_parts();
-    strip_hop_by_hop(&mut parts.headers);
+    response_head(&mut parts.headers);
     let pool = shared.pool.clone();
     let body = Counted {
         inner: body,
@@ -740,6 +774,18 @@ fn upstream_request(
         on_end: None,
     });
     Ok((Request::from_parts(parts, body), None))
+}
+
+/// Prepares an origin's response head for the client: the hop-by-hop headers go, and so does
+/// a `Content-Length` that came with a `Transfer-Encoding` (RFC 9112 §6.3). The transfer coding
+/// framed the body as it was read; passing the length on would cut the body short, or run it
+/// into the next response on the connection. The body is framed anew for the client.
+fn response_head(headers: &mut HeaderMap) {
+    let coded = headers.contains_key(header::TRANSFER_ENCODING);
+    strip_hop_by_hop(headers);
+    if coded {
+        headers.remove(header::CONTENT_LENGTH);
+    }
 }
 
 /// Removes the headers that describe one hop (RFC 9110 §7.6.1), including any named in
@@ -991,6 +1037,47 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1, "{h:?}");
         assert!(h.contains_key(header::ACCEPT));
+    }
+
+    /// Response framing cases (issue 11, item 12): a length that came with a transfer coding
+    /// is dropped; a length alone is kept.
+    #[test]
+    fn response_framing_table() {
+        type Fields = &'static [(&'static str, &'static str)];
+        let cases: &[(Fields, Option<&str>)] = &[
+            (&[("content-length", "11")], Some("11")),
+            (&[("transfer-encoding", "chunked")], None),
+            (
+                &[("content-length", "5"), ("transfer-encoding", "chunked")],
+                None,
+            ),
+            (
+                &[
+                    ("transfer-encoding", "gzip, chunked"),
+                    ("content-length", "5"),
+                ],
+                None,
+            ),
+            (
+                &[("transfer-encoding", "Chunked"), ("content-length", "0")],
+                None,
+            ),
+            (
+                &[("connection", "content-length"), ("content-length", "5")],
+                None,
+            ),
+            (&[], None),
+        ];
+        for (fields, want) in cases {
+            let mut h = HeaderMap::new();
+            for (name, value) in *fields {
+                h.append(*name, HeaderValue::from_static(value));
+            }
+            response_head(&mut h);
+            assert!(!h.contains_key(header::TRANSFER_ENCODING), "{fields:?}");
+            let got = h.get(header::CONTENT_LENGTH).map(|v| v.to_str().unwrap());
+            assert_eq!(got, *want, "{fields:?}");
+        }
     }
 
     #[test]

@@ -86,11 +86,13 @@ pub fn normalize_host(host: &str) -> String {
 
 /// A request path in the form telemetry rules are matched against, so that another spelling of
 /// the same path is not a way around them (RFC 3986 §6.2.2): escapes of unreserved characters
-/// decoded (`/%74rack` is `/track`), dot segments removed (`/x/../track`, `/./track`), and runs
-/// of `/` merged (`//track`, which servers such as nginx treat as `/track`). The request itself
-/// is forwarded as the client wrote it.
+/// and of `/` decoded (`/%74rack` and `/%2ftrack` are `/track`: many servers decode `%2F`
+/// before routing), dot segments removed (`/x/../track`, `/./track`), and runs of `/` merged
+/// (`//track`, which servers such as nginx treat as `/track`). Letter case is left alone here;
+/// [`Rule::matches`] compares prefixes without it. The request itself is forwarded as the
+/// client wrote it.
 pub fn normalize_path(path: &str) -> String {
-    let decoded = decode_unreserved(path);
+    let decoded = decode_for_matching(path);
     let segments: Vec<&str> = decoded.split('/').collect();
     let mut kept: Vec<&str> = Vec::with_capacity(segments.len());
     // A path that ends in `/`, `/.` or `/..` names a directory, and keeps its final `/`.
@@ -119,9 +121,10 @@ pub fn normalize_path(path: &str) -> String {
     out
 }
 
-/// Decodes `%XX` escapes of unreserved characters (letters, digits, `-._~`); other escapes stay
-/// (with upper-case hex), since decoding them could change what the path means.
-fn decode_unreserved(path: &str) -> String {
+/// Decodes `%XX` escapes of unreserved characters (letters, digits, `-._~`) and of `/`; other
+/// escapes stay (with upper-case hex), since decoding them could change what the path means.
+/// Decoding is done once, as an origin does: `%252f` stays `%252f`.
+fn decode_for_matching(path: &str) -> String {
     let bytes = path.as_bytes();
     let mut out = String::with_capacity(path.len());
     let mut i = 0;
@@ -131,7 +134,7 @@ fn decode_unreserved(path: &str) -> String {
             .flatten()
             .and_then(|hex| u8::from_str_radix(hex, 16).ok());
         match escape {
-            Some(b) if b.is_ascii_alphanumeric() || b"-._~".contains(&b) => {
+            Some(b) if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) => {
                 out.push(char::from(b));
                 i += 3;
             }
@@ -159,20 +162,29 @@ pub struct Rule {
     pub vendor: String,
     pub description: String,
     pub host: HostGlob,
-    /// Without a prefix the whole host is telemetry; with one, only paths under it.
+    /// Without a prefix the whole host is telemetry; with one, only paths under it. Stored
+    /// normalised (see [`normalize_path`]), as the paths it is compared with are.
     pub path_prefix: Option<String>,
+    /// Compare the prefix letter for letter; by default ASCII case is ignored (`/BATCH` is
+    /// `/batch`), since servers that route without case exist and a miss leaks the data.
+    pub path_case_sensitive: bool,
 }
 
 impl Rule {
     /// Whether a request matches; `path` is `None` when the proxy cannot see it (a `CONNECT`
     /// tunnel), and then only whole-host rules apply: the host also serves real API traffic.
+    /// `path` must be normalised (see [`normalize_path`]).
     pub fn matches(&self, host: &str, path: Option<&str>) -> bool {
         if !self.host.matches(host) {
             return false;
         }
         match (&self.path_prefix, path) {
             (None, _) => true,
-            (Some(prefix), Some(path)) => path.starts_with(prefix.as_str()),
+            (Some(prefix), Some(path)) => match path.as_bytes().get(..prefix.len()) {
+                Some(head) if self.path_case_sensitive => head == prefix.as_bytes(),
+                Some(head) => head.eq_ignore_ascii_case(prefix.as_bytes()),
+                None => false,
+            },
             (Some(_), None) => false,
         }
     }
@@ -189,6 +201,8 @@ pub struct RawRule {
     pub vendor: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
+    #[serde(default)]
+    pub path_case_sensitive: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -224,7 +238,8 @@ impl RawRule {
             vendor,
             description: self.description.unwrap_or_default(),
             host,
-            path_prefix: self.path_prefix,
+            path_prefix: self.path_prefix.as_deref().map(normalize_path),
+            path_case_sensitive: self.path_case_sensitive,
         })
     }
 }
@@ -285,6 +300,7 @@ mod tests {
             path_prefix: Some("/v1/track".into()),
             vendor: Some("ex".into()),
             description: None,
+            path_case_sensitive: false,
         }
         .compile(None)
         .unwrap();
@@ -294,6 +310,33 @@ mod tests {
             !rule.matches("api.example.com", None),
             "a tunnel hides the path"
         );
+    }
+
+    #[test]
+    fn path_prefixes_ignore_case_unless_told_not_to() {
+        let rules = parse_rules(
+            r#"
+            [[telemetry]]
+            vendor = "any-case"
+            host = "a.example"
+            path_prefix = "/Batch"
+
+            [[telemetry]]
+            vendor = "exact"
+            host = "b.example"
+            path_prefix = "/v1//Track/./"
+            path_case_sensitive = true
+            "#,
+        )
+        .unwrap();
+        for path in ["/batch", "/BATCH/x", "/bAtCh"] {
+            assert!(rules[0].matches("a.example", Some(path)), "{path}");
+        }
+        assert!(!rules[0].matches("a.example", Some("/batc")));
+        // The prefix is normalised as paths are, and compared letter for letter.
+        assert_eq!(rules[1].path_prefix.as_deref(), Some("/v1/Track/"));
+        assert!(rules[1].matches("b.example", Some("/v1/Track/e")));
+        assert!(!rules[1].matches("b.example", Some("/v1/track/e")));
     }
 
     #[test]
@@ -307,7 +350,12 @@ mod tests {
             ("/../../track", "/track"),
             ("//track", "/track"),
             ("/%74rack", "/track"),
-            ("/%7e%2Fa%2fb", "/~%2Fa%2Fb"),
+            ("/%7e%2Fa%2fb", "/~/a/b"),
+            ("/%2fbatch", "/batch"),
+            ("/%2F%2Fbatch/", "/batch/"),
+            ("/x%2f..%2fbatch", "/batch"),
+            ("/%252fbatch", "/%252fbatch"),
+            ("/%3a%5C", "/%3A%5C"),
             ("/v1/batch/", "/v1/batch/"),
             ("/v1/batch/.", "/v1/batch/"),
             ("/v1/x/..", "/v1/"),

@@ -21,15 +21,42 @@ pub struct Counters<'a> {
     pub down: &'a AtomicU64,
 }
 
-/// Copies both ways until both sides have closed, one fails, or nothing moves for `idle`.
+/// Which end of a tunnel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Upstream,
+}
+
+/// How a tunnel ended, when no socket failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Both sides closed.
+    Closed,
+    /// Nothing moved either way for the idle timeout.
+    Idle,
+    /// This side closed its sending side, and the other neither sent anything nor closed for
+    /// the half-close grace period.
+    HalfClosed(Side),
+}
+
+/// How long a tunnel may sit without traffic: `idle` while both sides are open, then `grace`
+/// (at most `idle`) once one side has closed its sending side.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub idle: Duration,
+    pub grace: Duration,
+}
+
+/// Copies both ways until both sides have closed, one fails, or nothing moves for too long.
 /// `early` holds bytes the client sent after its `CONNECT` head, before it saw our answer.
 pub async fn splice(
     client: TcpStream,
     upstream: TcpStream,
     early: Bytes,
-    idle: Duration,
+    timeouts: Timeouts,
     counters: Counters<'_>,
-) -> io::Result<()> {
+) -> io::Result<Ending> {
     let (client_r, client_w) = client.into_split();
     let (upstream_r, mut upstream_w) = upstream.into_split();
     if !early.is_empty() {
@@ -41,20 +68,51 @@ pub async fn splice(
     let activity = Activity::new();
     let up = pump(client_r, upstream_w, counters.up, &activity);
     let down = pump(upstream_r, client_w, counters.down, &activity);
-    // One timer per tunnel, set for `idle` after the last bytes moved; moving bytes does not
-    // touch the timer, only a clock reading, and the timer is re-armed when it fires.
-    let watchdog = async {
-        loop {
-            let deadline = activity.last() + idle;
-            if Instant::now() >= deadline {
-                return io::Error::new(io::ErrorKind::TimedOut, "tunnel idle timeout");
+    tokio::pin!(up, down);
+    let (mut up_open, mut down_open) = (true, true);
+    // A side that closes is passed on at once (half-close); the other then gets the grace
+    // period, not the idle timeout: a client that has gone while the upstream never closes
+    // would otherwise hold its connection slot for minutes.
+    while up_open || down_open {
+        let both = up_open && down_open;
+        let limit = if both {
+            timeouts.idle
+        } else {
+            timeouts.grace.min(timeouts.idle)
+        };
+        tokio::select! {
+            done = &mut up, if up_open => {
+                done?;
+                up_open = false;
+                activity.touch();
             }
-            tokio::time::sleep_until(deadline).await;
+            done = &mut down, if down_open => {
+                done?;
+                down_open = false;
+                activity.touch();
+            }
+            () = quiet_for(&activity, limit) => {
+                return Ok(match (both, up_open) {
+                    (true, _) => Ending::Idle,
+                    (false, false) => Ending::HalfClosed(Side::Client),
+                    (false, true) => Ending::HalfClosed(Side::Upstream),
+                });
+            }
         }
-    };
-    tokio::select! {
-        done = async { tokio::try_join!(up, down).map(|_| ()) } => done,
-        e = watchdog => Err(e),
+    }
+    Ok(Ending::Closed)
+}
+
+/// Resolves once no bytes have moved for `limit`. One timer per tunnel, set for `limit` after
+/// the last bytes moved; moving bytes does not touch the timer, only a clock reading, and the
+/// timer is re-armed when it fires.
+async fn quiet_for(activity: &Activity, limit: Duration) {
+    loop {
+        let deadline = activity.last() + limit;
+        if Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep_until(deadline).await;
     }
 }
 
@@ -258,5 +316,94 @@ mod splicing {
             count.fetch_add(n as u64, Ordering::Relaxed);
             activity.touch();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    /// A connected loopback pair: (the far end a test drives, the end the tunnel gets).
+    async fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let far = TcpStream::connect(listener.local_addr().unwrap());
+        let (far, near) = tokio::join!(far, listener.accept());
+        (far.unwrap(), near.unwrap().0)
+    }
+
+    const TIMEOUTS: Timeouts = Timeouts {
+        idle: Duration::from_secs(60),
+        grace: Duration::from_millis(200),
+    };
+
+    /// Runs a tunnel between the near ends; returns the far ends and the tunnel's task.
+    async fn tunnel() -> (
+        TcpStream,
+        TcpStream,
+        tokio::task::JoinHandle<io::Result<Ending>>,
+    ) {
+        let (client, client_near) = pair().await;
+        let (upstream, upstream_near) = pair().await;
+        let task = tokio::spawn(async move {
+            let (up, down) = (AtomicU64::new(0), AtomicU64::new(0));
+            let counters = Counters {
+                up: &up,
+                down: &down,
+            };
+            splice(client_near, upstream_near, Bytes::new(), TIMEOUTS, counters).await
+        });
+        (client, upstream, task)
+    }
+
+    async fn ending(task: tokio::task::JoinHandle<io::Result<Ending>>) -> (Ending, Duration) {
+        let start = Instant::now();
+        let end = tokio::time::timeout(Duration::from_secs(10), task).await;
+        (end.unwrap().unwrap().unwrap(), start.elapsed())
+    }
+
+    #[tokio::test]
+    async fn a_side_that_closes_leaves_the_other_a_grace_period() {
+        // The client goes; the upstream never answers or closes.
+        let (client, mut upstream, task) = tunnel().await;
+        drop(client);
+        let mut buf = [0u8; 16];
+        assert_eq!(
+            upstream.read(&mut buf).await.unwrap(),
+            0,
+            "half-closed at once"
+        );
+        let (end, took) = ending(task).await;
+        assert_eq!(end, Ending::HalfClosed(Side::Client));
+        assert!(took < Duration::from_secs(3), "{took:?}");
+
+        // The upstream closes its side; the client stays open and silent.
+        let (mut client, mut upstream, task) = tunnel().await;
+        upstream.shutdown().await.unwrap();
+        assert_eq!(
+            client.read(&mut buf).await.unwrap(),
+            0,
+            "half-closed at once"
+        );
+        let (end, _) = ending(task).await;
+        assert_eq!(end, Ending::HalfClosed(Side::Upstream));
+        drop(upstream);
+    }
+
+    #[tokio::test]
+    async fn a_response_still_flowing_after_a_half_close_is_not_cut() {
+        let (mut client, mut upstream, task) = tunnel().await;
+        client.shutdown().await.unwrap();
+        // Five bytes 100 ms apart: 500 ms in all, longer than the 200 ms grace period.
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            upstream.write_all(b"x").await.unwrap();
+        }
+        upstream.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"xxxxx");
+        assert_eq!(ending(task).await.0, Ending::Closed);
     }
 }
