@@ -234,16 +234,7 @@ fn pushing() -> (Repo, Repo) {
     origin.write("README", "hello\n");
     origin.add(&["README"]);
     origin.commit_at("init", 1_000_000_000);
-    let bare = origin.tmp.path().join("remote.git");
-    origin.git(&["clone", "-q", "--bare", ".", bare.to_str().unwrap()]);
-    let work = origin.tmp.path().join("work");
-    origin.git(&[
-        "clone",
-        "-q",
-        bare.to_str().unwrap(),
-        work.to_str().unwrap(),
-    ]);
-    let repo = origin.at(work);
+    let repo = origin.clone_via_bare();
     assert_eq!(code(&install(&repo, &["--pre-push"])), 0);
     (origin, repo)
 }
@@ -578,16 +569,7 @@ fn the_pre_commit_framework_blocks_committed_and_pushed_secrets() {
     origin.write("old.txt", format!("first\n{}", secret_line(GITHUB)));
     origin.add(&["old.txt"]);
     origin.commit_at("old leak", 1_000_000_050);
-    let bare = origin.tmp.path().join("remote.git");
-    origin.git(&["clone", "-q", "--bare", ".", bare.to_str().unwrap()]);
-    let work = origin.tmp.path().join("work");
-    origin.git(&[
-        "clone",
-        "-q",
-        bare.to_str().unwrap(),
-        work.to_str().unwrap(),
-    ]);
-    let repo = origin.at(work);
+    let repo = origin.clone_via_bare();
     repo.write(".pre-commit-config.yaml", framework_config());
     repo.add(&[".pre-commit-config.yaml"]);
     repo.commit_at("framework config", 1_000_000_100);

@@ -41,16 +41,7 @@ fn pushing() -> (Repo, Repo) {
     origin.write("README", "hello\n");
     origin.add(&["README"]);
     origin.commit_at("init", 1_000_000_000);
-    let bare = origin.tmp.path().join("remote.git");
-    origin.git(&["clone", "-q", "--bare", ".", bare.to_str().unwrap()]);
-    let work = origin.tmp.path().join("work");
-    origin.git(&[
-        "clone",
-        "-q",
-        bare.to_str().unwrap(),
-        work.to_str().unwrap(),
-    ]);
-    let repo = origin.at(work);
+    let repo = origin.clone_via_bare();
     (origin, repo)
 }
 

@@ -58,6 +58,21 @@ impl Repo {
         other
     }
 
+    /// A bare clone of this repository at `remote.git` beside it, and a working clone of that
+    /// (whose `origin` is the bare one) at `work`.
+    pub fn clone_via_bare(&self) -> Repo {
+        let bare = self.tmp.path().join("remote.git");
+        self.git(&["clone", "-q", "--bare", ".", bare.to_str().unwrap()]);
+        let work = self.tmp.path().join("work");
+        self.git(&[
+            "clone",
+            "-q",
+            bare.to_str().unwrap(),
+            work.to_str().unwrap(),
+        ]);
+        self.at(work)
+    }
+
     fn configure(&self) {
         self.git(&["config", "user.name", "Test Author"]);
         self.git(&["config", "user.email", "author@example.com"]);
