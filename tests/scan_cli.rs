@@ -803,3 +803,116 @@ fn a_private_key_block_is_reported_at_its_begin_line_and_never_shown() {
     let human = text(&run(dir.path(), &["scan", "."]));
     assert!(!human.contains("q7Zx9Lm2Kp4Rt8Vw"), "{human}");
 }
+
+/// The name hush 0.1 gave its temporary `--output` file: `.NAME.hush-PID.tmp`.
+#[cfg(unix)]
+fn planted_names(name: &str) -> Vec<String> {
+    // Process ids are handed out in increasing order: the next few thousand after a child
+    // just started cover the hush run that follows.
+    let mut recent = std::process::Command::new("true").spawn().unwrap();
+    let start = recent.id();
+    recent.wait().unwrap();
+    (start..start + 3000)
+        .map(|pid| format!(".{name}.hush-{pid}.tmp"))
+        .collect()
+}
+
+/// A file or symlink planted where the temporary report file will be created is never opened:
+/// the file is created exclusively under an unpredictable name. A planted symlink cannot
+/// redirect the report onto another file; a planted world-writable file cannot make a report
+/// with secrets in full readable by others.
+#[cfg(unix)]
+#[test]
+fn planted_temporary_files_and_symlinks_are_never_opened() {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    let dir = repo_with_secret();
+    let victim = dir.path().join("victim.txt");
+    fs::write(&victim, "precious\n").unwrap();
+    let out_dir = dir.path().join("out");
+    fs::create_dir(&out_dir).unwrap();
+    for name in planted_names("report.json") {
+        symlink(&victim, out_dir.join(name)).unwrap();
+    }
+    let out = run(
+        dir.path(),
+        &[
+            "scan",
+            "--format",
+            "json",
+            "--output",
+            "out/report.json",
+            "src",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+    let report = fs::symlink_metadata(out_dir.join("report.json")).unwrap();
+    assert!(report.file_type().is_file(), "the report is a link");
+    let doc: Value =
+        serde_json::from_str(&fs::read_to_string(out_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(doc["findings"].as_array().unwrap().len(), 1);
+
+    for name in planted_names("full.txt") {
+        let path = out_dir.join(name);
+        fs::write(&path, "").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o666)).unwrap();
+    }
+    run(
+        dir.path(),
+        &["scan", "--show-secrets", "--output", "out/full.txt", "src"],
+    );
+    let full = out_dir.join("full.txt");
+    assert!(fs::read_to_string(&full).unwrap().contains(&token()));
+    let mode = fs::metadata(&full).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "a planted file's mode was kept");
+}
+
+/// While a report is written, its temporary file already has its final mode (owner-only with
+/// `--show-secrets`) and a name that does not follow from the process id.
+#[cfg(unix)]
+#[test]
+fn the_temporary_report_file_is_private_and_unpredictable_while_written() {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hush"))
+        .current_dir(dir.path())
+        .args(["scan", "--show-secrets", "--output", "full.txt", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    // The report file is opened before standard input is read: wait for it, boundedly.
+    let mut temp = None;
+    for _ in 0..500 {
+        temp = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap())
+            .find(|e| e.file_name().to_string_lossy().contains("full.txt"));
+        if temp.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let temp = temp.expect("no temporary report file appeared");
+    let name = temp.file_name().to_string_lossy().into_owned();
+    let mode = temp.metadata().unwrap().permissions().mode() & 0o777;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("t = \"{}\"\n", token()).as_bytes())
+        .unwrap();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert!(!name.contains(&pid), "predictable name {name}");
+    assert_eq!(mode, 0o600, "{name} was created {mode:o}");
+    assert_eq!(status.code(), Some(1));
+    let full = dir.path().join("full.txt");
+    assert!(fs::read_to_string(&full).unwrap().contains(&token()));
+    let names: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["full.txt"], "temporary files left behind");
+}
