@@ -245,7 +245,8 @@ fn sarif_is_valid_2_1_0_with_fingerprints() {
     let location = &result["locations"][0]["physicalLocation"];
     assert_eq!(location["artifactLocation"]["uri"], "src/config.py");
     assert_eq!(location["region"]["startLine"], 3);
-    assert!(result["partialFingerprints"]["hush/v1"].is_string());
+    // `hush/v2`: salted and costly, not comparable with hush 0.1's `hush/v1`.
+    assert!(result["partialFingerprints"]["hush/v2"].is_string());
     assert_eq!(
         doc["runs"][0]["tool"]["driver"]["rules"][0]["id"],
         "github-pat"
@@ -420,16 +421,21 @@ fn hushignore_and_baseline_suppress_known_findings() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let baseline = fs::read_to_string(dir.path().join("baseline.json")).unwrap();
-    assert!(baseline.contains(&fingerprint));
+    // A baseline records a path-independent entry per secret (see
+    // `an_allowance_survives_a_rename`), never the secret.
+    let doc: Value = serde_json::from_str(&baseline).unwrap();
+    let entries = doc["fingerprints"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{baseline}");
+    assert!(entries[0]
+        .as_str()
+        .unwrap()
+        .starts_with("hush2:github-pat:"));
     assert!(!baseline.contains(&token()[..8]));
     let out = run(dir.path(), &["scan", "--baseline", "baseline.json", "src"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    // A new secret is still reported.
-    fs::write(
-        dir.path().join("src/new.py"),
-        format!("k = \"{}\"\n", token()),
-    )
-    .unwrap();
+    // A new secret is still reported (the same secret elsewhere is not new: a baseline entry
+    // allows a secret wherever it is, see `an_allowance_survives_a_rename`).
+    fs::write(dir.path().join("src/new.py"), format!("k = \"{AWS}\"\n")).unwrap();
     let out = run(dir.path(), &["scan", "--baseline", "baseline.json", "src"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     fs::remove_file(dir.path().join("src/new.py")).unwrap();
@@ -802,6 +808,121 @@ fn a_private_key_block_is_reported_at_its_begin_line_and_never_shown() {
     assert_eq!(doc["findings"][0]["line"], 2);
     let human = text(&run(dir.path(), &["scan", "."]));
     assert!(!human.contains("q7Zx9Lm2Kp4Rt8Vw"), "{human}");
+}
+
+/// An AWS access key id (rule `aws-access-key-id`), split so this file holds no secret.
+const AWS: &str = concat!("AKIAZ7VLRD", "Q4HWMFNB5K");
+
+/// hush 0.1's fingerprint: `hex(SHA-256(rule NUL path NUL SHA-256(secret)))[..32]`.
+fn legacy_fingerprint(rule: &str, path: &[u8], secret: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(rule.as_bytes());
+    hasher.update([0]);
+    hasher.update(path);
+    hasher.update([0]);
+    hasher.update(Sha256::digest(secret));
+    hasher.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn baseline_entries(dir: &Path, name: &str) -> Vec<String> {
+    let doc: Value = serde_json::from_str(&fs::read_to_string(dir.join(name)).unwrap()).unwrap();
+    doc["fingerprints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// An allowance made with `hush baseline` (or the hook's advice) names the rule and the secret,
+/// not the path: the secret stays allowed when its file is renamed or copied, while another
+/// secret of the same rule is still reported. Entries from hush 0.1 (path-bound fingerprints)
+/// and version 1 baselines are still honoured.
+#[test]
+fn an_allowance_survives_a_rename() {
+    let dir = repo_with_secret();
+    let out = run(dir.path(), &["baseline", "--output", "baseline.json", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let entries = baseline_entries(dir.path(), "baseline.json");
+    fs::rename(
+        dir.path().join("src/config.py"),
+        dir.path().join("src/settings.py"),
+    )
+    .unwrap();
+    let out = run(dir.path(), &["scan", "--baseline", "baseline.json", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    fs::write(dir.path().join(".hushignore"), format!("{}\n", entries[0])).unwrap();
+    let out = run(dir.path(), &["scan", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // Another secret is not allowed by it.
+    fs::remove_file(dir.path().join(".hushignore")).unwrap();
+    fs::write(dir.path().join("src/aws.py"), format!("k = \"{AWS}\"\n")).unwrap();
+    let out = run(dir.path(), &["scan", "--baseline", "baseline.json", "."]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    fs::remove_file(dir.path().join("src/aws.py")).unwrap();
+
+    // hush 0.1's entries: a fingerprint in `.hushignore`, a version 1 baseline.
+    let old = legacy_fingerprint("github-pat", b"src/settings.py", token().as_bytes());
+    fs::write(dir.path().join(".hushignore"), format!("{old}\n")).unwrap();
+    let out = run(dir.path(), &["scan", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    fs::remove_file(dir.path().join(".hushignore")).unwrap();
+    let v1 = serde_json::json!({ "version": 1, "fingerprints": [old.to_ascii_uppercase()] });
+    fs::write(dir.path().join("v1.json"), v1.to_string()).unwrap();
+    let out = run(dir.path(), &["scan", "--baseline", "v1.json", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+/// A fingerprint or baseline entry must not confirm a guessed secret cheaply: hush 0.1's
+/// unsalted SHA-256 confirmed `Summer2024!` in 677 guesses. Neither is that hash any more;
+/// entries are salted at random (two baselines of one secret share nothing); a fingerprint is
+/// salted by rule and path. What each derivation costs is measured by
+/// `scan::fingerprint::tests::one_derivation_costs_milliseconds_not_microseconds` and
+/// `benches/fingerprint.rs`.
+#[test]
+fn fingerprints_and_entries_do_not_confirm_a_guess_cheaply() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "Summer2024!";
+    fs::write(
+        dir.path().join("db.py"),
+        format!("password = \"{secret}\"\n"),
+    )
+    .unwrap();
+    let doc = json(&run(dir.path(), &["scan", "--format", "json", "."]));
+    let finding = &doc["findings"][0];
+    assert_eq!(finding["rule_id"], "generic-password", "{doc}");
+    let fingerprint = finding["fingerprint"].as_str().unwrap();
+    assert_eq!(fingerprint.len(), 32);
+    let guesses = ["Winter2023!", "Password1", secret, "Summer2025!"];
+    for guess in guesses {
+        assert_ne!(
+            fingerprint,
+            legacy_fingerprint("generic-password", b"db.py", guess.as_bytes()),
+            "the unsalted SHA-256 confirms {guess}"
+        );
+    }
+    for name in ["one.json", "two.json"] {
+        let out = run(dir.path(), &["baseline", "--output", name, "db.py"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+    let (one, two) = (
+        baseline_entries(dir.path(), "one.json"),
+        baseline_entries(dir.path(), "two.json"),
+    );
+    // Rerunning a baseline in place keeps its entries; a fresh one has fresh salts.
+    assert_ne!(one, two);
+    let out = run(dir.path(), &["baseline", "--output", "one.json", "db.py"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(baseline_entries(dir.path(), "one.json"), one);
+    let entry = &one[0];
+    let fields: Vec<&str> = entry.split(':').collect();
+    assert_eq!(fields[..2], ["hush2", "generic-password"], "{entry}");
+    assert_eq!((fields[2].len(), fields[3].len()), (32, 32), "{entry}");
+    assert!(!entry.contains(fingerprint) && !entry.contains(secret));
 }
 
 /// The name hush 0.1 gave its temporary `--output` file: `.NAME.hush-PID.tmp`.

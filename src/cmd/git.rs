@@ -13,7 +13,7 @@ use std::time::Instant;
 use super::{drain, exit_code, open_report, prepare, CmdError, ReportArgs};
 use crate::hook::{self, Blocked, Hook, HookError, Installed, Removed};
 use crate::report::{Finding, Sink, Stats};
-use crate::scan::{Allowlist, Scanner};
+use crate::scan::{allow_entry, Allowlist, Scanner};
 use crate::source::fs::Counters;
 use crate::source::git::{self, GitError, HistoryCounters, Revisions};
 use crate::source::{Event, Examiner};
@@ -348,7 +348,7 @@ impl Sink for Recording {
                 path: finding.path.clone(),
                 line: finding.line,
                 rule_id: finding.rule_id.clone(),
-                fingerprint: finding.fingerprint.clone(),
+                fingerprint: allow_entry(&finding.rule_id, &finding.fingerprint, &finding.secret.0),
             });
         }
         self.inner.finding(finding)

@@ -22,7 +22,7 @@ pub enum Format {
 }
 
 /// The commit a history finding was introduced in.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Commit {
     pub id: String,
     pub author: String,
@@ -45,7 +45,7 @@ impl fmt::Debug for Secret {
 pub const CONTEXT_REACH: usize = 240;
 
 /// One reported finding.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Finding {
     pub rule_id: String,
     pub description: String,

@@ -1,5 +1,6 @@
 //! SARIF 2.1.0, for code-scanning dashboards. Results carry the fingerprint as a partial
-//! fingerprint and, for history scans, the commit in their properties.
+//! fingerprint (`hush/v2`: hush 0.1's unsalted `hush/v1` is not comparable) and, for history
+//! scans, the commit in their properties.
 
 use serde_json::{json, Value};
 
@@ -65,7 +66,7 @@ pub(super) fn document(findings: &[Finding], style: Style) -> Value {
                         "region": region,
                     }
                 }],
-                "partialFingerprints": { "hush/v1": f.fingerprint },
+                "partialFingerprints": { "hush/v2": f.fingerprint },
             });
             if let Some(commit) = &f.commit {
                 result["properties"] = json!({

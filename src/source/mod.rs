@@ -8,7 +8,7 @@ mod git_index;
 use std::ops::Range;
 
 use crate::report::{Commit, Finding, Secret, CONTEXT_REACH};
-use crate::scan::{fingerprint, is_binary, Allowlist, Scanner};
+use crate::scan::{fingerprint_bytes, is_binary, Allowlist, Candidate, Scanner};
 
 /// What a source reports as it goes: findings of one blob, or a one-line problem for stderr.
 pub enum Event {
@@ -56,6 +56,7 @@ impl Examiner<'_> {
                 let rule = files.rule(index);
                 self.push(
                     &mut out.findings,
+                    path.as_bytes(),
                     Finding {
                         rule_id: rule.id.clone(),
                         description: rule.description.clone(),
@@ -64,10 +65,7 @@ impl Examiner<'_> {
                         column: None,
                         commit: commit.cloned(),
                         secret: Secret::default(),
-                        fingerprint: fingerprint(&rule.id, path, b""),
-                        context: Vec::new(),
-                        secret_in_context: 0..0,
-                        secrets_in_context: Vec::new(),
+                        ..Finding::default()
                     },
                 );
             }
@@ -92,6 +90,7 @@ impl Examiner<'_> {
             let secrets_in_context = spans.iter().map(clip).filter(|s| !s.is_empty()).collect();
             self.push(
                 &mut out.findings,
+                path.as_bytes(),
                 Finding {
                     rule_id: rule.id.clone(),
                     description: rule.description.clone(),
@@ -100,18 +99,30 @@ impl Examiner<'_> {
                     column: Some(m.column),
                     commit: commit.cloned(),
                     secret: Secret(secret.to_vec()),
-                    fingerprint: fingerprint(&rule.id, path, secret),
                     context: data[window.clone()].to_vec(),
                     secret_in_context: clip(&m.secret),
                     secrets_in_context,
+                    ..Finding::default()
                 },
             );
         }
         out
     }
 
-    fn push(&self, findings: &mut Vec<Finding>, finding: Finding) {
-        if !self.allow.fingerprint_allowed(&finding.fingerprint) {
+    /// Keeps `finding` unless the allowlist allows it, and gives it its fingerprint. A
+    /// path-independent entry is checked first: the finding it allows needs no fingerprint.
+    fn push(&self, findings: &mut Vec<Finding>, path: &[u8], mut finding: Finding) {
+        let candidate = Candidate {
+            rule_id: &finding.rule_id,
+            path,
+            secret: &finding.secret.0,
+        };
+        if self.allow.entry_allows(&candidate) {
+            return;
+        }
+        let fingerprint = fingerprint_bytes(&finding.rule_id, path, &finding.secret.0);
+        if !self.allow.fingerprint_allows(&candidate, &fingerprint) {
+            finding.fingerprint = fingerprint;
             findings.push(finding);
         }
     }
