@@ -1,5 +1,6 @@
 //! Allowances through git: the entry a blocked hook prints allows its secret in `staged`,
-//! `history`, `pre-push` and `scan` whatever the file is later renamed to.
+//! `history`, `pre-push` and `scan` whatever the file is later renamed to, and the advice shows
+//! no secret, not even one in a file name.
 
 mod common;
 
@@ -101,4 +102,31 @@ fn old_fingerprints_still_allow_in_history() {
     repo.write(".hushignore", format!("{old}\n"));
     let out = repo.hush(&["history"]);
     assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+}
+
+/// A file named after a token: the block message and its advice show the name masked (the
+/// advice's comment would otherwise put the token into `.hushignore`). `assert_no_secret`,
+/// run on every output, checks that no format shows it.
+#[test]
+fn the_hook_advice_masks_a_secret_in_a_file_name() {
+    let (_origin, repo) = pushing();
+    let name = format!("{GITHUB}.txt");
+    repo.write(&name, format!("key = \"{AWS}\"\n"));
+    repo.add(&[&name]);
+    let out = repo.git_try(&["commit", "-m", "leak"]);
+    assert!(!out.status.success(), "the commit went through");
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(all.contains("ghp_….txt:1:8: aws-access-key-id"), "{all}");
+    assert!(all.contains("# ghp_….txt:1 aws-access-key-id"), "{all}");
+    for format in ["human", "json", "jsonl", "sarif"] {
+        let out = repo.hush(&["staged", "--format", format]);
+        assert_eq!(code(&out), 1, "{format}");
+    }
+    repo.git(&["commit", "-q", "--no-verify", "-m", "leak"]);
+    let out = repo.git_try(&["push", "origin", "main"]);
+    assert!(!out.status.success(), "the push went through");
+    for format in ["human", "json", "jsonl", "sarif"] {
+        let out = repo.hush(&["history", "--format", format]);
+        assert_eq!(code(&out), 1, "{format}");
+    }
 }

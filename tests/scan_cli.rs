@@ -925,6 +925,111 @@ fn fingerprints_and_entries_do_not_confirm_a_guess_cheaply() {
     assert!(!entry.contains(fingerprint) && !entry.contains(secret));
 }
 
+/// A file named after a token shows it in no format: the path is masked like a secret (the
+/// scanner runs over it), unless `--show-secrets` is given.
+#[test]
+fn a_secret_in_a_file_name_is_masked_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("{}.txt", token());
+    fs::write(dir.path().join(&name), format!("k = \"{AWS}\"\n")).unwrap();
+    for format in ["human", "json", "jsonl", "sarif"] {
+        let out = run(dir.path(), &["scan", "--format", format, "."]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        let all = text(&out);
+        assert!(
+            !all.contains(&token()[..12]),
+            "{format} showed the token:\n{all}"
+        );
+        // SARIF percent-encodes the `…` of the URI.
+        let shown = if format == "sarif" {
+            "ghp_%E2%80%A6.txt"
+        } else {
+            "ghp_….txt"
+        };
+        assert!(all.contains(shown), "{format} lost the path:\n{all}");
+    }
+    let doc = json(&run(dir.path(), &["scan", "--format", "json", "."]));
+    let paths: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(paths.iter().all(|p| *p == "ghp_….txt"), "{doc}");
+    for format in ["human", "json", "sarif"] {
+        let out = run(
+            dir.path(),
+            &["scan", "--show-secrets", "--format", format, "."],
+        );
+        assert!(text(&out).contains(&name), "{format}: {}", text(&out));
+    }
+    // Warnings name the file masked too.
+    let out = run(dir.path(), &["scan", "--max-file-size", "4", "."]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("skipped 'ghp_….txt'"), "{stderr}");
+    assert!(!stderr.contains(&token()[..12]), "{stderr}");
+}
+
+/// File names that are not UTF-8 keep their bytes: each has its own fingerprint, JSON adds
+/// `path_bytes` (percent-encoded) and SARIF's URI is percent-encoded from the raw bytes.
+#[cfg(unix)]
+#[test]
+fn file_names_that_are_not_utf8_keep_their_bytes() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    for name in [&b"k\xff.py"[..], b"k\xfe.py"] {
+        fs::write(
+            dir.path().join(OsStr::from_bytes(name)),
+            format!("t = \"{}\"\n", token()),
+        )
+        .unwrap();
+    }
+    fs::write(
+        dir.path().join("plain.py"),
+        format!("t = \"{}\"\n", token()),
+    )
+    .unwrap();
+    let doc = json(&run(dir.path(), &["scan", "--format", "json", "."]));
+    let mut found: Vec<(Option<String>, String, String)> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path_bytes"].as_str().map(String::from),
+                f["path"].as_str().unwrap().to_string(),
+                f["fingerprint"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(found.len(), 3, "{doc}");
+    assert_eq!(found[0].0, None, "a UTF-8 name has no path_bytes");
+    assert_eq!(found[0].1, "plain.py");
+    assert_eq!(found[1].0.as_deref(), Some("k%FE.py"));
+    assert_eq!(found[2].0.as_deref(), Some("k%FF.py"));
+    assert_eq!(found[1].1, "k\u{fffd}.py");
+    assert_ne!(found[1].2, found[2].2, "two files share a fingerprint");
+
+    let out = run(dir.path(), &["scan", "--format", "jsonl", "."]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"path_bytes\":\"k%FF.py\""));
+    let doc = json(&run(dir.path(), &["scan", "--format", "sarif", "."]));
+    let mut uris: Vec<String> = doc["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    uris.sort();
+    assert_eq!(uris, ["k%FE.py", "k%FF.py", "plain.py"]);
+}
+
 /// The name hush 0.1 gave its temporary `--output` file: `.NAME.hush-PID.tmp`.
 #[cfg(unix)]
 fn planted_names(name: &str) -> Vec<String> {

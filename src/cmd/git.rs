@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use super::{drain, exit_code, open_report, prepare, CmdError, ReportArgs};
 use crate::hook::{self, Blocked, Hook, HookError, Installed, Removed};
-use crate::report::{Finding, Sink, Stats};
+use crate::report::{Finding, Sink, Stats, Style};
 use crate::scan::{allow_entry, Allowlist, Scanner};
 use crate::source::fs::Counters;
 use crate::source::git::{self, GitError, HistoryCounters, Revisions};
@@ -345,7 +345,7 @@ impl Sink for Recording {
     fn finding(&mut self, finding: Finding) -> std::io::Result<()> {
         if let Ok(mut blocked) = self.blocked.lock() {
             blocked.push(Blocked {
-                path: finding.path.clone(),
+                path: finding.shown_path(Style::default()),
                 line: finding.line,
                 rule_id: finding.rule_id.clone(),
                 fingerprint: allow_entry(&finding.rule_id, &finding.fingerprint, &finding.secret.0),
