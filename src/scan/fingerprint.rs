@@ -22,6 +22,10 @@
 //! - **Legacy fingerprint** (hush 0.1, 32 hex digits, unsalted SHA-256): still accepted in
 //!   `.hushignore` and baselines, never written.
 //!
+//! Rejecting a finding that an entry does not allow is the same computation as rejecting a wrong
+//! guess, so no shortcut can make hush's side cheaper without making the attacker's cheaper too:
+//! the cost is bounded by deriving as rarely as possible (cache, rule filter), not by a prefilter.
+//!
 //! A fingerprint or entry says which rule matched (and, for a fingerprint, that some secret sits at
 //! that path); confirming a guessed secret costs one derivation per guess. It cannot make a
 //! weak secret strong: a secret guessable in a few thousand tries is still found in seconds.
@@ -34,9 +38,10 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use sha2::{Digest, Sha256};
 
 /// Argon2id cost of fingerprints and allow entries: 4 MiB of memory, one pass, one lane. About
-/// 1.5 ms per derivation on one core of a 2024 laptop-class CPU (see `benches/fingerprint.rs`),
-/// several thousand times an unsalted SHA-256, and memory-hard, which keeps GPUs from buying it back.
-/// Changing it changes every fingerprint: a new entry version (`hush3`) goes with it.
+/// 1.6 ms per derivation on one core of this project's 2-core machine (`benches/fingerprint.rs`),
+/// some three thousand times an unsalted SHA-256, and memory-hard, which limits what GPUs gain.
+/// It is below what password storage uses (tens of ms) because hush pays it per finding, not per
+/// login. Changing it changes every fingerprint: a new entry version (`hush3`) goes with it.
 pub const PARAMS: Cost = Cost {
     memory_kib: 4096,
     passes: 1,
