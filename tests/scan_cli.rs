@@ -245,7 +245,8 @@ fn sarif_is_valid_2_1_0_with_fingerprints() {
     let location = &result["locations"][0]["physicalLocation"];
     assert_eq!(location["artifactLocation"]["uri"], "src/config.py");
     assert_eq!(location["region"]["startLine"], 3);
-    assert!(result["partialFingerprints"]["hush/v1"].is_string());
+    // `hush/v2`: salted and costly, not comparable with hush 0.1's `hush/v1`.
+    assert!(result["partialFingerprints"]["hush/v2"].is_string());
     assert_eq!(
         doc["runs"][0]["tool"]["driver"]["rules"][0]["id"],
         "github-pat"
@@ -420,16 +421,21 @@ fn hushignore_and_baseline_suppress_known_findings() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let baseline = fs::read_to_string(dir.path().join("baseline.json")).unwrap();
-    assert!(baseline.contains(&fingerprint));
+    // A baseline records a path-independent entry per secret (see
+    // `an_allowance_survives_a_rename`), never the secret.
+    let doc: Value = serde_json::from_str(&baseline).unwrap();
+    let entries = doc["fingerprints"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{baseline}");
+    assert!(entries[0]
+        .as_str()
+        .unwrap()
+        .starts_with("hush2:github-pat:"));
     assert!(!baseline.contains(&token()[..8]));
     let out = run(dir.path(), &["scan", "--baseline", "baseline.json", "src"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    // A new secret is still reported.
-    fs::write(
-        dir.path().join("src/new.py"),
-        format!("k = \"{}\"\n", token()),
-    )
-    .unwrap();
+    // A new secret is still reported (the same secret elsewhere is not new: a baseline entry
+    // allows a secret wherever it is, see `an_allowance_survives_a_rename`).
+    fs::write(dir.path().join("src/new.py"), format!("k = \"{AWS}\"\n")).unwrap();
     let out = run(dir.path(), &["scan", "--baseline", "baseline.json", "src"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     fs::remove_file(dir.path().join("src/new.py")).unwrap();
@@ -802,4 +808,337 @@ fn a_private_key_block_is_reported_at_its_begin_line_and_never_shown() {
     assert_eq!(doc["findings"][0]["line"], 2);
     let human = text(&run(dir.path(), &["scan", "."]));
     assert!(!human.contains("q7Zx9Lm2Kp4Rt8Vw"), "{human}");
+}
+
+/// An AWS access key id (rule `aws-access-key-id`), split so this file holds no secret.
+const AWS: &str = concat!("AKIAZ7VLRD", "Q4HWMFNB5K");
+
+/// hush 0.1's fingerprint: `hex(SHA-256(rule NUL path NUL SHA-256(secret)))[..32]`.
+fn legacy_fingerprint(rule: &str, path: &[u8], secret: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(rule.as_bytes());
+    hasher.update([0]);
+    hasher.update(path);
+    hasher.update([0]);
+    hasher.update(Sha256::digest(secret));
+    hasher.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn baseline_entries(dir: &Path, name: &str) -> Vec<String> {
+    let doc: Value = serde_json::from_str(&fs::read_to_string(dir.join(name)).unwrap()).unwrap();
+    doc["fingerprints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// An allowance made with `hush baseline` (or the hook's advice) names the rule and the secret,
+/// not the path: the secret stays allowed when its file is renamed or copied, while another
+/// secret of the same rule is still reported. Entries from hush 0.1 (path-bound fingerprints)
+/// and version 1 baselines are still honoured.
+#[test]
+fn an_allowance_survives_a_rename() {
+    let dir = repo_with_secret();
+    let out = run(dir.path(), &["baseline", "--output", "baseline.json", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let entries = baseline_entries(dir.path(), "baseline.json");
+    fs::rename(
+        dir.path().join("src/config.py"),
+        dir.path().join("src/settings.py"),
+    )
+    .unwrap();
+    let out = run(dir.path(), &["scan", "--baseline", "baseline.json", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    fs::write(dir.path().join(".hushignore"), format!("{}\n", entries[0])).unwrap();
+    let out = run(dir.path(), &["scan", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // Another secret is not allowed by it.
+    fs::remove_file(dir.path().join(".hushignore")).unwrap();
+    fs::write(dir.path().join("src/aws.py"), format!("k = \"{AWS}\"\n")).unwrap();
+    let out = run(dir.path(), &["scan", "--baseline", "baseline.json", "."]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    fs::remove_file(dir.path().join("src/aws.py")).unwrap();
+
+    // hush 0.1's entries: a fingerprint in `.hushignore`, a version 1 baseline.
+    let old = legacy_fingerprint("github-pat", b"src/settings.py", token().as_bytes());
+    fs::write(dir.path().join(".hushignore"), format!("{old}\n")).unwrap();
+    let out = run(dir.path(), &["scan", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    fs::remove_file(dir.path().join(".hushignore")).unwrap();
+    let v1 = serde_json::json!({ "version": 1, "fingerprints": [old.to_ascii_uppercase()] });
+    fs::write(dir.path().join("v1.json"), v1.to_string()).unwrap();
+    let out = run(dir.path(), &["scan", "--baseline", "v1.json", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+/// A fingerprint or baseline entry must not confirm a guessed secret cheaply: hush 0.1's
+/// unsalted SHA-256 confirmed `Summer2024!` in 677 guesses. Neither is that hash any more;
+/// entries are salted at random (two baselines of one secret share nothing); a fingerprint is
+/// salted by rule and path. What each derivation costs is measured by
+/// `scan::fingerprint::tests::one_derivation_costs_milliseconds_not_microseconds` and
+/// `benches/fingerprint.rs`.
+#[test]
+fn fingerprints_and_entries_do_not_confirm_a_guess_cheaply() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "Summer2024!";
+    fs::write(
+        dir.path().join("db.py"),
+        format!("password = \"{secret}\"\n"),
+    )
+    .unwrap();
+    let doc = json(&run(dir.path(), &["scan", "--format", "json", "."]));
+    let finding = &doc["findings"][0];
+    assert_eq!(finding["rule_id"], "generic-password", "{doc}");
+    let fingerprint = finding["fingerprint"].as_str().unwrap();
+    assert_eq!(fingerprint.len(), 32);
+    let guesses = ["Winter2023!", "Password1", secret, "Summer2025!"];
+    for guess in guesses {
+        assert_ne!(
+            fingerprint,
+            legacy_fingerprint("generic-password", b"db.py", guess.as_bytes()),
+            "the unsalted SHA-256 confirms {guess}"
+        );
+    }
+    for name in ["one.json", "two.json"] {
+        let out = run(dir.path(), &["baseline", "--output", name, "db.py"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+    let (one, two) = (
+        baseline_entries(dir.path(), "one.json"),
+        baseline_entries(dir.path(), "two.json"),
+    );
+    // Rerunning a baseline in place keeps its entries; a fresh one has fresh salts.
+    assert_ne!(one, two);
+    let out = run(dir.path(), &["baseline", "--output", "one.json", "db.py"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(baseline_entries(dir.path(), "one.json"), one);
+    let entry = &one[0];
+    let fields: Vec<&str> = entry.split(':').collect();
+    assert_eq!(fields[..2], ["hush2", "generic-password"], "{entry}");
+    assert_eq!((fields[2].len(), fields[3].len()), (32, 32), "{entry}");
+    assert!(!entry.contains(fingerprint) && !entry.contains(secret));
+}
+
+/// A file named after a token shows it in no format: the path is masked like a secret (the
+/// scanner runs over it), unless `--show-secrets` is given.
+#[test]
+fn a_secret_in_a_file_name_is_masked_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("{}.txt", token());
+    fs::write(dir.path().join(&name), format!("k = \"{AWS}\"\n")).unwrap();
+    for format in ["human", "json", "jsonl", "sarif"] {
+        let out = run(dir.path(), &["scan", "--format", format, "."]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        let all = text(&out);
+        assert!(
+            !all.contains(&token()[..12]),
+            "{format} showed the token:\n{all}"
+        );
+        // SARIF percent-encodes the `…` of the URI.
+        let shown = if format == "sarif" {
+            "ghp_%E2%80%A6.txt"
+        } else {
+            "ghp_….txt"
+        };
+        assert!(all.contains(shown), "{format} lost the path:\n{all}");
+    }
+    let doc = json(&run(dir.path(), &["scan", "--format", "json", "."]));
+    let paths: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(paths.iter().all(|p| *p == "ghp_….txt"), "{doc}");
+    for format in ["human", "json", "sarif"] {
+        let out = run(
+            dir.path(),
+            &["scan", "--show-secrets", "--format", format, "."],
+        );
+        assert!(text(&out).contains(&name), "{format}: {}", text(&out));
+    }
+    // Warnings name the file masked too.
+    let out = run(dir.path(), &["scan", "--max-file-size", "4", "."]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("skipped 'ghp_….txt'"), "{stderr}");
+    assert!(!stderr.contains(&token()[..12]), "{stderr}");
+}
+
+/// File names that are not UTF-8 keep their bytes: each has its own fingerprint, JSON adds
+/// `path_bytes` (percent-encoded) and SARIF's URI is percent-encoded from the raw bytes.
+#[cfg(unix)]
+#[test]
+fn file_names_that_are_not_utf8_keep_their_bytes() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    for name in [&b"k\xff.py"[..], b"k\xfe.py"] {
+        fs::write(
+            dir.path().join(OsStr::from_bytes(name)),
+            format!("t = \"{}\"\n", token()),
+        )
+        .unwrap();
+    }
+    fs::write(
+        dir.path().join("plain.py"),
+        format!("t = \"{}\"\n", token()),
+    )
+    .unwrap();
+    let doc = json(&run(dir.path(), &["scan", "--format", "json", "."]));
+    let mut found: Vec<(Option<String>, String, String)> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path_bytes"].as_str().map(String::from),
+                f["path"].as_str().unwrap().to_string(),
+                f["fingerprint"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(found.len(), 3, "{doc}");
+    assert_eq!(found[0].0, None, "a UTF-8 name has no path_bytes");
+    assert_eq!(found[0].1, "plain.py");
+    assert_eq!(found[1].0.as_deref(), Some("k%FE.py"));
+    assert_eq!(found[2].0.as_deref(), Some("k%FF.py"));
+    assert_eq!(found[1].1, "k\u{fffd}.py");
+    assert_ne!(found[1].2, found[2].2, "two files share a fingerprint");
+
+    let out = run(dir.path(), &["scan", "--format", "jsonl", "."]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"path_bytes\":\"k%FF.py\""));
+    let doc = json(&run(dir.path(), &["scan", "--format", "sarif", "."]));
+    let mut uris: Vec<String> = doc["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    uris.sort();
+    assert_eq!(uris, ["k%FE.py", "k%FF.py", "plain.py"]);
+}
+
+/// The name hush 0.1 gave its temporary `--output` file: `.NAME.hush-PID.tmp`.
+#[cfg(unix)]
+fn planted_names(name: &str) -> Vec<String> {
+    // Process ids are handed out in increasing order: the next few thousand after a child
+    // just started cover the hush run that follows.
+    let mut recent = std::process::Command::new("true").spawn().unwrap();
+    let start = recent.id();
+    recent.wait().unwrap();
+    (start..start + 3000)
+        .map(|pid| format!(".{name}.hush-{pid}.tmp"))
+        .collect()
+}
+
+/// A file or symlink planted where the temporary report file will be created is never opened:
+/// the file is created exclusively under an unpredictable name. A planted symlink cannot
+/// redirect the report onto another file; a planted world-writable file cannot make a report
+/// with secrets in full readable by others.
+#[cfg(unix)]
+#[test]
+fn planted_temporary_files_and_symlinks_are_never_opened() {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    let dir = repo_with_secret();
+    let victim = dir.path().join("victim.txt");
+    fs::write(&victim, "precious\n").unwrap();
+    let out_dir = dir.path().join("out");
+    fs::create_dir(&out_dir).unwrap();
+    for name in planted_names("report.json") {
+        symlink(&victim, out_dir.join(name)).unwrap();
+    }
+    let out = run(
+        dir.path(),
+        &[
+            "scan",
+            "--format",
+            "json",
+            "--output",
+            "out/report.json",
+            "src",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+    let report = fs::symlink_metadata(out_dir.join("report.json")).unwrap();
+    assert!(report.file_type().is_file(), "the report is a link");
+    let doc: Value =
+        serde_json::from_str(&fs::read_to_string(out_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(doc["findings"].as_array().unwrap().len(), 1);
+
+    for name in planted_names("full.txt") {
+        let path = out_dir.join(name);
+        fs::write(&path, "").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o666)).unwrap();
+    }
+    run(
+        dir.path(),
+        &["scan", "--show-secrets", "--output", "out/full.txt", "src"],
+    );
+    let full = out_dir.join("full.txt");
+    assert!(fs::read_to_string(&full).unwrap().contains(&token()));
+    let mode = fs::metadata(&full).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "a planted file's mode was kept");
+}
+
+/// While a report is written, its temporary file already has its final mode (owner-only with
+/// `--show-secrets`) and a name that does not follow from the process id.
+#[cfg(unix)]
+#[test]
+fn the_temporary_report_file_is_private_and_unpredictable_while_written() {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hush"))
+        .current_dir(dir.path())
+        .args(["scan", "--show-secrets", "--output", "full.txt", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    // The report file is opened before standard input is read: wait for it, boundedly.
+    let mut temp = None;
+    for _ in 0..500 {
+        temp = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap())
+            .find(|e| e.file_name().to_string_lossy().contains("full.txt"));
+        if temp.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let temp = temp.expect("no temporary report file appeared");
+    let name = temp.file_name().to_string_lossy().into_owned();
+    let mode = temp.metadata().unwrap().permissions().mode() & 0o777;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("t = \"{}\"\n", token()).as_bytes())
+        .unwrap();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert!(!name.contains(&pid), "predictable name {name}");
+    assert_eq!(mode, 0o600, "{name} was created {mode:o}");
+    assert_eq!(status.code(), Some(1));
+    let full = dir.path().join("full.txt");
+    assert!(fs::read_to_string(&full).unwrap().contains(&token()));
+    let names: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["full.txt"], "temporary files left behind");
 }

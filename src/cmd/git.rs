@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use super::{drain, exit_code, open_report, prepare, CmdError, ReportArgs};
 use crate::hook::{self, Blocked, Check, Hook, HookError, Installed, Removed};
-use crate::report::{Finding, Sink, Stats};
-use crate::scan::{Allowlist, Scanner};
+use crate::report::{Finding, Sink, Stats, Style};
+use crate::scan::{allow_entry, Allowlist, Scanner};
 use crate::source::fs::{self, Counters, Walk};
 use crate::source::git::{self, GitError, HistoryCounters, HistoryScan, Oversize, Revisions};
 use crate::source::{Event, Examiner};
@@ -537,10 +537,10 @@ impl Sink for Recording {
     fn finding(&mut self, finding: Finding) -> std::io::Result<()> {
         if let Ok(mut blocked) = self.blocked.lock() {
             blocked.push(Blocked {
-                path: finding.path.clone(),
+                path: finding.shown_path(Style::default()),
                 line: finding.line,
                 rule_id: finding.rule_id.clone(),
-                fingerprint: finding.fingerprint.clone(),
+                fingerprint: allow_entry(&finding.rule_id, &finding.fingerprint, &finding.secret.0),
             });
         }
         self.inner.finding(finding)

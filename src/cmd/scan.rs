@@ -1,5 +1,6 @@
 //! `hush scan` and `hush baseline`: files, directories and standard input.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -8,7 +9,7 @@ use std::time::Instant;
 
 use super::{drain, exit_code, find_root, open_report, prepare, CmdError, ReportArgs};
 use crate::report::{Finding, Sink, Stats};
-use crate::scan::baseline_json;
+use crate::scan::{allow_entry, baseline_json, Entry};
 use crate::source::fs::{self, Counters, Walk};
 use crate::source::Examiner;
 
@@ -41,15 +42,23 @@ pub fn run(args: &ScanArgs) -> Result<ExitCode, CmdError> {
     }
 }
 
-/// `hush baseline`: records the fingerprints of every current finding, so that `--baseline`
+/// `hush baseline`: records an allow entry for every current finding, so that `--baseline`
 /// reports only new ones. Exit 0 unless something could not be read.
 pub fn baseline(args: &ScanArgs) -> Result<ExitCode, CmdError> {
-    let mut collected = Collected::default();
+    let mut collected = Collected {
+        reuse: args
+            .report
+            .output
+            .as_deref()
+            .map(previous_entries)
+            .unwrap_or_default(),
+        ..Collected::default()
+    };
     let (_, _, errors) = scan(args, &mut collected)?;
     if errors > 0 {
         return Ok(exit_code(0, errors));
     }
-    let doc = baseline_json(collected.0.iter().map(String::as_str));
+    let doc = baseline_json(collected.entries.iter().map(String::as_str));
     let (output, mut writer) = super::Output::open(args.report.output.as_deref(), false)
         .map_err(|e| CmdError::Input(format!("cannot create output: {e}")))?;
     let written = serde_json::to_writer_pretty(&mut writer, &doc)
@@ -162,13 +171,63 @@ fn relative_to(path: &Path, root: &Path) -> String {
     }
 }
 
-/// A sink that keeps fingerprints only (for `hush baseline`).
+/// The `hush2:` entries of the baseline a rerun is about to replace: an entry that still allows
+/// a finding is kept as it is, so regenerating a baseline does not rewrite every line (each new
+/// entry has a fresh random salt). Anything unreadable is simply not reused.
+fn previous_entries(path: &Path) -> Vec<Entry> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Vec::new();
+    };
+    doc.get("fingerprints")
+        .and_then(|list| list.as_array())
+        .map(|list| {
+            list.iter()
+                .filter_map(|v| v.as_str().and_then(Entry::parse))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A sink that keeps allow entries only (for `hush baseline`): a path-independent entry per
+/// distinct (rule, secret), the fingerprint for a sensitive file.
 #[derive(Default)]
-struct Collected(Vec<String>);
+struct Collected {
+    entries: Vec<String>,
+    /// (rule, is a file finding, secret or fingerprint) already recorded.
+    seen: HashSet<(String, bool, Vec<u8>)>,
+    reuse: Vec<Entry>,
+}
 
 impl Sink for Collected {
     fn finding(&mut self, finding: Finding) -> std::io::Result<()> {
-        self.0.push(finding.fingerprint);
+        let secret = &finding.secret.0;
+        // One entry per secret wherever it is; a sensitive file's is its path-bound fingerprint.
+        let key = if secret.is_empty() {
+            (
+                finding.rule_id.clone(),
+                true,
+                finding.fingerprint.clone().into_bytes(),
+            )
+        } else {
+            (finding.rule_id.clone(), false, secret.clone())
+        };
+        if !self.seen.insert(key) {
+            return Ok(());
+        }
+        let kept = (!secret.is_empty())
+            .then(|| {
+                self.reuse
+                    .iter()
+                    .find(|e| e.matches(&finding.rule_id, secret))
+            })
+            .flatten();
+        self.entries.push(match kept {
+            Some(entry) => entry.to_string(),
+            None => allow_entry(&finding.rule_id, &finding.fingerprint, secret),
+        });
         Ok(())
     }
 

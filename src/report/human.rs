@@ -43,9 +43,10 @@ impl Sink for Human {
         let mut findings = std::mem::take(&mut self.findings);
         sort(&mut findings);
         for f in &findings {
+            let path = f.shown_path(self.style);
             let location = match f.column {
-                Some(column) => format!("{}:{}:{}", f.path, f.line, column),
-                None => format!("{}:{}", f.path, f.line),
+                Some(column) => format!("{path}:{}:{column}", f.line),
+                None => format!("{path}:{}", f.line),
             };
             let secret = if f.secret.0.is_empty() {
                 String::new()
@@ -73,8 +74,10 @@ impl Sink for Human {
                 writeln!(self.out, "{:>6} | {}", f.line, masked(f, self.style))?;
             }
         }
-        let files: std::collections::HashSet<&str> =
-            findings.iter().map(|f| f.path.as_str()).collect();
+        let files: std::collections::HashSet<&[u8]> = findings
+            .iter()
+            .map(|f| f.path_bytes.as_deref().unwrap_or(f.path.as_bytes()))
+            .collect();
         let unread = stats.errors as usize;
         let verdict = match (findings.len(), unread) {
             (0, 0) => self.paint("32", "no secrets found"),

@@ -22,7 +22,7 @@ pub enum Format {
 }
 
 /// The commit a history finding was introduced in.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Commit {
     pub id: String,
     pub author: String,
@@ -45,11 +45,17 @@ impl fmt::Debug for Secret {
 pub const CONTEXT_REACH: usize = 240;
 
 /// One reported finding.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Finding {
     pub rule_id: String,
     pub description: String,
+    /// The path as reported (invalid UTF-8 replaced: `path_bytes` then holds the real bytes).
     pub path: String,
+    /// The path's raw bytes, only when they are not UTF-8.
+    pub path_bytes: Option<Vec<u8>>,
+    /// Where secrets lie in the path (byte ranges of `path_bytes`, or of `path` when that is
+    /// none): a file named after a token is shown masked like the token.
+    pub path_secrets: Vec<Range<usize>>,
     /// 1-based; 1 for a sensitive file (0 when it is empty).
     pub line: usize,
     /// 1-based byte column; none for a sensitive-file finding.
@@ -81,8 +87,8 @@ pub struct Stats {
     pub duration_ms: u64,
 }
 
-/// Presentation choices shared by all formats.
-#[derive(Debug, Clone, Copy)]
+/// Presentation choices shared by all formats (the default: redacted, no colour).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Style {
     pub show_secrets: bool,
     pub color: bool,
@@ -98,12 +104,35 @@ impl Finding {
         }
     }
 
+    /// The path as output shows it: every secret in it redacted unless the user asked for them,
+    /// invalid UTF-8 replaced.
+    pub fn shown_path(&self, style: Style) -> String {
+        if self.path_secrets.is_empty() && self.path_bytes.is_none() {
+            return self.path.clone();
+        }
+        String::from_utf8_lossy(&self.shown_path_bytes(style)).into_owned()
+    }
+
+    /// The path's bytes as output shows them: raw, with every secret in it redacted unless the
+    /// user asked for them.
+    pub fn shown_path_bytes(&self, style: Style) -> Vec<u8> {
+        let raw = self.path_bytes.as_deref().unwrap_or(self.path.as_bytes());
+        if style.show_secrets {
+            return raw.to_vec();
+        }
+        mask(raw, &self.path_secrets)
+    }
+
     /// The contract's JSON object for this finding, fields in the documented order.
     fn json(&self, style: Style) -> JsonFinding<'_> {
         JsonFinding {
             rule_id: &self.rule_id,
             description: &self.description,
-            path: &self.path,
+            path: self.shown_path(style),
+            path_bytes: self
+                .path_bytes
+                .is_some()
+                .then(|| percent_encode(&self.shown_path_bytes(style))),
             line: self.line,
             column: self.column,
             commit: self.commit.as_ref().map(|c| c.id.as_str()),
@@ -119,7 +148,9 @@ impl Finding {
 struct JsonFinding<'a> {
     rule_id: &'a str,
     description: &'a str,
-    path: &'a str,
+    path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_bytes: Option<String>,
     line: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     column: Option<usize>,
@@ -132,6 +163,36 @@ struct JsonFinding<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     secret: Option<String>,
     fingerprint: &'a str,
+}
+
+/// `text` with each of `secrets` (sorted byte ranges) replaced by its redacted form.
+pub fn mask(text: &[u8], secrets: &[Range<usize>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut at = 0;
+    for span in secrets {
+        let (start, end) = (span.start.clamp(at, text.len()), span.end.min(text.len()));
+        if start >= end {
+            continue;
+        }
+        out.extend_from_slice(&text[at..start]);
+        out.extend_from_slice(redact(&text[start..end]).as_bytes());
+        at = end;
+    }
+    out.extend_from_slice(&text[at..]);
+    out
+}
+
+/// Bytes outside RFC 3986's unreserved set (and `/`) as `%XX`: lossless, and safe in a URI.
+pub fn percent_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 8);
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// At most the first 4 characters (fewer for a short secret), then `…`.

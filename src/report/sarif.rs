@@ -1,5 +1,6 @@
 //! SARIF 2.1.0, for code-scanning dashboards. Results carry the fingerprint as a partial
-//! fingerprint and, for history scans, the commit in their properties.
+//! fingerprint (`hush/v2`: hush 0.1's unsalted `hush/v1` is not comparable) and, for history
+//! scans, the commit in their properties.
 
 use serde_json::{json, Value};
 
@@ -7,20 +8,15 @@ use super::{Finding, Style, CONTEXT_REACH};
 
 /// A reported path as a SARIF `uri`: a relative reference for a relative path, a `file` URI for
 /// an absolute one, with every byte outside RFC 3986's unreserved set (and `/`) percent-encoded,
-/// so that a space, `#` or `?` in a file name does not change what the URI names.
-fn uri(path: &str) -> String {
-    let mut out = String::with_capacity(path.len() + 8);
-    if path.starts_with('/') {
-        out.push_str("file://");
+/// so that a space, `#` or `?` in a file name does not change what the URI names, and a name
+/// that is not UTF-8 keeps its bytes.
+fn uri(path: &[u8]) -> String {
+    let encoded = super::percent_encode(path);
+    if path.starts_with(b"/") {
+        format!("file://{encoded}")
+    } else {
+        encoded
     }
-    for &b in path.as_bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// The 1-based byte `column` of a finding in UTF-16 code units, as dashboards count them. The
@@ -61,11 +57,11 @@ pub(super) fn document(findings: &[Finding], style: Style) -> Value {
                 "message": { "text": message },
                 "locations": [{
                     "physicalLocation": {
-                        "artifactLocation": { "uri": uri(&f.path) },
+                        "artifactLocation": { "uri": uri(&f.shown_path_bytes(style)) },
                         "region": region,
                     }
                 }],
-                "partialFingerprints": { "hush/v1": f.fingerprint },
+                "partialFingerprints": { "hush/v2": f.fingerprint },
             });
             if let Some(commit) = &f.commit {
                 result["properties"] = json!({

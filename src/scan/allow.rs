@@ -1,21 +1,35 @@
-//! Findings a user has accepted: paths allowed by glob in `.hush.toml`, and fingerprints listed in
-//! `.hushignore` or a baseline. Values and inline comments are handled inside the scanner.
+//! Findings a user has accepted: paths allowed by glob in `.hush.toml`, and the fingerprints and
+//! entries listed in `.hushignore` or a baseline. Values and inline comments are handled inside
+//! the scanner. See `fingerprint.rs` for what each kind of entry is and costs.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
+use super::fingerprint::{legacy_fingerprint, Entry, ENTRY_PREFIX};
 use crate::rules::RuleError;
 
-/// Path globs and fingerprints whose findings are not reported.
+/// Path globs, fingerprints and entries whose findings are not reported.
 #[derive(Clone, Default)]
 pub struct Allowlist {
     paths: GlobSet,
     /// From globs of the form `dir/**`: directories whose whole content is allowed, so a walk
     /// need not enter them.
     dirs: GlobSet,
+    /// Path-bound ids, lower-case: fingerprints as reports show them, and hush 0.1's.
     fingerprints: HashSet<String>,
+    /// Path-independent entries (`hush2:…`), by rule: a finding is checked against its rule's only.
+    entries: HashMap<String, Vec<Entry>>,
+}
+
+/// One finding as the allowlist judges it.
+pub struct Candidate<'a> {
+    pub rule_id: &'a str,
+    /// Relative to the root, raw bytes: what fingerprints are made of.
+    pub path: &'a [u8],
+    /// Empty for a sensitive-file finding.
+    pub secret: &'a [u8],
 }
 
 impl Allowlist {
@@ -25,18 +39,29 @@ impl Allowlist {
         Ok(Allowlist {
             paths: glob_set(paths.iter().map(String::as_str))?,
             dirs: glob_set(whole_dirs.into_iter())?,
-            fingerprints: HashSet::new(),
+            ..Allowlist::default()
         })
     }
 
-    /// Adds the fingerprints of an ignore file: one per line, `#` starts a comment.
+    /// Adds the fingerprints and entries of an ignore file: one per line, `#` starts a comment.
     pub fn add_ignore_file(&mut self, text: &str) {
         for line in text.lines() {
-            let entry = line.split('#').next().unwrap_or("").trim();
-            if !entry.is_empty() {
-                // Fingerprints are lower-case hex; one pasted in upper case still matches.
-                self.fingerprints.insert(entry.to_ascii_lowercase());
+            self.add_entry(line.split('#').next().unwrap_or(""));
+        }
+    }
+
+    /// Adds one entry: `hush2:…`, or a fingerprint (today's or hush 0.1's). A malformed `hush2:`
+    /// entry allows nothing, so its finding stays reported (the safe way to be wrong).
+    fn add_entry(&mut self, text: &str) {
+        let text = text.trim();
+        if text.starts_with(ENTRY_PREFIX) {
+            if let Some(entry) = Entry::parse(text) {
+                let rule = entry.rule_id.clone();
+                self.entries.entry(rule).or_default().push(entry);
             }
+        } else if !text.is_empty() {
+            // Fingerprints are lower-case hex; one pasted in upper case still matches.
+            self.fingerprints.insert(text.to_ascii_lowercase());
         }
     }
 
@@ -70,7 +95,7 @@ impl Allowlist {
             let fp = fp
                 .as_str()
                 .ok_or_else(|| problem("baseline fingerprints must be strings".into()))?;
-            self.fingerprints.insert(fp.to_string());
+            self.add_entry(fp);
         }
         Ok(())
     }
@@ -86,6 +111,32 @@ impl Allowlist {
 
     pub fn fingerprint_allowed(&self, fingerprint: &str) -> bool {
         self.fingerprints.contains(fingerprint)
+    }
+
+    /// Whether a path-independent entry allows `finding`. Costs one derivation per entry of the
+    /// finding's rule (cached per secret and salt), nothing when its rule has none.
+    pub fn entry_allows(&self, finding: &Candidate) -> bool {
+        self.entries.get(finding.rule_id).is_some_and(|entries| {
+            entries
+                .iter()
+                .any(|e| e.matches(finding.rule_id, finding.secret))
+        })
+    }
+
+    /// Whether `finding`, whose fingerprint is `fingerprint`, is allowed by a listed fingerprint:
+    /// today's, or hush 0.1's (computed only when some fingerprint is listed at all).
+    pub fn fingerprint_allows(&self, finding: &Candidate, fingerprint: &str) -> bool {
+        if self.fingerprints.is_empty() {
+            return false;
+        }
+        // hush 0.1 hashed the path as text, invalid UTF-8 replaced.
+        let path = String::from_utf8_lossy(finding.path);
+        self.fingerprint_allowed(fingerprint)
+            || self.fingerprint_allowed(&legacy_fingerprint(
+                finding.rule_id,
+                path.as_bytes(),
+                finding.secret,
+            ))
     }
 }
 
@@ -106,10 +157,11 @@ fn glob_set<'a>(patterns: impl Iterator<Item = &'a str>) -> Result<GlobSet, Rule
     builder.build().map_err(error)
 }
 
-/// A baseline document: the sorted, distinct fingerprints of `fingerprints`.
-pub fn baseline_json<'a>(fingerprints: impl Iterator<Item = &'a str>) -> serde_json::Value {
-    let mut list: Vec<&str> = fingerprints.collect();
+/// A baseline document: the sorted, distinct allow entries of `entries` (`hush2:…` entries and
+/// path-bound fingerprints; version 1 baselines held fingerprints only, and are still read).
+pub fn baseline_json<'a>(entries: impl Iterator<Item = &'a str>) -> serde_json::Value {
+    let mut list: Vec<&str> = entries.collect();
     list.sort_unstable();
     list.dedup();
-    serde_json::json!({ "version": 1, "fingerprints": list })
+    serde_json::json!({ "version": 2, "fingerprints": list })
 }

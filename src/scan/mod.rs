@@ -5,12 +5,12 @@
 mod allow;
 mod checks;
 mod files;
-mod fingerprint;
+pub mod fingerprint;
 
-pub use allow::{baseline_json, Allowlist};
+pub use allow::{baseline_json, Allowlist, Candidate};
 pub use checks::{entropy, is_placeholder, verify_checksum};
 pub use files::FileMatcher;
-pub use fingerprint::fingerprint;
+pub use fingerprint::{allow_entry, fingerprint, fingerprint_bytes, Entry};
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -43,7 +43,7 @@ pub fn walk(walk: &Walk, examiner: &Examiner, counters: &Counters, events: &Send
     if !stdin.is_empty() {
         let mut data = Vec::new();
         match std::io::stdin().lock().read_to_end(&mut data) {
-            Ok(_) => examine(Some(&data), "-", "-", walk, examiner, counters, events),
+            Ok(_) => examine(Some(&data), b"-", b"-", walk, examiner, counters, events),
             Err(e) => send(
                 events,
                 Event::Error(format!("cannot read standard input: {e}")),
@@ -76,7 +76,8 @@ pub fn walk(walk: &Walk, examiner: &Examiner, counters: &Counters, events: &Send
             move |entry| {
                 entry.file_name() != ".git"
                     && !(entry.file_type().is_some_and(|t| t.is_dir())
-                        && allow.dir_allowed(&relative(entry.path(), &roots)))
+                        && allow
+                            .dir_allowed(&String::from_utf8_lossy(&relative(entry.path(), &roots))))
             }
         });
     let roots = &roots;
@@ -96,7 +97,7 @@ pub fn walk(walk: &Walk, examiner: &Examiner, counters: &Counters, events: &Send
                 // one named on the command line is worth a word, since it was asked for.
                 let named = entry.depth() == 0 && !entry.file_type().is_some_and(|t| t.is_dir());
                 if named {
-                    let shown = display(entry.path());
+                    let shown = examiner.shown_path(&display(entry.path()));
                     send(
                         events,
                         Event::Warning(format!("skipped '{shown}': not a regular file")),
@@ -106,7 +107,10 @@ pub fn walk(walk: &Walk, examiner: &Examiner, counters: &Counters, events: &Send
             }
             let shown = display(entry.path());
             let relative = relative(entry.path(), roots);
-            if examiner.allow.path_allowed(&relative) {
+            if examiner
+                .allow
+                .path_allowed(&String::from_utf8_lossy(&relative))
+            {
                 // Allowed paths are not reported, so they need not be read (`target/**`).
                 return WalkState::Continue;
             }
@@ -117,6 +121,7 @@ pub fn walk(walk: &Walk, examiner: &Examiner, counters: &Counters, events: &Send
                 }
                 Err(e) => {
                     counters.errors.fetch_add(1, Ordering::Relaxed);
+                    let shown = examiner.shown_path(&shown);
                     send(events, Event::Error(format!("cannot read '{shown}': {e}")));
                 }
             }
@@ -129,8 +134,8 @@ pub fn walk(walk: &Walk, examiner: &Examiner, counters: &Counters, events: &Send
 /// to read: it is counted and warned about, and judged by name alone.
 fn examine(
     data: Option<&[u8]>,
-    shown: &str,
-    relative: &str,
+    shown: &[u8],
+    relative: &[u8],
     walk: &Walk,
     examiner: &Examiner,
     counters: &Counters,
@@ -149,13 +154,14 @@ fn examine(
             send(
                 events,
                 Event::Warning(format!(
-                    "skipped '{shown}': larger than --max-file-size ({} bytes)",
+                    "skipped '{}': larger than --max-file-size ({} bytes)",
+                    examiner.shown_path(shown),
                     walk.max_file_size
                 )),
             );
         }
     }
-    let found = examiner.examine(shown, relative, data, None);
+    let found = examiner.examine_raw(shown, relative, data, None);
     if found.binary {
         counters.binary.fetch_add(1, Ordering::Relaxed);
     }
@@ -189,26 +195,32 @@ fn send(events: &Sender<Event>, event: Event) {
     let _ = events.send(event);
 }
 
-/// The path as the user reached it: `/`-separated, without a leading `./`.
-fn display(path: &Path) -> String {
-    let text = path.to_string_lossy();
-    let text = text.strip_prefix("./").unwrap_or(&text);
-    if std::path::MAIN_SEPARATOR == '/' {
-        text.to_string()
-    } else {
-        text.replace(std::path::MAIN_SEPARATOR, "/")
+/// The path as the user reached it: `/`-separated, without a leading `./`, as raw bytes on Unix
+/// (a file name need not be UTF-8; fingerprints and reports keep its bytes).
+fn display(path: &Path) -> Vec<u8> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = path.as_os_str().as_bytes();
+        bytes.strip_prefix(b"./").unwrap_or(bytes).to_vec()
+    }
+    #[cfg(not(unix))]
+    {
+        let text = path.to_string_lossy();
+        let text = text.strip_prefix("./").unwrap_or(&text);
+        text.replace(std::path::MAIN_SEPARATOR, "/").into_bytes()
     }
 }
 
-/// A walked path relative to the root: its argument's relative location plus the rest.
-fn relative(path: &Path, roots: &[(PathBuf, String)]) -> String {
+/// A walked path relative to the root, raw: its argument's relative location plus the rest.
+fn relative(path: &Path, roots: &[(PathBuf, String)]) -> Vec<u8> {
     for (arg, prefix) in roots {
         if let Ok(rest) = path.strip_prefix(arg) {
             let rest = display(rest);
             return match (prefix.is_empty(), rest.is_empty()) {
                 (true, _) => rest,
-                (false, true) => prefix.clone(),
-                (false, false) => format!("{prefix}/{rest}"),
+                (false, true) => prefix.clone().into_bytes(),
+                (false, false) => [prefix.as_bytes(), b"/", &rest].concat(),
             };
         }
     }

@@ -6,8 +6,8 @@ pub mod git;
 
 use std::ops::Range;
 
-use crate::report::{Commit, Finding, Secret, CONTEXT_REACH};
-use crate::scan::{fingerprint, is_binary, Allowlist, Scanner};
+use crate::report::{mask, Commit, Finding, Secret, CONTEXT_REACH};
+use crate::scan::{fingerprint_bytes, is_binary, Allowlist, Candidate, Scanner};
 
 /// What a source reports as it goes: findings of one blob, or a one-line problem for stderr.
 pub enum Event {
@@ -41,6 +41,31 @@ impl Examiner<'_> {
         data: Option<&[u8]>,
         commit: Option<&Commit>,
     ) -> Examined {
+        self.examine_raw(shown.as_bytes(), path.as_bytes(), data, commit)
+    }
+
+    /// [`Examiner::examine`] with paths as raw bytes: a file name need not be UTF-8, and its
+    /// fingerprint and report keep the bytes that name it.
+    pub fn examine_raw(
+        &self,
+        shown: &[u8],
+        path: &[u8],
+        data: Option<&[u8]>,
+        commit: Option<&Commit>,
+    ) -> Examined {
+        let mut out = self.judge(&String::from_utf8_lossy(shown), path, data, commit);
+        self.name_path(&mut out.findings, shown);
+        out
+    }
+
+    fn judge(
+        &self,
+        shown: &str,
+        raw_path: &[u8],
+        data: Option<&[u8]>,
+        commit: Option<&Commit>,
+    ) -> Examined {
+        let path = &*String::from_utf8_lossy(raw_path);
         let mut out = Examined::default();
         if self.allow.path_allowed(path) {
             return out;
@@ -55,6 +80,7 @@ impl Examiner<'_> {
                 let rule = files.rule(index);
                 self.push(
                     &mut out.findings,
+                    raw_path,
                     Finding {
                         rule_id: rule.id.clone(),
                         description: rule.description.clone(),
@@ -63,10 +89,7 @@ impl Examiner<'_> {
                         column: None,
                         commit: commit.cloned(),
                         secret: Secret::default(),
-                        fingerprint: fingerprint(&rule.id, path, b""),
-                        context: Vec::new(),
-                        secret_in_context: 0..0,
-                        secrets_in_context: Vec::new(),
+                        ..Finding::default()
                     },
                 );
             }
@@ -91,6 +114,7 @@ impl Examiner<'_> {
             let secrets_in_context = spans.iter().map(clip).filter(|s| !s.is_empty()).collect();
             self.push(
                 &mut out.findings,
+                raw_path,
                 Finding {
                     rule_id: rule.id.clone(),
                     description: rule.description.clone(),
@@ -99,19 +123,59 @@ impl Examiner<'_> {
                     column: Some(m.column),
                     commit: commit.cloned(),
                     secret: Secret(secret.to_vec()),
-                    fingerprint: fingerprint(&rule.id, path, secret),
                     context: data[window.clone()].to_vec(),
                     secret_in_context: clip(&m.secret),
                     secrets_in_context,
+                    ..Finding::default()
                 },
             );
         }
         out
     }
 
-    fn push(&self, findings: &mut Vec<Finding>, finding: Finding) {
-        if !self.allow.fingerprint_allowed(&finding.fingerprint) {
+    /// Keeps `finding` unless the allowlist allows it, and gives it its fingerprint. A
+    /// path-independent entry is checked first: the finding it allows needs no fingerprint.
+    fn push(&self, findings: &mut Vec<Finding>, path: &[u8], mut finding: Finding) {
+        let candidate = Candidate {
+            rule_id: &finding.rule_id,
+            path,
+            secret: &finding.secret.0,
+        };
+        if self.allow.entry_allows(&candidate) {
+            return;
+        }
+        let fingerprint = fingerprint_bytes(&finding.rule_id, path, &finding.secret.0);
+        if !self.allow.fingerprint_allows(&candidate, &fingerprint) {
+            finding.fingerprint = fingerprint;
             findings.push(finding);
+        }
+    }
+
+    /// Where secrets lie in `path` (a file may be named after a token).
+    fn path_secrets(&self, path: &[u8]) -> Vec<Range<usize>> {
+        self.scanner
+            .scan(path)
+            .into_iter()
+            .map(|m| m.secret)
+            .collect()
+    }
+
+    /// `path` as a warning or error shows it: secrets in it redacted, invalid UTF-8 replaced.
+    pub fn shown_path(&self, path: &[u8]) -> String {
+        String::from_utf8_lossy(&mask(path, &self.path_secrets(path))).into_owned()
+    }
+
+    /// Gives findings what their path needs to be shown: where secrets lie in it (a file named
+    /// after a token is masked like the token) and its raw bytes when they are not UTF-8.
+    fn name_path(&self, findings: &mut [Finding], shown: &[u8]) {
+        if findings.is_empty() {
+            return;
+        }
+        let secrets = self.path_secrets(shown);
+        let raw = std::str::from_utf8(shown).is_err().then(|| shown.to_vec());
+        for finding in findings {
+            finding.path_secrets.clone_from(&secrets);
+            finding.path_bytes.clone_from(&raw);
         }
     }
 }

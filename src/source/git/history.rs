@@ -567,7 +567,7 @@ fn scan_blob(
         let commit = commits.get(first.at).map(|c| c.id.to_string());
         format!(
             "blob {id} of '{}' in commit {}",
-            first.path.to_str_lossy(),
+            scan.examiner.shown_path(&first.path),
             commit.as_deref().unwrap_or("?")
         )
     };
@@ -601,7 +601,7 @@ fn scan_blob(
     }
     count_read(scan.counters, data.len());
     let shown = first.path.to_str_lossy();
-    let examined = examiner.examine(&shown, &shown, Some(data), None);
+    let examined = examiner.examine_raw(&first.path, &first.path, Some(data), None);
     if examined.binary {
         scan.counters.binary.fetch_add(1, Ordering::Relaxed);
     }
@@ -613,7 +613,7 @@ fn scan_blob(
     for (at, place) in places.iter().enumerate().skip(1) {
         let shown = place.path.to_str_lossy();
         if content || !examiner.scanner.files().candidates(&shown).is_empty() {
-            let examined = examiner.examine(&shown, &shown, Some(data), None);
+            let examined = examiner.examine_raw(&place.path, &place.path, Some(data), None);
             found.extend(examined.findings.into_iter().map(tag(at)));
         }
     }

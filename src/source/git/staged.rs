@@ -363,7 +363,7 @@ struct Judge<'a> {
 impl Judge<'_> {
     /// The findings of one change that it is to blame for.
     fn change(&self, repo: &gix::Repository, change: &Change) -> Result<Vec<Finding>, GitError> {
-        let shown = change.path.to_str_lossy();
+        let shown = self.examiner.shown_path(&change.path);
         let what = || format!("blob {} of '{shown}'", change.id);
         let blob = guard_blob(repo, change.id, super::GUARD_MAX_BLOB, what)?;
         let data = &blob.data;
@@ -371,7 +371,9 @@ impl Judge<'_> {
             return Ok(Vec::new());
         }
         count_read(self.counters, data.len());
-        let found = self.examiner.examine(&shown, &shown, Some(data), None);
+        let found = self
+            .examiner
+            .examine_raw(&change.path, &change.path, Some(data), None);
         if found.binary {
             self.counters.binary.fetch_add(1, Ordering::Relaxed);
         }
