@@ -526,3 +526,35 @@ fn every_cache_tree_state_judges_the_same_change_alike() {
     stage();
     assert_eq!(summary(&staged(&repo)), expected, "no cache-tree");
 }
+
+#[test]
+fn large_unchanged_directories_are_stepped_over_exactly() {
+    // Unchanged directories are passed over by their cache-tree counts, jumping between
+    // checkpoints every 1,024 entries: changes on either side of them must still be found.
+    let repo = Repo::new();
+    for d in ["a", "m", "z"] {
+        for f in 0..1500 {
+            repo.write(format!("{d}/f{f:04}.txt"), format!("{d} {f}\n"));
+        }
+    }
+    repo.write("b.txt", "b\n");
+    repo.add(&["."]);
+    repo.commit_at("tree", 1_000_000_000);
+    repo.git(&["read-tree", "HEAD"]);
+    repo.write("b.txt", line(GITHUB));
+    repo.write("m/f0700.txt", line(AWS));
+    repo.write("zz.txt", line(GITHUB));
+    repo.add(&["b.txt", "m/f0700.txt", "zz.txt"]);
+    assert_eq!(
+        summary(&staged(&repo)),
+        vec![
+            ("b.txt".to_string(), 1, "github-pat".to_string()),
+            (
+                "m/f0700.txt".to_string(),
+                1,
+                "aws-access-key-id".to_string()
+            ),
+            ("zz.txt".to_string(), 1, "github-pat".to_string()),
+        ]
+    );
+}

@@ -126,7 +126,12 @@ pub struct RawIndex {
     count: usize,
     hash: gix::hash::Kind,
     pub tree: Option<CacheTree>,
+    /// Where entry `k * CHECKPOINT` starts, for each `k`: stepping over a large unchanged
+    /// directory jumps to the nearest checkpoint instead of touching every entry again.
+    checkpoints: Vec<usize>,
 }
+
+const CHECKPOINT: usize = 1024;
 
 const HEADER: usize = 12;
 /// ctime, mtime, dev, ino, mode, uid, gid, size: the fixed fields before the object id.
@@ -151,9 +156,13 @@ impl RawIndex {
             count,
             hash,
             tree: None,
+            checkpoints: Vec::with_capacity(count / CHECKPOINT + 1),
         };
         let mut at = HEADER;
-        for _ in 0..count {
+        for i in 0..count {
+            if i % CHECKPOINT == 0 {
+                index.checkpoints.push(at);
+            }
             at = index.entry_end(at)?;
         }
         let end = index.data.len() - hash_len;
@@ -264,7 +273,17 @@ impl<'a> Iterator for Entries<'a> {
 
     /// Steps over `n` entries without decoding them (a directory the cache-tree shows unchanged).
     fn nth(&mut self, n: usize) -> Option<Entry<'a>> {
-        for _ in 0..n.min(self.left) {
+        let count = self.index.count;
+        let here = count - self.left;
+        let target = here.saturating_add(n).min(count);
+        let mark = target / CHECKPOINT;
+        if mark * CHECKPOINT > here {
+            if let Some(&at) = self.index.checkpoints.get(mark) {
+                self.at = at;
+                self.left = count - mark * CHECKPOINT;
+            }
+        }
+        for _ in 0..(target - (count - self.left)) {
             self.at = self.index.entry_end(self.at)?;
             self.left -= 1;
         }
