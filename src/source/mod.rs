@@ -8,7 +8,9 @@ mod git_index;
 use std::ops::Range;
 
 use crate::report::{Commit, Finding, Secret, CONTEXT_REACH};
-use crate::scan::{fingerprint, is_binary, Allowlist, Scanner};
+use crate::scan::{
+    fingerprint, is_binary, Allowlist, Cut, Overflow, Scanner, MAX_FINDINGS, TOO_MANY_FINDINGS,
+};
 
 /// What a source reports as it goes: findings of one blob, or a one-line problem for stderr.
 pub enum Event {
@@ -79,9 +81,27 @@ impl Examiner<'_> {
             out.binary = true;
             return out;
         }
-        let found = self.scanner.scan(data);
-        let spans: Vec<Range<usize>> = found.iter().map(|m| m.secret.clone()).collect();
-        for m in found {
+        self.examine_text(shown, path, data, commit, &mut out.findings);
+        out
+    }
+
+    /// Scans a text blob. A blob holding more than `MAX_FINDINGS` (or too dense with keywords to
+    /// confirm them all) gets one more finding, for the rest of it, which was not scanned.
+    fn examine_text(
+        &self,
+        shown: &str,
+        path: &str,
+        data: &[u8],
+        commit: Option<&Commit>,
+        findings: &mut Vec<Finding>,
+    ) {
+        let scanned = self.scanner.scan_limited(data, MAX_FINDINGS);
+        // Sorted by position and never overlapping, so the secrets on a shown line are found by
+        // a binary search, not by clipping every secret of the blob for every finding.
+        let mut spans: Vec<Range<usize>> =
+            scanned.matches.iter().map(|m| m.secret.clone()).collect();
+        spans.sort_unstable_by_key(|s| s.start);
+        for m in scanned.matches {
             let rule = self.scanner.rule(m.rule);
             let secret = &data[m.secret.clone()];
             let window = line_around(data, m.at, m.secret.end);
@@ -89,9 +109,15 @@ impl Examiner<'_> {
                 let [start, end] = [s.start, s.end].map(|o| o.clamp(window.start, window.end));
                 start - window.start..end - window.start
             };
-            let secrets_in_context = spans.iter().map(clip).filter(|s| !s.is_empty()).collect();
+            let first = spans.partition_point(|s| s.end <= window.start);
+            let secrets_in_context = spans[first..]
+                .iter()
+                .take_while(|s| s.start < window.end)
+                .map(clip)
+                .filter(|s| !s.is_empty())
+                .collect();
             self.push(
-                &mut out.findings,
+                findings,
                 Finding {
                     rule_id: rule.id.clone(),
                     description: rule.description.clone(),
@@ -107,13 +133,40 @@ impl Examiner<'_> {
                 },
             );
         }
-        out
+        if let Some(cut) = scanned.cut {
+            self.push(findings, rest_not_scanned(shown, path, cut, commit));
+        }
     }
 
     fn push(&self, findings: &mut Vec<Finding>, finding: Finding) {
         if !self.allow.fingerprint_allowed(&finding.fingerprint) {
             findings.push(finding);
         }
+    }
+}
+
+/// The finding that stands for the rest of a blob, from `cut` on, which was not scanned.
+fn rest_not_scanned(shown: &str, path: &str, cut: Cut, commit: Option<&Commit>) -> Finding {
+    let description = match cut.why {
+        Overflow::Findings => format!(
+            "more than {MAX_FINDINGS} findings: the rest of the file, from here, was not scanned"
+        ),
+        Overflow::Candidates => "too dense with keywords to confirm them all: the rest of the \
+                                 file, from here, was not scanned"
+            .to_string(),
+    };
+    Finding {
+        rule_id: TOO_MANY_FINDINGS.to_string(),
+        description,
+        path: shown.to_string(),
+        line: cut.line,
+        column: Some(cut.column),
+        commit: commit.cloned(),
+        secret: Secret::default(),
+        fingerprint: fingerprint(TOO_MANY_FINDINGS, path, b""),
+        context: Vec::new(),
+        secret_in_context: 0..0,
+        secrets_in_context: Vec::new(),
     }
 }
 
