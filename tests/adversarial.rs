@@ -1,7 +1,9 @@
 //! Hostile and unusual input for `hush scan` (issue 11): files full of findings or of keywords
-//! must not make a commit hook hang. Each case drives the real binary.
+//! must not make a commit hook hang, and standard input is read no further than the size
+//! limit. Each case drives the real binary.
 
-use std::process::{Command, Output};
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use hush::rules::RuleSet;
@@ -173,4 +175,65 @@ fn keyword_floods_are_scanned_in_bounded_time() {
         .as_str()
         .unwrap()
         .contains("keywords"));
+}
+
+/// Runs `hush scan -` with `input` streamed to it `repeat` times; returns its output and how
+/// many bytes it took before closing its end of the pipe. What it never read, it cannot hold:
+/// that count bounds its memory (a child's peak RSS from `wait4` would not: until `exec`, a
+/// spawned child shares this process's memory, and its peak counts it).
+fn scan_stdin(args: &[&str], input: &'static [u8], repeat: usize) -> (Output, usize) {
+    let mut child = hush()
+        .args(["scan", "--format", "json"])
+        .args(args)
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let mut written = 0;
+        for _ in 0..repeat {
+            match stdin.write_all(input) {
+                Ok(()) => written += input.len(),
+                // Broken pipe: hush stopped reading.
+                Err(_) => break,
+            }
+        }
+        written
+    });
+    let out = child.wait_with_output().unwrap();
+    (out, writer.join().unwrap())
+}
+
+#[test]
+fn standard_input_is_read_no_further_than_the_size_limit() {
+    // Item 3: 64 MiB of zeros with a 1 MiB limit; before, all of it was read into memory.
+    static ZEROS: [u8; 1 << 16] = [0; 1 << 16];
+    let (out, written) = scan_stdin(&["--max-file-size", "1048576"], &ZEROS, 1024);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("skipped '-': larger than --max-file-size (1048576 bytes)"),
+        "{stderr}"
+    );
+    assert_eq!(json(&out)["stats"]["skipped"], 1);
+    // The limit, plus what the pipe buffers.
+    assert!(written < 4 << 20, "hush took {written} bytes");
+}
+
+#[test]
+fn standard_input_within_the_limit_is_scanned_whole() {
+    static TEXT: &[u8] = b"x = 1\n";
+    let (out, written) = scan_stdin(&["--max-file-size", "60"], TEXT, 10);
+    assert_eq!(written, 60);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json(&out)["stats"]["files"], 1);
+    assert_eq!(json(&out)["stats"]["bytes"], 60);
 }

@@ -41,9 +41,8 @@ pub fn walk(walk: &Walk, examiner: &Examiner, counters: &Counters, events: &Send
     let (stdin, paths): (Vec<&PathBuf>, Vec<&PathBuf>) =
         walk.paths.iter().partition(|p| p.as_os_str() == "-");
     if !stdin.is_empty() {
-        let mut data = Vec::new();
-        match std::io::stdin().lock().read_to_end(&mut data) {
-            Ok(_) => examine(Some(&data), "-", "-", walk, examiner, counters, events),
+        match read_limited(std::io::stdin().lock(), walk.max_file_size) {
+            Ok(data) => examine(data.as_deref(), "-", "-", walk, examiner, counters, events),
             Err(e) => send(
                 events,
                 Event::Error(format!("cannot read standard input: {e}")),
@@ -162,6 +161,15 @@ fn examine(
     if !found.findings.is_empty() {
         send(events, Event::Findings(found.findings));
     }
+}
+
+/// Reads a stream up to `max` bytes; `None` when it holds more. The rest is left unread, so
+/// that an endless or huge stream (`head -c 2G /dev/zero | hush scan -`) costs `max` bytes of
+/// memory and no more time than reading them: the writer sees the pipe close.
+fn read_limited(stream: impl Read, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let mut data = Vec::new();
+    stream.take(max.saturating_add(1)).read_to_end(&mut data)?;
+    Ok((data.len() as u64 <= max).then_some(data))
 }
 
 /// Reads `path` into `buffer`; `Ok(false)` when it is larger than `max` (not read).
