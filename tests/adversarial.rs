@@ -1,6 +1,6 @@
 //! Hostile and unusual input for `hush scan` (issue 11): files full of findings or of keywords
-//! must not make a commit hook hang, and standard input is read no further than the size
-//! limit. Each case drives the real binary.
+//! must not make a commit hook hang, standard input is read no further than the size limit,
+//! and UTF-16/UTF-32 text is scanned as text. Each case drives the real binary.
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -236,4 +236,135 @@ fn standard_input_within_the_limit_is_scanned_whole() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(json(&out)["stats"]["files"], 1);
     assert_eq!(json(&out)["stats"]["bytes"], 60);
+}
+
+fn utf16(text: &str, big_endian: bool, bom: bool) -> Vec<u8> {
+    let units = bom.then_some(0xfeff).into_iter().chain(text.encode_utf16());
+    units
+        .flat_map(|u| {
+            if big_endian {
+                u.to_be_bytes()
+            } else {
+                u.to_le_bytes()
+            }
+        })
+        .collect()
+}
+
+fn utf32le(text: &str, bom: bool) -> Vec<u8> {
+    let chars = bom.then_some('\u{feff}').into_iter().chain(text.chars());
+    chars.flat_map(|c| u32::from(c).to_le_bytes()).collect()
+}
+
+#[test]
+fn utf16_and_utf32_text_is_scanned_with_original_columns() {
+    // Item 8: a PowerShell script and a .reg export as Windows writes them.
+    let script = format!("# déploiement\r\n$token = \"{}\"\r\n", token());
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("le-bom.ps1", utf16(&script, false, true)),
+        ("le.ps1", utf16(&script, false, false)),
+        ("be-bom.ps1", utf16(&script, true, true)),
+        ("be.ps1", utf16(&script, true, false)),
+        ("le32-bom.ps1", utf32le(&script, true)),
+        ("le32.ps1", utf32le(&script, false)),
+    ];
+    let borrowed: Vec<(&str, &[u8])> = files.iter().map(|(n, d)| (*n, d.as_slice())).collect();
+    let (out, _) = scan(&borrowed, &["--show-secrets"]);
+    assert_eq!(out.status.code(), Some(1));
+    let mut found: Vec<(String, u64, u64, String)> = findings(&out)
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+                f["column"].as_u64().unwrap(),
+                f["secret"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    found.sort();
+    // `$token = "` is 10 characters: column 21 in UTF-16, 41 in UTF-32 (bytes of the file).
+    let expected = |path: &str, column| (path.to_string(), 2, column, token());
+    assert_eq!(
+        found,
+        vec![
+            expected("be-bom.ps1", 21),
+            expected("be.ps1", 21),
+            expected("le-bom.ps1", 21),
+            expected("le.ps1", 21),
+            expected("le32-bom.ps1", 41),
+            expected("le32.ps1", 41),
+        ]
+    );
+    assert_eq!(json(&out)["stats"]["binary"], 0);
+}
+
+#[test]
+fn a_secret_on_the_first_line_of_utf16_text_counts_the_byte_order_mark() {
+    let reg = format!(
+        "Windows Registry Editor Version 5.00\r\n\"Key\"=\"{}\"\r\n",
+        aws()
+    );
+    let first = format!("k={}\r\n", aws());
+    let (out, _) = scan(
+        &[
+            ("export.reg", &utf16(&reg, false, true)),
+            ("first.txt", &utf16(&first, false, true)),
+        ],
+        &[],
+    );
+    let mut found = places(&out);
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            ("aws-access-key-id".to_string(), 1, 7),
+            ("aws-access-key-id".to_string(), 2, 15),
+        ]
+    );
+}
+
+#[test]
+fn binaries_with_nul_bytes_stay_binary() {
+    // An ELF header and a PNG signature, each followed by a token: checked by name only.
+    let mut elf = b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03\x00>\x00".to_vec();
+    elf.extend_from_slice(format!("t={}", token()).as_bytes());
+    let mut png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10".to_vec();
+    png.extend_from_slice(format!("t={}", token()).as_bytes());
+    let (out, _) = scan(&[("tool", &elf), ("image.png", &png)], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json(&out)["stats"]["binary"], 2);
+}
+
+#[test]
+fn utf16_text_committed_to_git_is_scanned_by_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .current_dir(dir.path())
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q", "."]);
+    let script = format!("$token = \"{}\"\r\n", token());
+    std::fs::write(dir.path().join("deploy.ps1"), utf16(&script, false, true)).unwrap();
+    git(&["add", "deploy.ps1"]);
+    git(&["commit", "-q", "--no-verify", "-m", "add"]);
+    let out = hush()
+        .current_dir(dir.path())
+        .args(["history", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(places(&out), vec![("github-pat".to_string(), 1, 23)]);
 }

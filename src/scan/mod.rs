@@ -9,11 +9,13 @@ mod files;
 mod fingerprint;
 mod pass;
 mod shape;
+pub mod text;
 
 pub use allow::{baseline_json, Allowlist};
 pub use checks::{entropy, is_placeholder, verify_checksum};
 pub use files::FileMatcher;
 pub use fingerprint::fingerprint;
+pub use text::is_binary;
 
 use pass::{Blocks, Pass};
 use shape::Shape;
@@ -307,11 +309,6 @@ pub fn locate(data: &[u8], found: &mut [Match]) {
         m.line = line;
         m.column = at - line_start + 1;
     }
-}
-
-/// Whether a blob is binary: a NUL byte in its first 8 KiB, as git judges it.
-pub fn is_binary(data: &[u8]) -> bool {
-    memchr::memchr(0, &data[..data.len().min(8192)]).is_some()
 }
 
 #[cfg(test)]

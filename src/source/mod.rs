@@ -9,7 +9,8 @@ use std::ops::Range;
 
 use crate::report::{Commit, Finding, Secret, CONTEXT_REACH};
 use crate::scan::{
-    fingerprint, is_binary, Allowlist, Cut, Overflow, Scanner, MAX_FINDINGS, TOO_MANY_FINDINGS,
+    fingerprint, is_binary, text, Allowlist, Cut, Overflow, Scanner, MAX_FINDINGS,
+    TOO_MANY_FINDINGS,
 };
 
 /// What a source reports as it goes: findings of one blob, or a one-line problem for stderr.
@@ -85,8 +86,9 @@ impl Examiner<'_> {
         out
     }
 
-    /// Scans a text blob. A blob holding more than `MAX_FINDINGS` (or too dense with keywords to
-    /// confirm them all) gets one more finding, for the rest of it, which was not scanned.
+    /// Scans a text blob; UTF-16 and UTF-32 text is decoded first, its secrets reported as
+    /// decoded text and their lines and columns in the original bytes. A blob holding more than
+    /// `MAX_FINDINGS` gets one more finding, for the rest of it, which was not scanned.
     fn examine_text(
         &self,
         shown: &str,
@@ -95,7 +97,15 @@ impl Examiner<'_> {
         commit: Option<&Commit>,
         findings: &mut Vec<Finding>,
     ) {
-        let scanned = self.scanner.scan_limited(data, MAX_FINDINGS);
+        let wide = text::wide(data);
+        let decoded = wide.map(|wide| text::decode(data, wide));
+        let mut scanned = self
+            .scanner
+            .scan_limited(decoded.as_deref().unwrap_or(data), MAX_FINDINGS);
+        if let Some(wide) = wide {
+            text::relocate(data, wide, &mut scanned);
+        }
+        let data = decoded.as_deref().unwrap_or(data);
         // Sorted by position and never overlapping, so the secrets on a shown line are found by
         // a binary search, not by clipping every secret of the blob for every finding.
         let mut spans: Vec<Range<usize>> =
