@@ -116,6 +116,13 @@ impl Sink for Human {
         if stats.skipped > 0 {
             scanned.push_str(&format!(", {} skipped", stats.skipped));
         }
+        if stats.symlinks > 0 {
+            scanned.push_str(&format!(
+                ", {} symlink{} not followed",
+                stats.symlinks,
+                plural(stats.symlinks as usize)
+            ));
+        }
         writeln!(
             self.out,
             "hush: {verdict}; {scanned} in {:.2} s",

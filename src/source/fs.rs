@@ -32,6 +32,8 @@ pub struct Counters {
     pub bytes: AtomicU64,
     pub skipped: AtomicU64,
     pub binary: AtomicU64,
+    /// Symbolic links met in a walk, which are not followed.
+    pub symlinks: AtomicU64,
     /// Problems that kept a file from being read; the run fails closed on any.
     pub errors: AtomicU64,
 }
@@ -90,6 +92,12 @@ pub fn walk(walk: &Walk, examiner: &Examiner, counters: &Counters, events: &Send
                     return WalkState::Continue;
                 }
             };
+            if entry.depth() > 0 && entry.path_is_symlink() {
+                // Not followed (a link may lead out of the tree, or round in a loop), but
+                // counted, and the summary says so: a skipped file is never silent.
+                counters.symlinks.fetch_add(1, Ordering::Relaxed);
+                return WalkState::Continue;
+            }
             if !entry.file_type().is_some_and(|t| t.is_file()) {
                 // Pipes, sockets and devices met in a walk are passed over, as every tool does;
                 // one named on the command line is worth a word, since it was asked for.
