@@ -1,10 +1,14 @@
-//! Engine throughput on corpora generated here (deterministic): source-like text with a realistic
-//! density of keywords and a few planted secrets, and the worst case of keyword hits on every line
-//! with no secret to find.
+//! Engine throughput on corpora generated here (deterministic), through the same per-file path
+//! every command uses (`Examiner::examine`): source-like text with a realistic density of
+//! keywords and a few planted secrets, keyword hits on every line with no secret to find, and
+//! the adversarial inputs of issue 11 (findings on every line or packed on one line, a private
+//! key's BEGIN line repeated, `password=` repeated, every keyword on one line), which must stay
+//! within a tenth of the source-like throughput.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hush::rules::RuleSet;
-use hush::scan::Scanner;
+use hush::scan::{Allowlist, Scanner};
+use hush::source::Examiner;
 
 /// A small deterministic generator (xorshift), so runs compare like with like.
 struct Rng(u64);
@@ -66,17 +70,65 @@ fn corpus(size: usize, keyword_every: u64, plant: bool) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// `unit` repeated to `size` bytes.
+fn repeated(unit: &str, size: usize) -> Vec<u8> {
+    unit.as_bytes().iter().copied().cycle().take(size).collect()
+}
+
+/// Every keyword of every rule, space-separated, repeated on one line.
+fn all_keywords(rules: &RuleSet, size: usize) -> Vec<u8> {
+    let mut keywords: Vec<&str> = rules
+        .rules
+        .iter()
+        .flat_map(|r| r.keywords.iter().map(String::as_str))
+        .collect();
+    keywords.sort_unstable();
+    keywords.dedup();
+    repeated(&format!("{} ", keywords.join(" ")), size)
+}
+
+/// `text` as UTF-16LE with a byte order mark, as Windows tools write it.
+fn utf16le(text: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(text);
+    let mut out = vec![0xff, 0xfe];
+    out.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    out
+}
+
 fn bench(c: &mut Criterion) {
-    let scanner = Scanner::new(&RuleSet::defaults().expect("rules")).expect("scanner");
+    let rules = RuleSet::defaults().expect("rules");
+    let scanner = Scanner::new(&rules).expect("scanner");
+    let allow = Allowlist::default();
+    let examiner = Examiner {
+        scanner: &scanner,
+        allow: &allow,
+    };
+    let aws = ["AKIAZ7VLRD", "Q4HWMFNB5K"].concat();
+    const MIB: usize = 1 << 20;
     let mut group = c.benchmark_group("scan");
     for (name, data) in [
-        ("source-like", corpus(16 << 20, 25, true)),
-        ("keyword-every-line", corpus(16 << 20, 1, false)),
+        ("source-like", corpus(16 * MIB, 25, true)),
+        ("keyword-every-line", corpus(16 * MIB, 1, false)),
+        ("utf16le-source-like", utf16le(&corpus(8 * MIB, 25, true))),
+        // Issue 11, items 1 and 2: each at most a tenth slower than source-like.
+        (
+            "aws-key-every-line",
+            repeated(&format!("key = {aws}\n"), MIB),
+        ),
+        ("aws-keys-one-line", repeated(&format!("{aws} "), MIB)),
+        (
+            "private-key-begin-every-line",
+            repeated("-----BEGIN RSA PRIVATE KEY-----\n", MIB),
+        ),
+        ("password-one-line", repeated("password=", MIB)),
+        ("all-keywords-one-line", all_keywords(&rules, MIB)),
     ] {
         // Compile the regexes the corpus needs before timing.
-        scanner.scan(&data);
+        examiner.examine("bench", "bench", Some(&data), None);
         group.throughput(Throughput::Bytes(data.len() as u64));
-        group.bench_function(name, |b| b.iter(|| scanner.scan(&data)));
+        group.bench_function(name, |b| {
+            b.iter(|| examiner.examine("bench", "bench", Some(&data), None))
+        });
     }
     group.finish();
 }

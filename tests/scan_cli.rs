@@ -372,6 +372,38 @@ fn gcp_credential_files_are_found_by_content() {
 }
 
 #[test]
+fn symlinks_in_a_walk_are_not_followed_but_counted_and_named_in_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::write(outside.join("secret.txt"), format!("t={}\n", token())).unwrap();
+    let tree = dir.path().join("tree");
+    fs::create_dir_all(&tree).unwrap();
+    fs::write(tree.join("clean.py"), "print('hello')\n").unwrap();
+    std::os::unix::fs::symlink("../outside/secret.txt", tree.join("file-link.txt")).unwrap();
+    std::os::unix::fs::symlink("../outside", tree.join("dir-link")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/target", tree.join("dangling")).unwrap();
+    let out = run(&tree, &["scan", "--format", "json", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let doc = json(&out);
+    assert_eq!(doc["stats"]["symlinks"], 3);
+    assert_eq!(doc["stats"]["files"], 1);
+    let out = run(&tree, &["scan", "."]);
+    assert!(
+        text(&out).contains("scanned 1 file (15 B), 3 symlinks not followed in"),
+        "{}",
+        text(&out)
+    );
+    // A link named on the command line was asked for, and is followed.
+    let out = run(
+        &tree,
+        &["scan", "--format", "json", "file-link.txt", "dir-link"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(json(&out)["stats"]["symlinks"], 0);
+}
+
+#[test]
 fn git_directories_are_skipped_and_gitignore_is_not_honoured_by_default() {
     let dir = tempfile::tempdir().unwrap();
     fs::create_dir_all(dir.path().join(".git")).unwrap();

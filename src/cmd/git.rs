@@ -513,6 +513,7 @@ fn run(
         binary: counters.binary.load(Ordering::Relaxed),
         errors,
         duration_ms: started.elapsed().as_millis() as u64,
+        ..Stats::default()
     };
     sink.finish(&stats).map_err(CmdError::Output)?;
     output.commit().map_err(CmdError::Output)?;

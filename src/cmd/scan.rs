@@ -117,6 +117,7 @@ fn scan(args: &ScanArgs, sink: &mut dyn Sink) -> Result<(Stats, u64, u64), CmdEr
         bytes: counters.bytes.load(Ordering::Relaxed),
         skipped: counters.skipped.load(Ordering::Relaxed),
         binary: counters.binary.load(Ordering::Relaxed),
+        symlinks: counters.symlinks.load(Ordering::Relaxed),
         // Every error reached the drain as an event; the walk's counter counts them again.
         errors,
         duration_ms: started.elapsed().as_millis() as u64,

@@ -124,6 +124,13 @@ impl Sink for Human {
                 plural(stats.skipped as usize)
             ));
         }
+        if stats.symlinks > 0 {
+            scanned.push_str(&format!(
+                ", {} symlink{} not followed",
+                stats.symlinks,
+                plural(stats.symlinks as usize)
+            ));
+        }
         writeln!(
             self.out,
             "hush: {verdict}; {scanned} in {:.2} s",

@@ -82,6 +82,8 @@ pub struct Stats {
     pub skipped: u64,
     /// Binary files (NUL in the first 8 KiB), checked by name only.
     pub binary: u64,
+    /// Symbolic links met while walking a directory: not followed, so not scanned.
+    pub symlinks: u64,
     /// Inputs that could not be read (each reported on stderr); the run then exits 2.
     pub errors: u64,
     pub duration_ms: u64,

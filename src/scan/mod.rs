@@ -1,40 +1,41 @@
 //! The compiled scanner: an Aho-Corasick keyword prefilter finds candidate positions, and only rules
 //! whose keywords occur are confirmed by their regex, in a window around each hit (the enclosing
-//! line). Cost stays linear in the input whatever the rule count. Knows nothing of files or git.
+//! line, or less where the regex says so). Cost stays linear in the input whatever the rule count
+//! and whatever the input: see `pass` for how one blob is scanned. Knows nothing of files or git.
 
 mod allow;
 mod checks;
 mod files;
 pub mod fingerprint;
+mod pass;
+mod shape;
+pub mod text;
 
 pub use allow::{baseline_json, Allowlist, Candidate};
 pub use checks::{entropy, is_placeholder, verify_checksum};
 pub use files::FileMatcher;
 pub use fingerprint::{allow_entry, fingerprint, fingerprint_bytes, Entry};
+pub use text::is_binary;
+
+use pass::{Blocks, Pass};
+use shape::Shape;
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
-use regex::bytes::{Regex, RegexSet};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use regex::bytes::RegexSet;
+use regex_automata::meta;
 
 use crate::rules::{Rule, RuleError, RuleSet};
 
-/// A line longer than this is not confirmed whole: the window is clipped around the hit, so a
-/// minified file with many hits on one huge line stays linear.
-const MAX_LINE_WINDOW: usize = 4096;
-/// How far either side of a hit a clipped window reaches.
-const CLIP_REACH: usize = 1024;
-/// How far past the keyword a multi-line rule (PEM blocks) may match.
-const MULTILINE_REACH: usize = 64 * 1024;
-/// Comments that allow the line they are on: ours, and those of tools people migrate from.
-const ALLOW_MARKERS: [&[u8]; 3] = [
-    b"hush:allow",
-    b"gitleaks:allow",
-    b"pragma: allowlist secret",
-];
-
+/// How many findings one blob may report. A file holding more is machine-made (a dump, a test
+/// vector, an attack on the hook): the rest of it is reported as one `too-many-findings` finding
+/// instead of being scanned, so that no input makes a commit hook run for minutes.
+pub const MAX_FINDINGS: usize = 1000;
+/// The rule id of the finding that stands for the unscanned rest of a blob with too many.
+pub const TOO_MANY_FINDINGS: &str = "too-many-findings";
 /// One confirmed secret in a blob: which rule, and where the secret itself lies (byte offsets).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Match {
@@ -50,6 +51,47 @@ pub struct Match {
     pub column: usize,
 }
 
+/// What scanning one blob found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scanned {
+    /// The matches, sorted by position.
+    pub matches: Vec<Match>,
+    /// Set when the blob was not scanned to its end: where the rest begins, and why. Nothing
+    /// from there on was reported (and most of it was not scanned).
+    pub cut: Option<Cut>,
+}
+
+/// Where a blob stopped being scanned: a byte offset with its 1-based line and byte column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cut {
+    pub at: usize,
+    pub line: usize,
+    pub column: usize,
+    pub why: Overflow,
+}
+
+/// Why a blob was not scanned to its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// It held more findings than the limit.
+    Findings,
+    /// It is so dense with keywords that confirming them all would cost more than
+    /// `WORK_PER_BYTE` bytes of regex search per byte of it.
+    Candidates,
+}
+
+impl Cut {
+    fn at(data: &[u8], at: usize, why: Overflow) -> Cut {
+        let line_start = memchr::memrchr(b'\n', &data[..at]).map_or(0, |i| i + 1);
+        Cut {
+            at,
+            line: 1 + memchr::memchr_iter(b'\n', &data[..line_start]).count(),
+            column: at - line_start + 1,
+            why,
+        }
+    }
+}
+
 /// The rule set, compiled for scanning. Shared by all worker threads.
 pub struct Scanner {
     rules: Vec<CompiledRule>,
@@ -58,12 +100,30 @@ pub struct Scanner {
     keyword_rules: Vec<Vec<usize>>,
     files: FileMatcher,
     allowed_values: RegexSet,
+    /// The keywords of the multi-line rules, built on the first multi-line hit.
+    blocks: OnceLock<Option<Blocks>>,
 }
 
 struct CompiledRule {
     rule: Rule,
     /// Compiled on first use, so a hook scanning three files does not compile hundreds of regexes.
-    regex: OnceLock<Option<Regex>>,
+    regex: OnceLock<Option<meta::Regex>>,
+    /// Where its matches lie around its keywords; found on first use.
+    shape: OnceLock<Shape>,
+}
+
+impl CompiledRule {
+    fn shape(&self) -> Shape {
+        *self
+            .shape
+            .get_or_init(|| Shape::of(&self.rule.regex, &self.rule.keywords))
+    }
+
+    fn regex(&self) -> Option<&meta::Regex> {
+        self.regex
+            .get_or_init(|| shape::compile(&self.rule.regex))
+            .as_ref()
+    }
 }
 
 impl Scanner {
@@ -96,12 +156,14 @@ impl Scanner {
                 .map(|rule| CompiledRule {
                     rule: rule.clone(),
                     regex: OnceLock::new(),
+                    shape: OnceLock::new(),
                 })
                 .collect(),
             keywords,
             keyword_rules,
             files: FileMatcher::new(&set.files)?,
             allowed_values,
+            blocks: OnceLock::new(),
         })
     }
 
@@ -115,120 +177,40 @@ impl Scanner {
         &self.files
     }
 
-    /// Every confirmed secret in `data`, in order of position, with overlaps resolved (the longer
-    /// secret wins; on a tie, the rule listed first, so provider rules beat generic ones).
+    /// Every confirmed secret in `data` up to the ceiling of `MAX_FINDINGS`, in order of
+    /// position, with overlaps resolved (the longer secret wins; on a tie, the rule listed first,
+    /// so provider rules beat generic ones). `scan_limited` says whether the ceiling was reached.
     pub fn scan(&self, data: &[u8]) -> Vec<Match> {
-        // A plain (non-overlapping) search finds the next line holding any keyword fast; only
-        // that line is then searched for every keyword, overlapping ones included, and the rules
-        // found there are confirmed before moving on. Overlapping search over the whole input,
-        // or collecting every window before confirming, costs several times more.
-        let keywords = self.keywords.for_input(data.len());
-        let mut found = Vec::new();
-        let mut windows: Vec<(usize, usize, usize)> = Vec::new();
-        let mut at = 0;
-        while let Some(first) = keywords.find(Input::new(data).range(at..)) {
-            let (start, end) = segment(data, first.start(), first.end());
-            windows.clear();
-            for hit in keywords.find_overlapping_iter(Input::new(data).range(start..end)) {
-                for &rule in &self.keyword_rules[hit.pattern().as_usize()] {
-                    let (start, end) = self.window(data, hit.start(), hit.end(), rule);
-                    windows.push((rule, start, end));
-                }
-            }
-            windows.sort_unstable();
-            let mut i = 0;
-            while i < windows.len() {
-                let (rule, start, mut end) = windows[i];
-                i += 1;
-                while i < windows.len() && windows[i].0 == rule && windows[i].1 <= end {
-                    end = end.max(windows[i].2);
-                    i += 1;
-                }
-                self.confirm(rule, data, start..end, &mut found);
-            }
-            at = end.max(first.end());
-            if at >= data.len() {
-                break;
-            }
-        }
+        self.scan_limited(data, MAX_FINDINGS).matches
+    }
+
+    /// Every confirmed secret in `data`, as `scan`, but at most `limit` of them: a blob holding
+    /// more is cut at the first one past the limit, and the rest of it is not scanned.
+    /// Every step costs time in proportion to the bytes it looks at, never to the number of
+    /// matches found before it, so that a blob full of findings stays linear.
+    pub fn scan_limited(&self, data: &[u8], limit: usize) -> Scanned {
+        let mut pass = Pass::new(self, data);
+        let stopped = pass.run(limit);
+        let mut found = pass.into_found();
         resolve_overlaps(&mut found);
-        found.retain(|m| !line_is_allowed(data, m.secret.start) && !line_is_allowed(data, m.at));
         found.sort_unstable_by_key(|m| m.at);
+        let cut = pass::cut_at(&mut found, limit, stopped);
         locate(data, &mut found);
-        found
-    }
-
-    /// The bytes a rule's regex may see around a keyword hit at `start..end`.
-    fn window(&self, data: &[u8], start: usize, end: usize, rule: usize) -> (usize, usize) {
-        let floor = start.saturating_sub(MAX_LINE_WINDOW);
-        let line_start = match memchr::memrchr(b'\n', &data[floor..start]) {
-            Some(i) => floor + i + 1,
-            None if floor == 0 => 0,
-            None => extend_back(data, start.saturating_sub(CLIP_REACH)),
-        };
-        let reach = if self.rules[rule].rule.multiline {
-            MULTILINE_REACH
-        } else {
-            MAX_LINE_WINDOW
-        };
-        let ceiling = (end + reach).min(data.len());
-        let line_end = match memchr::memchr(b'\n', &data[end..ceiling]) {
-            Some(i) if !self.rules[rule].rule.multiline => end + i,
-            _ if ceiling == data.len() => ceiling,
-            _ if self.rules[rule].rule.multiline => {
-                memchr::memrchr(b'\n', &data[end..ceiling]).map_or(ceiling, |i| end + i)
-            }
-            _ => extend_forward(data, (end + CLIP_REACH).min(data.len())),
-        };
-        (line_start, line_end)
-    }
-
-    /// Runs rule `index`'s regex over `window` and keeps the matches that pass every check.
-    fn confirm(&self, index: usize, data: &[u8], window: Range<usize>, out: &mut Vec<Match>) {
-        let compiled = &self.rules[index];
-        let Some(regex) = compiled
-            .regex
-            .get_or_init(|| crate::rules::compile(&compiled.rule.regex).ok())
-        else {
-            return;
-        };
-        let rule = &compiled.rule;
-        let group = rule.secret_group();
-        let base = window.start;
-        let hay = &data[window];
-        let mut locations = regex.capture_locations();
-        let mut at = 0;
-        while at <= hay.len() {
-            let Some(whole) = regex.captures_read_at(&mut locations, hay, at) else {
-                break;
-            };
-            at = if whole.end() > whole.start() {
-                whole.end()
-            } else {
-                whole.end() + 1
-            };
-            let Some((s, e)) = locations.get(group) else {
-                continue;
-            };
-            let secret = &hay[s..e];
-            if secret.is_empty()
-                || rule.entropy.is_some_and(|min| entropy(secret) < min)
-                || rule
-                    .checksum
-                    .is_some_and(|kind| !verify_checksum(kind, secret))
-                || is_placeholder(secret)
-                || self.allowed_values.is_match(secret)
-            {
-                continue;
-            }
-            out.push(Match {
-                rule: index,
-                secret: base + s..base + e,
-                at: base + if rule.multiline { whole.start() } else { s },
-                line: 0,
-                column: 0,
-            });
+        Scanned {
+            matches: found,
+            cut: cut.map(|(at, why)| Cut::at(data, at, why)),
         }
+    }
+
+    /// Whether a candidate secret of `rule` passes every check.
+    fn accepts(&self, rule: &Rule, secret: &[u8]) -> bool {
+        !(secret.is_empty()
+            || rule.entropy.is_some_and(|min| entropy(secret) < min)
+            || rule
+                .checksum
+                .is_some_and(|kind| !verify_checksum(kind, secret))
+            || is_placeholder(secret)
+            || self.allowed_values.is_match(secret))
     }
 }
 
@@ -239,6 +221,8 @@ const DFA_AFTER_BYTES: u64 = 1 << 20;
 /// The keyword automaton: a quick-to-build NFA first, a DFA once enough input has been seen.
 struct Keywords {
     patterns: Vec<String>,
+    /// The length of the longest keyword.
+    longest: usize,
     nfa: AhoCorasick,
     dfa: OnceLock<Option<AhoCorasick>>,
     scanned: AtomicU64,
@@ -253,6 +237,7 @@ impl Keywords {
             }
         })?;
         Ok(Keywords {
+            longest: patterns.iter().map(String::len).max().unwrap_or(0),
             patterns,
             nfa,
             dfa: OnceLock::new(),
@@ -286,46 +271,6 @@ fn automaton(
         .build(patterns)
 }
 
-/// The line around a keyword hit, clipped on huge lines like a rule's window.
-fn segment(data: &[u8], start: usize, end: usize) -> (usize, usize) {
-    let floor = start.saturating_sub(MAX_LINE_WINDOW);
-    let line_start = match memchr::memrchr(b'\n', &data[floor..start]) {
-        Some(i) => floor + i + 1,
-        None if floor == 0 => 0,
-        None => extend_back(data, start.saturating_sub(CLIP_REACH)),
-    };
-    let ceiling = (end + MAX_LINE_WINDOW).min(data.len());
-    let line_end = match memchr::memchr(b'\n', &data[end..ceiling]) {
-        Some(i) => end + i,
-        None if ceiling == data.len() => ceiling,
-        None => extend_forward(data, (end + CLIP_REACH).min(data.len())),
-    };
-    (line_start, line_end)
-}
-
-/// Moves a clipped window start back to the beginning of the token it cut, so that `\b` and
-/// prefixes are judged on whole tokens.
-fn extend_back(data: &[u8], mut at: usize) -> usize {
-    let limit = at.saturating_sub(256);
-    while at > limit && is_token_byte(data[at - 1]) {
-        at -= 1;
-    }
-    at
-}
-
-/// Moves a clipped window end forward to the end of the token it cut.
-fn extend_forward(data: &[u8], mut at: usize) -> usize {
-    let limit = (at + 256).min(data.len());
-    while at < limit && is_token_byte(data[at]) {
-        at += 1;
-    }
-    at
-}
-
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+' | b'/' | b'=' | b'.')
-}
-
 /// Keeps one match per overlapping group: the longest secret, then the earliest rule.
 fn resolve_overlaps(found: &mut Vec<Match>) {
     found.sort_unstable_by(|a, b| {
@@ -350,16 +295,6 @@ fn resolve_overlaps(found: &mut Vec<Match>) {
     *found = kept;
 }
 
-/// Whether the line holding byte `at` carries an allow comment.
-fn line_is_allowed(data: &[u8], at: usize) -> bool {
-    let start = memchr::memrchr(b'\n', &data[..at]).map_or(0, |i| i + 1);
-    let end = memchr::memchr(b'\n', &data[at..]).map_or(data.len(), |i| at + i);
-    let line = &data[start..end];
-    ALLOW_MARKERS
-        .iter()
-        .any(|marker| memchr::memmem::find(line, marker).is_some())
-}
-
 /// Fills in 1-based line and byte column of each match's `at`, in one pass over matches sorted
 /// by position.
 pub fn locate(data: &[u8], found: &mut [Match]) {
@@ -376,7 +311,101 @@ pub fn locate(data: &[u8], found: &mut [Match]) {
     }
 }
 
-/// Whether a blob is binary: a NUL byte in its first 8 KiB, as git judges it.
-pub fn is_binary(data: &[u8]) -> bool {
-    memchr::memchr(0, &data[..data.len().min(8192)]).is_some()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scanner() -> Scanner {
+        Scanner::new(&RuleSet::defaults().expect("rules")).expect("scanner")
+    }
+
+    /// A real-format AWS access key id, built at run time so this file holds none.
+    fn aws() -> String {
+        ["AKIAZ7VLRD", "Q4HWMFNB5K"].concat()
+    }
+
+    #[test]
+    fn an_allow_comment_allows_every_match_on_its_line_and_no_other() {
+        let key = aws();
+        let line = format!("{key} ").repeat(200);
+        let text = format!("{line}\n{line} # hush:allow\n{line}\n");
+        let found = scanner().scan_limited(text.as_bytes(), usize::MAX).matches;
+        assert_eq!(found.len(), 400);
+        assert!(found.iter().all(|m| m.line == 1 || m.line == 3));
+        let allowed = pass::AllowedLines::new(text.as_bytes());
+        let second = line.len() + 1;
+        assert!(!allowed.contains(second - 1));
+        // The newline ending a line belongs to it.
+        assert!(allowed.contains(second) && allowed.contains(2 * line.len() + 14));
+        assert!(!allowed.contains(2 * line.len() + 15));
+    }
+
+    #[test]
+    fn past_the_limit_the_rest_is_cut_at_the_first_match_left_out() {
+        let text = format!("x = {}\n", aws()).repeat(10);
+        let scanned = scanner().scan_limited(text.as_bytes(), 4);
+        assert_eq!(scanned.matches.len(), 4);
+        let cut = scanned.cut.expect("cut");
+        assert_eq!((cut.line, cut.column, cut.why), (5, 5, Overflow::Findings));
+        assert_eq!(scanner().scan_limited(text.as_bytes(), 10).cut, None);
+    }
+
+    #[test]
+    fn a_blob_too_dense_with_keywords_is_cut_when_its_work_is_spent() {
+        let rules = RuleSet::defaults().expect("rules");
+        let mut keywords: Vec<&str> = rules
+            .rules
+            .iter()
+            .flat_map(|r| r.keywords.iter().map(String::as_str))
+            .collect();
+        keywords.sort_unstable();
+        keywords.dedup();
+        let text = format!("{} ", keywords.join(" ")).repeat(100);
+        let scanned = scanner().scan(text.as_bytes());
+        let cut = scanned_cut(&scanner(), text.as_bytes());
+        assert!(scanned.is_empty());
+        assert_eq!(cut.why, Overflow::Candidates);
+        assert!(cut.at < text.len());
+    }
+
+    fn scanned_cut(scanner: &Scanner, data: &[u8]) -> Cut {
+        scanner.scan_limited(data, MAX_FINDINGS).cut.expect("a cut")
+    }
+
+    #[test]
+    fn private_keys_are_found_after_begin_lines_without_a_body() {
+        let rules = RuleSet::defaults_with_examples().expect("rules");
+        let rsa = rules
+            .rules
+            .iter()
+            .find(|r| r.id == "private-key-rsa")
+            .expect("rule");
+        let block = rsa.true_positives[0].trim();
+        let junk = "-----BEGIN RSA PRIVATE KEY-----\n".repeat(5000);
+        let text = format!("{junk}{block}\n");
+        let scanner = Scanner::new(&rules).expect("scanner");
+        let found = scanner.scan(text.as_bytes());
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].line, 5001);
+        // Two blocks in one JSON line, each found on its own.
+        let escaped = block.replace('\n', "\\n");
+        let json = format!("{{\"a\": \"{escaped}\", \"b\": \"{escaped}\"}}");
+        assert_eq!(scanner.scan(json.as_bytes()).len(), 2);
+    }
+
+    #[test]
+    fn hits_on_a_huge_line_are_confirmed_whatever_their_place() {
+        let key = aws();
+        let filler = "password=x;".repeat(50_000);
+        for at in [0, 4000, 100_000, filler.len()] {
+            let text = format!("{} {key} {}", &filler[..at], &filler[at..]);
+            let found = scanner().scan(text.as_bytes());
+            let aws: Vec<usize> = found
+                .iter()
+                .filter(|m| &text.as_bytes()[m.secret.clone()] == key.as_bytes())
+                .map(|m| m.column)
+                .collect();
+            assert_eq!(aws, vec![at + 2], "at {at}");
+        }
+    }
 }

@@ -32,6 +32,8 @@ pub struct Counters {
     pub bytes: AtomicU64,
     pub skipped: AtomicU64,
     pub binary: AtomicU64,
+    /// Symbolic links met in a walk, which are not followed.
+    pub symlinks: AtomicU64,
     /// Problems that kept a file from being read; the run fails closed on any.
     pub errors: AtomicU64,
 }
@@ -41,9 +43,16 @@ pub fn walk(walk: &Walk, examiner: &Examiner, counters: &Counters, events: &Send
     let (stdin, paths): (Vec<&PathBuf>, Vec<&PathBuf>) =
         walk.paths.iter().partition(|p| p.as_os_str() == "-");
     if !stdin.is_empty() {
-        let mut data = Vec::new();
-        match std::io::stdin().lock().read_to_end(&mut data) {
-            Ok(_) => examine(Some(&data), b"-", b"-", walk, examiner, counters, events),
+        match read_limited(std::io::stdin().lock(), walk.max_file_size) {
+            Ok(data) => examine(
+                data.as_deref(),
+                b"-",
+                b"-",
+                walk,
+                examiner,
+                counters,
+                events,
+            ),
             Err(e) => send(
                 events,
                 Event::Error(format!("cannot read standard input: {e}")),
@@ -92,6 +101,12 @@ pub fn walk(walk: &Walk, examiner: &Examiner, counters: &Counters, events: &Send
                     return WalkState::Continue;
                 }
             };
+            if entry.depth() > 0 && entry.path_is_symlink() {
+                // Not followed (a link may lead out of the tree, or round in a loop), but
+                // counted, and the summary says so: a skipped file is never silent.
+                counters.symlinks.fetch_add(1, Ordering::Relaxed);
+                return WalkState::Continue;
+            }
             if !entry.file_type().is_some_and(|t| t.is_file()) {
                 // Pipes, sockets and devices met in a walk are passed over, as every tool does;
                 // one named on the command line is worth a word, since it was asked for.
@@ -168,6 +183,15 @@ fn examine(
     if !found.findings.is_empty() {
         send(events, Event::Findings(found.findings));
     }
+}
+
+/// Reads a stream up to `max` bytes; `None` when it holds more. The rest is left unread, so
+/// that an endless or huge stream (`head -c 2G /dev/zero | hush scan -`) costs `max` bytes of
+/// memory and no more time than reading them: the writer sees the pipe close.
+fn read_limited(stream: impl Read, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let mut data = Vec::new();
+    stream.take(max.saturating_add(1)).read_to_end(&mut data)?;
+    Ok((data.len() as u64 <= max).then_some(data))
 }
 
 /// Reads `path` into `buffer`; `Ok(false)` when it is larger than `max` (not read).

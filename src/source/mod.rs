@@ -7,7 +7,10 @@ pub mod git;
 use std::ops::Range;
 
 use crate::report::{mask, Commit, Finding, Secret, CONTEXT_REACH};
-use crate::scan::{fingerprint_bytes, is_binary, Allowlist, Candidate, Scanner};
+use crate::scan::{
+    fingerprint_bytes, is_binary, text, Allowlist, Candidate, Cut, Overflow, Scanner, MAX_FINDINGS,
+    TOO_MANY_FINDINGS,
+};
 
 /// What a source reports as it goes: findings of one blob, or a one-line problem for stderr.
 pub enum Event {
@@ -101,9 +104,36 @@ impl Examiner<'_> {
             out.binary = true;
             return out;
         }
-        let found = self.scanner.scan(data);
-        let spans: Vec<Range<usize>> = found.iter().map(|m| m.secret.clone()).collect();
-        for m in found {
+        self.examine_text(shown, raw_path, data, commit, &mut out.findings);
+        out
+    }
+
+    /// Scans a text blob; UTF-16 and UTF-32 text is decoded first, its secrets reported as
+    /// decoded text and their lines and columns in the original bytes. A blob holding more than
+    /// `MAX_FINDINGS` gets one more finding, for the rest of it, which was not scanned.
+    fn examine_text(
+        &self,
+        shown: &str,
+        raw_path: &[u8],
+        data: &[u8],
+        commit: Option<&Commit>,
+        findings: &mut Vec<Finding>,
+    ) {
+        let wide = text::wide(data);
+        let decoded = wide.map(|wide| text::decode(data, wide));
+        let mut scanned = self
+            .scanner
+            .scan_limited(decoded.as_deref().unwrap_or(data), MAX_FINDINGS);
+        if let Some(wide) = wide {
+            text::relocate(data, wide, &mut scanned);
+        }
+        let data = decoded.as_deref().unwrap_or(data);
+        // Sorted by position and never overlapping, so the secrets on a shown line are found by
+        // a binary search, not by clipping every secret of the blob for every finding.
+        let mut spans: Vec<Range<usize>> =
+            scanned.matches.iter().map(|m| m.secret.clone()).collect();
+        spans.sort_unstable_by_key(|s| s.start);
+        for m in scanned.matches {
             let rule = self.scanner.rule(m.rule);
             let secret = &data[m.secret.clone()];
             let window = line_around(data, m.at, m.secret.end);
@@ -111,9 +141,15 @@ impl Examiner<'_> {
                 let [start, end] = [s.start, s.end].map(|o| o.clamp(window.start, window.end));
                 start - window.start..end - window.start
             };
-            let secrets_in_context = spans.iter().map(clip).filter(|s| !s.is_empty()).collect();
+            let first = spans.partition_point(|s| s.end <= window.start);
+            let secrets_in_context = spans[first..]
+                .iter()
+                .take_while(|s| s.start < window.end)
+                .map(clip)
+                .filter(|s| !s.is_empty())
+                .collect();
             self.push(
-                &mut out.findings,
+                findings,
                 raw_path,
                 Finding {
                     rule_id: rule.id.clone(),
@@ -130,7 +166,9 @@ impl Examiner<'_> {
                 },
             );
         }
-        out
+        if let Some(cut) = scanned.cut {
+            self.push(findings, raw_path, rest_not_scanned(shown, cut, commit));
+        }
     }
 
     /// Keeps `finding` unless the allowlist allows it, and gives it its fingerprint. A
@@ -177,6 +215,27 @@ impl Examiner<'_> {
             finding.path_secrets.clone_from(&secrets);
             finding.path_bytes.clone_from(&raw);
         }
+    }
+}
+
+/// The finding that stands for the rest of a blob, from `cut` on, which was not scanned.
+fn rest_not_scanned(shown: &str, cut: Cut, commit: Option<&Commit>) -> Finding {
+    let description = match cut.why {
+        Overflow::Findings => format!(
+            "more than {MAX_FINDINGS} findings: the rest of the file, from here, was not scanned"
+        ),
+        Overflow::Candidates => "too dense with keywords to confirm them all: the rest of the \
+                                 file, from here, was not scanned"
+            .to_string(),
+    };
+    Finding {
+        rule_id: TOO_MANY_FINDINGS.to_string(),
+        description,
+        path: shown.to_string(),
+        line: cut.line,
+        column: Some(cut.column),
+        commit: commit.cloned(),
+        ..Finding::default()
     }
 }
 
