@@ -9,4 +9,3 @@ pub mod report;
 pub mod rules;
 pub mod scan;
 pub mod source;
-mod time;
