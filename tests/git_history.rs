@@ -465,3 +465,26 @@ fn commit_messages_and_identities_are_scanned_and_never_printed_whole() {
         assert_eq!(code(&out), 1, "{format}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn a_range_is_not_blamed_for_a_secret_it_inherits_in_a_file_whose_name_is_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    let repo = Repo::new();
+    let name = std::ffi::OsStr::from_bytes(b"conf\xff.txt");
+    std::fs::write(
+        repo.dir.join(name),
+        format!("token = \"{GITHUB}\"\nx = 1\n"),
+    )
+    .unwrap();
+    repo.git(&["add", "-A"]);
+    let base = repo.commit_at("secret", 1_000_000_000);
+    std::fs::write(
+        repo.dir.join(name),
+        format!("token = \"{GITHUB}\"\nx = 2\n"),
+    )
+    .unwrap();
+    repo.git(&["add", "-A"]);
+    repo.commit_at("edit", 1_000_000_100);
+    let out = repo.hush(&["history", "--format", "json", &format!("{base}..HEAD")]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+}

@@ -18,7 +18,7 @@ use super::attribution::{name_commits, Found, Oldest, Walked};
 use super::renames::{best_source, pair_exact};
 use super::{
     count_read, is_lfs_pointer, parallel, progress, read_blob, read_error, send, send_findings,
-    skipped_warning, GitError, Oversize,
+    GitError, Oversize,
 };
 use crate::rules::one_line;
 use crate::source::fs::Counters;
@@ -584,13 +584,14 @@ fn scan_blob(
     let Some(blob) = read_blob(repo, *id, scan.max_file_size, scan.oversize, what)? else {
         let mut found = Vec::new();
         for (at, place) in places.iter().enumerate() {
-            let shown = place.path.to_str_lossy();
-            let shown_id = format!("{shown}' (blob {id})");
-            send(
-                events,
-                skipped_warning(&shown_id, scan.max_file_size, scan.counters),
+            scan.counters.skipped.fetch_add(1, Ordering::Relaxed);
+            let warning = format!(
+                "skipped '{}' (blob {id}): larger than --max-file-size ({} bytes)",
+                examiner.shown_path(&place.path),
+                scan.max_file_size
             );
-            let examined = examiner.examine(&shown, &shown, None, None);
+            send(events, Event::Warning(warning));
+            let examined = examiner.examine_raw(&place.path, &place.path, None, None);
             found.extend(examined.findings.into_iter().map(tag(at)));
         }
         return Ok(found);
@@ -728,9 +729,8 @@ impl Moves<'_> {
                 let Ok(blob) = repo.find_blob(*id) else {
                     return HashSet::new();
                 };
-                let shown = path.to_str_lossy();
                 examiner
-                    .examine(&shown, &shown, Some(&blob.data), None)
+                    .examine_raw(path, path, Some(&blob.data), None)
                     .findings
                     .into_iter()
                     .filter(|f| f.column.is_some())
@@ -843,12 +843,10 @@ fn inherited_fingerprints(
 ) -> Result<HashSet<String>, GitError> {
     let mut fingerprints = HashSet::new();
     for (id, path) in inherited {
-        let shown = path.to_str_lossy();
-        let what = || format!("blob {id} of '{shown}'");
+        let what = || format!("blob {id} of '{}'", scan.examiner.shown_path(path));
         let data = read_blob(repo, *id, scan.max_file_size, scan.oversize, what)?;
-        let examined =
-            scan.examiner
-                .examine(&shown, &shown, data.as_ref().map(|b| &b.data[..]), None);
+        let data = data.as_ref().map(|b| &b.data[..]);
+        let examined = scan.examiner.examine_raw(path, path, data, None);
         fingerprints.extend(examined.findings.into_iter().map(|f| f.fingerprint));
     }
     Ok(fingerprints)

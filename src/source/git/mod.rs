@@ -152,14 +152,6 @@ fn count_read(counters: &Counters, len: usize) {
     counters.bytes.fetch_add(len as u64, Ordering::Relaxed);
 }
 
-/// Counts a blob skipped for its size, and the warning that says so.
-fn skipped_warning(shown: &str, max: u64, counters: &Counters) -> Event {
-    counters.skipped.fetch_add(1, Ordering::Relaxed);
-    Event::Warning(format!(
-        "skipped '{shown}': larger than --max-file-size ({max} bytes)"
-    ))
-}
-
 fn send_findings(events: &Sender<Event>, findings: Vec<Finding>) {
     if !findings.is_empty() {
         send(events, Event::Findings(findings));

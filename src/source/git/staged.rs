@@ -425,8 +425,8 @@ impl Judge<'_> {
 
     /// For a renamed file: the sensitive-file rules its old path raised on this content.
     fn rules_raised_before(&self, change: &Change, data: &[u8]) -> Option<Vec<String>> {
-        let source = change.renamed_from.as_ref()?.to_str_lossy();
-        let found = self.examiner.examine(&source, &source, Some(data), None);
+        let source = change.renamed_from.as_ref()?;
+        let found = self.examiner.examine_raw(source, source, Some(data), None);
         Some(
             found
                 .findings
