@@ -1,16 +1,18 @@
 //! The `[proxy]` table of `.hush.toml` (or `--config FILE`), validated into a [`Policy`] and the
-//! server's settings. The scanner's top-level keys are its own to check and are passed over
-//! here; any other key, at the top or inside `[proxy]`, is an error, so a typo (`[prxy]`) never
-//! silently leaves the proxy on its defaults.
+//! server's settings. The file has one schema for every command (`crate::rules::Config`, which
+//! holds this table typed): a key unknown anywhere in it, at the top or inside `[proxy]`, is an
+//! error, so a typo (`[prxy]`) never silently leaves the proxy on its defaults.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::rules::{self, RuleError};
+
 use super::addr::{BadCidr, Cidr};
 use super::policy::Policy;
-use super::telemetry::{self, BadGlob, RawRule, RuleError};
+use super::telemetry::{self, BadGlob, RawRule};
 
 /// Telemetry rules shipped with hush.
 pub const BUILTIN_TELEMETRY: &str = include_str!("../../patterns/telemetry.toml");
@@ -18,25 +20,10 @@ pub const BUILTIN_TELEMETRY: &str = include_str!("../../patterns/telemetry.toml"
 /// Vendor name given to config `[[proxy.telemetry]]` entries that do not name one.
 pub const CONFIG_VENDOR: &str = "config";
 
-#[derive(Debug, Default, Deserialize)]
+/// `[proxy]` as written; [`Config::from_table`] validates it.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Top {
-    #[serde(default)]
-    proxy: ProxyTable,
-    // The scanner's settings (`crate::rules::Config`), checked when it reads the file.
-    #[serde(default, rename = "disable")]
-    _disable: Option<toml::Value>,
-    #[serde(default, rename = "allow")]
-    _allow: Option<toml::Value>,
-    #[serde(default, rename = "rule")]
-    _rule: Option<toml::Value>,
-    #[serde(default, rename = "file")]
-    _file: Option<toml::Value>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ProxyTable {
+pub struct ProxyTable {
     listen: Option<SocketAddr>,
     connect_ports: Option<Vec<u16>>,
     #[serde(default)]
@@ -69,60 +56,70 @@ pub enum ConfigError {
     },
     #[error("config {path}: {detail}")]
     Invalid { path: PathBuf, detail: String },
-    #[error("built-in telemetry rules: {0}")]
-    Builtin(RuleError),
 }
 
 impl Config {
     /// Loads `path`, or `.hush.toml` in the current directory when `path` is `None` and that file
-    /// exists; with neither, the defaults.
+    /// exists (the discovery every command uses); with neither, the defaults.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
-        let default = Path::new(".hush.toml");
-        let path = match path {
-            Some(p) => p,
-            None if default.is_file() => default,
-            None => return Config::parse("", Path::new(".")),
-        };
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Config::parse(&text, path)
+        let file = rules::Config::discover(path, Path::new("."));
+        Config::from_file(file, path.unwrap_or(Path::new(".hush.toml")))
     }
 
     /// Parses config text; `path` names it in errors and anchors its relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let file = rules::Config::parse(text, &path.display().to_string());
+        Config::from_file(file, path)
+    }
+
+    fn from_file(
+        file: Result<rules::Config, RuleError>,
+        path: &Path,
+    ) -> Result<Config, ConfigError> {
         let invalid = |detail: String| ConfigError::Invalid {
             path: path.to_path_buf(),
             detail,
         };
-        let top: Top = toml::from_str(text).map_err(|e| invalid(toml_error(text, &e)))?;
-        let table = top.proxy;
-        let base = path.parent().unwrap_or(Path::new("."));
+        let table = match file {
+            Ok(file) => file.proxy.unwrap_or_default(),
+            Err(RuleError::Read { source, .. }) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+            Err(RuleError::Config { problem, .. }) => return Err(invalid(problem)),
+            Err(e) => return Err(invalid(e.to_string())),
+        };
+        Config::from_table(table, path.parent().unwrap_or(Path::new("."))).map_err(invalid)
+    }
 
-        let mut rules = telemetry::parse_rules(BUILTIN_TELEMETRY).map_err(ConfigError::Builtin)?;
+    /// Validates `[proxy]`; relative paths in it are taken from `base`.
+    fn from_table(table: ProxyTable, base: &Path) -> Result<Config, String> {
+        let mut rules = telemetry::parse_rules(BUILTIN_TELEMETRY)
+            .map_err(|e| format!("built-in telemetry rules: {e}"))?;
         for raw in table.telemetry {
             rules.push(
                 raw.compile(Some(CONFIG_VENDOR))
-                    .map_err(|e| invalid(format!("[[proxy.telemetry]]: {e}")))?,
+                    .map_err(|e| format!("[[proxy.telemetry]]: {e}"))?,
             );
         }
         let connect_ports = table.connect_ports.unwrap_or_else(|| vec![443]);
         if connect_ports.contains(&0) {
-            return Err(invalid("connect_ports: 0 is not a port".into()));
+            return Err("connect_ports: 0 is not a port".into());
         }
         let plain_http_allow = table
             .plain_http_allow
             .iter()
             .map(|g| g.parse())
             .collect::<Result<_, BadGlob>>()
-            .map_err(|e| invalid(format!("plain_http_allow: {e}")))?;
+            .map_err(|e| format!("plain_http_allow: {e}"))?;
         let allow_private = table
             .allow_private
             .iter()
             .map(|c| c.parse())
             .collect::<Result<Vec<Cidr>, BadCidr>>()
-            .map_err(|e| invalid(format!("allow_private: {e}")))?;
+            .map_err(|e| format!("allow_private: {e}"))?;
 
         Ok(Config {
             listen: table.listen,
@@ -140,18 +137,6 @@ impl Config {
                     .collect(),
             },
         })
-    }
-}
-
-/// One line for a TOML error: toml's own rendering spans several lines with a source excerpt.
-fn toml_error(text: &str, e: &toml::de::Error) -> String {
-    let message = e.message().trim().replace('\n', " ");
-    match e.span() {
-        Some(span) => {
-            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            format!("line {line}: {message}")
-        }
-        None => message,
     }
 }
 
@@ -198,11 +183,19 @@ mod tests {
 
     #[test]
     fn defaults_without_a_proxy_table() {
-        // The scanner's own keys are left to it.
-        let c = parse("disable = [\"a\"]\n[allow]\npaths = [\"x/**\"]\n[[rule]]\nid = \"r\"\n")
-            .unwrap();
+        let c = parse("disable = [\"a\"]\n[allow]\npaths = [\"x/**\"]\n").unwrap();
         assert_eq!(c.policy.connect_ports, [443]);
         assert!(c.listen.is_none() && c.ca_file.is_none());
+    }
+
+    #[test]
+    fn one_schema_for_every_command() {
+        // The scanner's keys are checked when the proxy reads the file, and the proxy's table
+        // when the scanner does: neither passes over a mistake in the other's part.
+        let e = parse("[[rule]]\nid = \"r\"\n").unwrap_err().to_string();
+        assert!(e.contains("description"), "{e}");
+        let e = rules::Config::parse("[proxy]\nlisten_on = 1\n", "t.toml").unwrap_err();
+        assert!(e.to_string().contains("listen_on"), "{e}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! `.hush.toml`: a repository's additions to the built-in rules. The `[proxy]` table belongs to
-//! `hush proxy` and is only carried here, not interpreted.
+//! `.hush.toml`: one schema for every command. The scanner's keys are a repository's additions to
+//! the built-in rules; the `[proxy]` table is read here with its types, so a mistake in it is an
+//! error wherever the file is read, and validated by `hush proxy` (`crate::proxy::config`).
 
 use std::path::Path;
 
@@ -22,9 +23,9 @@ pub struct Config {
     /// Extra sensitive-file rules.
     #[serde(default)]
     pub file: Vec<FileRule>,
-    /// `hush proxy`'s settings; checked by the proxy itself.
+    /// `hush proxy`'s settings.
     #[serde(default)]
-    pub proxy: Option<toml::Table>,
+    pub proxy: Option<crate::proxy::config::ProxyTable>,
     /// Where this config came from, for error messages.
     #[serde(skip, default = "no_config")]
     pub origin: String,
