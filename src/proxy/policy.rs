@@ -542,7 +542,7 @@ mod tests {
             );
         }
         for path in [
-            "/decide",
+            "/static/array.js",
             "/api/batch",
             "/bat",
             // An origin that decodes once sees `%2fbatch`, not `/batch`.
