@@ -43,7 +43,8 @@ pub struct ProxyArgs {
     #[arg(long)]
     pub allow_remote: bool,
     /// Print the effective telemetry list (vendors re-enabled by `telemetry_allow` left out) and
-    /// exit.
+    /// exit: a header, then one tab-separated line per entry (vendor, host, path_prefix, mode
+    /// `host`/`path`/`shared`, answer status, description).
     #[arg(long)]
     pub list_telemetry: bool,
     /// Connections served at once (tunnels included); beyond it clients get 503.

@@ -591,4 +591,44 @@ mod tests {
             Decision::Denied(Reason::ConnectPort(80))
         );
     }
+
+    /// The decision carries the answer of the rule that matched: the first one whose vendor
+    /// is not re-enabled, so an allowed vendor's entry does not hide another's.
+    #[test]
+    fn decisions_carry_the_matching_rule_answer() {
+        let answer = |status: u16| {
+            let raw = format!(
+                "[[telemetry]]\nvendor = \"v\"\nhost = \"x.example\"\nanswer = {{ status = {status} }}\n"
+            );
+            crate::proxy::telemetry::parse_rules(&raw).unwrap()[0]
+                .answer
+                .clone()
+        };
+        let with = |vendor: &str, status: u16| Rule {
+            answer: answer(status),
+            ..rule(vendor, "x.example", None)
+        };
+        let p = Policy {
+            telemetry: vec![with("sentry", 201), with("other", 202)],
+            telemetry_allow: vec!["sentry".into()],
+            ..Policy::default()
+        };
+        let want = Decision::TelemetryBlocked {
+            vendor: "other".into(),
+            answer: answer(202),
+            matched: Matched::Host,
+        };
+        assert_eq!(p.decide(&http("x.example", "/"), OFF), want);
+        assert_eq!(p.decide(&connect("x.example", 443), OFF), want);
+        let p = Policy {
+            telemetry_allow: Vec::new(),
+            ..p
+        };
+        match p.decide(&http("x.example", "/"), OFF) {
+            Decision::TelemetryBlocked { vendor, answer, .. } => {
+                assert_eq!((vendor.as_str(), answer.status.as_u16()), ("sentry", 201));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
