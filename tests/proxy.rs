@@ -2187,3 +2187,69 @@ fn a_bad_answer_is_a_one_line_config_error() {
         assert!(stderr.contains(needle), "{entry}: {stderr}");
     }
 }
+
+/// A telemetry upload larger than what arrives with its head is read to its end before the
+/// answer, so the client's kept-alive connection serves its next request instead of dying
+/// under it (which SDKs see as a failure, or retry).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_telemetry_upload_leaves_the_connection_usable() {
+    let p = proxy(LOCAL).start();
+    let mut tcp = TcpStream::connect(p.addr).await.unwrap();
+    let body = vec![b'e'; 1 << 20];
+    for round in 0..2 {
+        let head = format!(
+            "POST http://api.mixpanel.com/track HTTP/1.1\r\nHost: api.mixpanel.com\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        // Written while the proxy reads, as a client does: nobody waits on a full buffer.
+        let (mut r, mut w) = tcp.split();
+        let (_, (head, answer)) = tokio::join!(
+            async { w.write_all(&body).await.unwrap() },
+            read_response_split(&mut r)
+        );
+        assert!(head.starts_with("HTTP/1.1 200"), "round {round}: {head}");
+        assert!(
+            !head.to_ascii_lowercase().contains("connection: close"),
+            "{head}"
+        );
+        assert_eq!(answer, r#"{"status":1,"error":null}"#);
+    }
+    let records = p.audit_wait(2).await;
+    assert!(
+        records.iter().all(|r| r["vendor"] == "mixpanel"),
+        "{records:?}"
+    );
+}
+
+/// Reads one response (head and a Content-Length body) from the read half of a connection.
+async fn read_response_split(r: &mut tokio::net::tcp::ReadHalf<'_>) -> (String, String) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    tokio::time::timeout(WAIT, async {
+        while !head.ends_with(b"\r\n\r\n") {
+            if r.read(&mut byte).await.unwrap_or(0) == 0 {
+                break;
+            }
+            head.push(byte[0]);
+        }
+    })
+    .await
+    .expect("response head in time");
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let length = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_string)
+        })
+        .map_or(0, |n| n.trim().parse::<usize>().unwrap());
+    let mut body = vec![0u8; length];
+    tokio::time::timeout(WAIT, r.read_exact(&mut body))
+        .await
+        .expect("body in time")
+        .unwrap();
+    (head, String::from_utf8_lossy(&body).into_owned())
+}

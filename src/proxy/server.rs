@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
@@ -400,7 +400,11 @@ async fn handle(
                 let reason = telemetry_refusal(&host, &vendor, matched);
                 (local(StatusCode::FORBIDDEN, Some(&reason)), Some(reason))
             } else {
-                (telemetry_answer(&answer), None)
+                let body = req.into_body();
+                (
+                    telemetry_response(body, &answer, &shared.limits).await,
+                    None,
+                )
             };
             let mut record = ctx.record.clone();
             record.decision = "telemetry-blocked";
@@ -850,9 +854,50 @@ fn with_error(mut resp: Response<ProxyBody>, reason: &str) -> Response<ProxyBody
     resp
 }
 
+/// Most of a telemetry request body the proxy reads (and drops) before answering; a larger one
+/// is answered without reading the rest, and its connection closed.
+pub const TELEMETRY_BODY_LIMIT: u64 = 64 << 20;
+
 /// The local answer to a telemetry request the proxy can see (plain HTTP, or a request inside
-/// an intercepted tunnel): the entry's status, content type and body.
-pub(super) fn telemetry_answer(answer: &Answer) -> Response<ProxyBody> {
+/// an intercepted tunnel): its body is read and dropped first, then the entry's answer is sent.
+/// An unread body would make hyper close the connection after the answer, and a client that
+/// reuses it for its next request (SDKs keep connections alive) meets a dead connection: a
+/// failure, or a retry of data it believes was sent. Reading is bounded by
+/// [`TELEMETRY_BODY_LIMIT`] and, between frames, by the idle timeout.
+pub(super) async fn telemetry_response<B>(
+    mut body: B,
+    answer: &Answer,
+    limits: &Limits,
+) -> Response<ProxyBody>
+where
+    B: Body + Unpin,
+{
+    let mut read: u64 = 0;
+    let whole = loop {
+        match tokio::time::timeout(limits.idle_timeout, body.frame()).await {
+            Ok(None) => break true,
+            Ok(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    read += data.remaining() as u64;
+                    if read > TELEMETRY_BODY_LIMIT {
+                        break false;
+                    }
+                }
+            }
+            // The client stopped sending, or the connection failed: answer anyway.
+            Ok(Some(Err(_))) | Err(_) => break false,
+        }
+    };
+    let mut resp = telemetry_answer(answer);
+    if !whole {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+/// The entry's status, content type and body.
+fn telemetry_answer(answer: &Answer) -> Response<ProxyBody> {
     let body = match answer.body.is_empty() {
         true => empty(),
         false => Full::new(answer.body.clone())
