@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
@@ -29,9 +29,9 @@ use tokio_rustls::TlsConnector;
 
 use super::audit::{path_only, AuditLog, Pending, Record};
 use super::auth::Token;
-use super::policy::{Decision, Env, Kind, Policy, Target};
+use super::policy::{Decision, Env, Kind, Matched, Policy, Target};
 use super::pool::{Origin, Pool};
-use super::telemetry::normalize_host;
+use super::telemetry::{normalize_host, Answer};
 use super::tunnel::{self, Counters, Ending, Side, Timeouts};
 use super::upstream::{self, UpstreamError};
 use super::watch::{Phase, PhaseCell, Watched};
@@ -391,19 +391,29 @@ async fn handle(
         path: path.as_deref(),
     };
     let decided = match shared.policy.decide(&target, shared.env) {
-        Decision::TelemetryBlocked { vendor } => {
-            let status = if is_connect {
-                StatusCode::FORBIDDEN
+        Decision::TelemetryBlocked {
+            vendor,
+            answer,
+            matched,
+        } => {
+            let (resp, reason) = if is_connect {
+                let reason = telemetry_refusal(&host, &vendor, matched);
+                (local(StatusCode::FORBIDDEN, Some(&reason)), Some(reason))
             } else {
-                StatusCode::NO_CONTENT
+                let body = req.into_body();
+                (
+                    telemetry_response(body, &answer, &shared.limits).await,
+                    None,
+                )
             };
             let mut record = ctx.record.clone();
             record.decision = "telemetry-blocked";
-            record.status = status.as_u16();
+            record.status = resp.status().as_u16();
             record.duration_ms = start.elapsed().as_millis() as u64;
             record.vendor = Some(vendor);
+            record.reason = reason;
             shared.audit.write(&record);
-            local(status, None)
+            resp
         }
         Decision::Denied(reason) => {
             ctx.answer("denied", StatusCode::FORBIDDEN, Some(reason.to_string()))
@@ -842,6 +852,76 @@ fn with_error(mut resp: Response<ProxyBody>, reason: &str) -> Response<ProxyBody
         resp.headers_mut().insert(ERROR_HEADER, v);
     }
     resp
+}
+
+/// Most of a telemetry request body the proxy reads (and drops) before answering; a larger one
+/// is answered without reading the rest, and its connection closed.
+pub const TELEMETRY_BODY_LIMIT: u64 = 64 << 20;
+
+/// The local answer to a telemetry request the proxy can see (plain HTTP, or a request inside
+/// an intercepted tunnel): its body is read and dropped first, then the entry's answer is sent.
+/// An unread body would make hyper close the connection after the answer, and a client that
+/// reuses it for its next request (SDKs keep connections alive) meets a dead connection: a
+/// failure, or a retry of data it believes was sent. Reading is bounded by
+/// [`TELEMETRY_BODY_LIMIT`] and, between frames, by the idle timeout.
+pub(super) async fn telemetry_response<B>(
+    mut body: B,
+    answer: &Answer,
+    limits: &Limits,
+) -> Response<ProxyBody>
+where
+    B: Body + Unpin,
+{
+    let mut read: u64 = 0;
+    let whole = loop {
+        match tokio::time::timeout(limits.idle_timeout, body.frame()).await {
+            Ok(None) => break true,
+            Ok(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    read += data.remaining() as u64;
+                    if read > TELEMETRY_BODY_LIMIT {
+                        break false;
+                    }
+                }
+            }
+            // The client stopped sending, or the connection failed: answer anyway.
+            Ok(Some(Err(_))) | Err(_) => break false,
+        }
+    };
+    let mut resp = telemetry_answer(answer);
+    if !whole {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+/// The entry's status, content type and body.
+fn telemetry_answer(answer: &Answer) -> Response<ProxyBody> {
+    let body = match answer.body.is_empty() {
+        true => empty(),
+        false => Full::new(answer.body.clone())
+            .map_err(|never| match never {})
+            .boxed(),
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = answer.status;
+    if let Some(ct) = &answer.content_type {
+        resp.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
+    }
+    resp
+}
+
+/// Why a `CONNECT` to a telemetry host is refused, and what would let it through.
+fn telemetry_refusal(host: &str, vendor: &str, matched: Matched) -> String {
+    let allow = format!("ENABLE_TELEMETRY=1 or telemetry_allow = [\"{vendor}\"] lets it through");
+    match matched {
+        Matched::HiddenPath => format!(
+            "{host} carries {vendor} telemetry on paths a tunnel would hide; interception \
+             (hush ca init) lets hush see them, {allow}"
+        ),
+        Matched::Host | Matched::Path => format!("{host} is {vendor} telemetry; {allow}"),
+    }
 }
 
 /// A response the proxy makes itself; errors carry their reason in the body too.
