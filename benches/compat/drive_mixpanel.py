@@ -1,0 +1,20 @@
+"""mixpanel at its default host (api.mixpanel.com): three events through the default Consumer.
+
+The default Consumer sends inside track(), so the send phase is where mixpanel's delivery time is.
+"""
+
+from harness import Run
+
+run = Run("mixpanel", "mixpanel")
+
+from mixpanel import Mixpanel  # after Run: its exit hook must run last
+
+
+def send():
+    mp = Mixpanel("hushcompattoken")
+    for n in range(3):
+        mp.track("hush-compat-user", "compat_event", {"n": n})
+
+
+run.note("default Consumer: events are sent inside track()")
+run.phase("send", send)

@@ -1,0 +1,22 @@
+"""segment-analytics-python at its default host (api.segment.io): three events, flush, shutdown."""
+
+from harness import Run
+
+run = Run("segment", "segment-analytics-python")
+
+from segment import analytics  # after Run: its exit hook must run last
+
+
+def send():
+    analytics.write_key = "hushcompatwritekey"
+    for n in range(3):
+        analytics.track("hush-compat-user", "compat_event", {"n": n})
+
+
+def flush():
+    analytics.flush()
+    analytics.shutdown()
+
+
+run.phase("send", send)
+run.phase("flush", flush)

@@ -1,0 +1,212 @@
+"""Turns the compat run's results into a Markdown table and an exit code.
+
+Usage: report.py DIR MODES SDKS TIMEOUT. DIR holds, per case `<mode>.<sdk>`: `.json` (the driver's
+result, absent when it was killed), `.audit.jsonl` (hush's audit log for that case alone) and
+`.status` (what the shell saw: `ran <exit code>`, `timeout`, or `skipped: <why>`).
+Exit 0 when every `ca` row and every probe row meets its target, 1 otherwise; `no-ca` SDK rows
+are reported only.
+"""
+
+import json
+import os
+import sys
+from collections import Counter
+
+# Where each SDK sends by default; any subdomain counts. The probes' host is not telemetry.
+VENDOR_DOMAINS = {
+    "sentry": ["sentry.io"],
+    "segment": ["segment.io", "segment.com", "segmentapis.com"],
+    "mixpanel": ["mixpanel.com"],
+    "amplitude": ["amplitude.com"],
+    "posthog": ["posthog.com"],
+    "requests": ["example.com"],
+    "curl": ["example.com"],
+}
+PROBES = {"requests", "curl"}
+# Decisions that did not let the client's bytes go on toward the vendor. Everything else (tunnel,
+# forward, upgrade, and error: a tunnel or forward that hush allowed but that could not reach the
+# vendor inside the namespace) counts as a vendor connection. `intercept` is the CONNECT record of
+# an intercepted tunnel: the requests inside it have records of their own.
+NOT_THROUGH = {"telemetry-blocked", "denied", "dlp-blocked", "intercept"}
+FLUSH_TARGET_S = 1.0
+HEADER = (
+    "| mode | SDK (version) | exception | flush s | SDK warnings | vendor connections"
+    " | blocked records | verdict |"
+)
+LEGEND = """\
+flush s: seconds in the SDK's send calls plus flush()/shutdown() (mixpanel's default Consumer
+sends inside track()). Targets, `ca` rows: no exception, flush < 1 s, the SDK's exit hooks done in
+< 1 s, zero vendor connections, blocked records > 0. `no-ca` rows: zero vendor connections (the
+rest is reported only). Probes (requests, curl): hush logged the request. Vendor connections are
+audit records for the vendor's hosts whose decision let the bytes go on (tunnel, forward, upgrade,
+or an error after one of those: nothing resolves in the namespace); blocked records are its
+`telemetry-blocked` records. SDK warnings: log records at WARNING or above."""
+
+
+def vendor_host(sdk, host):
+    host = (host or "").lower().rstrip(".")
+    return any(host == d or host.endswith("." + d) for d in VENDOR_DOMAINS.get(sdk, []))
+
+
+def read_json(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def read_audit(path):
+    records = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    records.append({"decision": "unparsable-line"})
+    except OSError:
+        pass
+    return records
+
+
+def cell(text):
+    return str(text).replace("|", "\\|")
+
+
+def case(directory, mode, sdk, timeout):
+    base = os.path.join(directory, f"{mode}.{sdk}")
+    try:
+        with open(base + ".status", encoding="utf-8") as f:
+            status = f.read().strip()
+    except OSError:
+        status = "not run"
+    result = read_json(base + ".json")
+    audit = read_audit(base + ".audit.jsonl")
+    mine = [r for r in audit if vendor_host(sdk, r.get("host"))]
+    through = [r for r in mine if r.get("decision") not in NOT_THROUGH]
+    blocked = [r for r in mine if r.get("decision") == "telemetry-blocked"]
+    return {
+        "mode": mode,
+        "sdk": sdk,
+        "status": status,
+        "result": result,
+        "audit": audit,
+        "vendor": len(through),
+        "blocked": len(blocked),
+        "timeout": timeout,
+    }
+
+
+def judge(row):
+    """(cells, meets_target) for one row."""
+    mode, sdk, status, result = row["mode"], row["sdk"], row["status"], row["result"]
+    name = f"{sdk} ({result['version']})" if result else sdk
+    if status.startswith("skipped"):
+        return [mode, name, "", "", "", "", "", status], False
+    if result is None:
+        why = (
+            f"timeout: killed after {row['timeout']} s"
+            if status == "timeout"
+            else f"no result ({status})"
+        )
+        flush = f"> {row['timeout']}" if status == "timeout" else ""
+        return [mode, name, why, flush, "?", row["vendor"], row["blocked"], f"FAIL: {why}"], False
+    flush_s = result["send_s"] + result["flush_s"]
+    killed_in = result["killed_in"] if status == "timeout" else None
+    failure = result["exception"]
+    if killed_in:
+        failure = f"killed after {row['timeout']} s in {killed_in}" + (
+            f"; first: {failure}" if failure else ""
+        )
+    flush = f"{flush_s:.2f}" + (" (killed)" if killed_in in ("send", "flush") else "")
+    cells = [mode, name, failure or "none", flush, result["warnings"]]
+    if sdk in PROBES:
+        seen = row["vendor"] + row["blocked"]
+        ok = seen > 0
+        verdict = (
+            f"through hush ({result['note'] or 'no note'})" if ok else "FAIL: hush saw no request"
+        )
+        return cells + ["–", "–", verdict], ok
+    cells += [row["vendor"], row["blocked"]]
+    problems = []
+    if killed_in:
+        problems.append("timeout")
+    if result["exception"]:
+        problems.append("exception")
+    if flush_s >= FLUSH_TARGET_S:
+        problems.append(f"flush {flush_s:.1f} s")
+    # An SDK whose exit hooks block (retrying at interpreter exit) hangs the application as surely
+    # as a slow flush does.
+    if (result["exit_s"] or 0) >= FLUSH_TARGET_S:
+        problems.append(f"exit hooks {result['exit_s']:.1f} s")
+    if row["vendor"]:
+        problems.append(f"{row['vendor']} vendor connection(s)")
+    if not row["blocked"]:
+        problems.append("nothing blocked")
+    if mode == "ca":
+        return cells + ["ok" if not problems else "FAIL: " + ", ".join(problems)], not problems
+    verdict = "ok: no vendor connection" if not row["vendor"] else "LEAK: vendor connection"
+    others = [p for p in problems if "vendor" not in p]
+    if others:
+        verdict += " (report only: " + ", ".join(others) + ")"
+    return cells + [verdict], True
+
+
+def details(row):
+    """One line per case: what hush logged, grouped, and the SDK's own first complaint."""
+    groups = Counter()
+    for r in row["audit"]:
+        path = "" if r.get("method") == "CONNECT" else (r.get("path") or "")
+        groups[
+            (
+                r.get("method", ""),
+                f"{r.get('host', '')}:{r.get('port', '')}{path}",
+                r.get("decision", ""),
+                r.get("status", ""),
+            )
+        ] += 1
+    logged = "; ".join(f"{m} {hp} {d} {s} ×{n}" for (m, hp, d, s), n in sorted(groups.items()))
+    parts = [f"audit: {logged or 'nothing'}"]
+    result = row["result"]
+    if result:
+        if result["exception"]:
+            parts.append(
+                f"exception ×{result['exceptions']}: {result['exception']}: "
+                f"{result['exception_message']}"
+            )
+        if result["first_warning"]:
+            parts.append(f"first warning: {result['first_warning']}")
+        if result["note"]:
+            parts.append(f"note: {result['note']}")
+        if result["exit_s"] is not None and result["exit_s"] >= 0.5:
+            parts.append(f"exit hooks {result['exit_s']:.1f} s")
+    return f"- {row['mode']} / {row['sdk']}: " + " | ".join(cell(p) for p in parts)
+
+
+def main():
+    directory, modes, sdks, timeout = (
+        sys.argv[1],
+        sys.argv[2].split(","),
+        sys.argv[3].split(","),
+        sys.argv[4],
+    )
+    rows = [case(directory, m, s, timeout) for m in modes for s in sdks]
+    print(HEADER)
+    print("|" + " --- |" * HEADER.count(" | ") + " --- |")
+    all_ok = True
+    for row in rows:
+        cells, ok = judge(row)
+        all_ok &= ok
+        print("| " + " | ".join(cell(c) for c in cells) + " |")
+    print()
+    print(LEGEND)
+    print()
+    for row in rows:
+        if not row["status"].startswith("skipped"):
+            print(details(row))
+    return 0 if all_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
