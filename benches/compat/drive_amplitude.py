@@ -1,17 +1,18 @@
 """amplitude-analytics at its default host (api2.amplitude.com): three events, flush, shutdown."""
 
-from harness import Run
+from harness import DIRECT_URL, Run
 
 run = Run("amplitude", "amplitude-analytics")
 
-from amplitude import Amplitude, BaseEvent  # after Run: its exit hook must run last
+from amplitude import Amplitude, BaseEvent, Config  # after Run: its exit hook must run last
 
 client = None
 
 
 def send():
     global client
-    client = Amplitude("hushcompatapikey")
+    config = Config(server_url=f"{DIRECT_URL}/2/httpapi") if DIRECT_URL else None
+    client = Amplitude("hushcompatapikey", configuration=config)
     for n in range(3):
         client.track(
             BaseEvent(

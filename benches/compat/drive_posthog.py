@@ -1,6 +1,6 @@
 """posthog at its default host (us.i.posthog.com): three events, flush, shutdown."""
 
-from harness import Run
+from harness import DIRECT_URL, Run
 
 run = Run("posthog", "posthog")
 
@@ -11,7 +11,7 @@ client = None
 
 def send():
     global client
-    client = Posthog("phc_hushcompatprojectkey")
+    client = Posthog("phc_hushcompatprojectkey", host=DIRECT_URL)
     for n in range(3):
         client.capture("compat_event", distinct_id="hush-compat-user", properties={"n": n})
 

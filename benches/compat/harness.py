@@ -18,6 +18,10 @@ from importlib import metadata
 
 MAX_TEXT = 160
 
+# Set in the `direct` control mode only: the loopback stub that stands in for the vendor.
+DIRECT_URL = os.environ.get("COMPAT_DIRECT_URL")
+DIRECT_HOST = DIRECT_URL.split("://", 1)[1] if DIRECT_URL else None
+
 
 def one_line(text):
     """First line of a message, shortened: enough to recognise the failure, never a dump."""

@@ -2,9 +2,10 @@
 
 Usage: report.py DIR MODES SDKS TIMEOUT. DIR holds, per case `<mode>.<sdk>`: `.json` (the driver's
 result, absent when it was killed), `.audit.jsonl` (hush's audit log for that case alone) and
-`.status` (what the shell saw: `ran <exit code>`, `timeout`, or `skipped: <why>`).
+`.status` (what the shell saw: `ran <exit code>`, `timeout`, or `skipped: <why>`); in the `direct`
+control, `.stub.jsonl` (one line per request the stub answered) instead of the audit log.
 Exit 0 when every `ca` row and every probe row meets its target, 1 otherwise; `no-ca` SDK rows
-are reported only.
+and the `direct` control are reported only.
 """
 
 import json
@@ -29,12 +30,19 @@ PROBES = {"requests", "curl"}
 # an intercepted tunnel: the requests inside it have records of their own.
 NOT_THROUGH = {"telemetry-blocked", "denied", "dlp-blocked", "intercept"}
 FLUSH_TARGET_S = 1.0
+# Some SDKs cannot flush or exit in a second even against a server that answers success at once
+# (segment batches for 0.5 s and polls its queue for 0.5 s more; amplitude's exit hook waits out
+# a 10 s flush interval). When the direct control ran, the limit is the SDK's own time there plus
+# this slack, so that the row judges what hush adds, not the SDK's design.
+CONTROL_SLACK_S = 0.5
 HEADER = (
     "| mode | SDK (version) | exception | flush s | SDK warnings | vendor connections"
     " | blocked records | verdict |"
 )
 LEGEND = """\
-flush s: seconds in the SDK's send calls plus flush()/shutdown() (mixpanel's default Consumer
+`direct`: the control, no proxy, the SDK pointed at a loopback stub that answers success: its own
+floor for flush and exit time (reported only; when it ran, an SDK whose floor is over 1 s may take
+its floor + 0.5 s in the other modes). flush s: seconds in the SDK's send calls plus flush()/shutdown() (mixpanel's default Consumer
 sends inside track()). Targets, `ca` rows: no exception, flush < 1 s, the SDK's exit hooks done in
 < 1 s, zero vendor connections, blocked records > 0. `no-ca` rows: zero vendor connections (the
 rest is reported only). Probes (requests, curl): hush logged the request. Vendor connections are
@@ -83,6 +91,7 @@ def case(directory, mode, sdk, timeout):
         status = "not run"
     result = read_json(base + ".json")
     audit = read_audit(base + ".audit.jsonl")
+    stub = read_audit(base + ".stub.jsonl")
     mine = [r for r in audit if vendor_host(sdk, r.get("host"))]
     through = [r for r in mine if r.get("decision") not in NOT_THROUGH]
     blocked = [r for r in mine if r.get("decision") == "telemetry-blocked"]
@@ -92,18 +101,29 @@ def case(directory, mode, sdk, timeout):
         "status": status,
         "result": result,
         "audit": audit,
+        "stub": len(stub),
         "vendor": len(through),
         "blocked": len(blocked),
         "timeout": timeout,
     }
 
 
-def judge(row):
-    """(cells, meets_target) for one row."""
+def limit(control, key):
+    """The time limit for `key` (flush or exit): 1 s, or the control's own time plus slack."""
+    if control is None:
+        return FLUSH_TARGET_S, ""
+    floor = control["send_s"] + control["flush_s"] if key == "flush" else control["exit_s"] or 0
+    if floor + CONTROL_SLACK_S <= FLUSH_TARGET_S:
+        return FLUSH_TARGET_S, ""
+    return floor + CONTROL_SLACK_S, f" (direct: {floor:.1f} s)"
+
+
+def judge(row, control):
+    """(cells, meets_target) for one row; `control` is the SDK's direct result, if it ran."""
     mode, sdk, status, result = row["mode"], row["sdk"], row["status"], row["result"]
     name = f"{sdk} ({result['version']})" if result else sdk
     if status.startswith("skipped"):
-        return [mode, name, "", "", "", "", "", status], False
+        return [mode, name, "", "", "", "", "", status], mode == "direct"
     if result is None:
         why = (
             f"timeout: killed after {row['timeout']} s"
@@ -121,6 +141,8 @@ def judge(row):
         )
     flush = f"{flush_s:.2f}" + (" (killed)" if killed_in in ("send", "flush") else "")
     cells = [mode, name, failure or "none", flush, result["warnings"]]
+    if mode == "direct":
+        return cells + ["–", "–", f"control: the stub answered {row['stub']} request(s)"], True
     if sdk in PROBES:
         seen = row["vendor"] + row["blocked"]
         ok = seen > 0
@@ -134,18 +156,29 @@ def judge(row):
         problems.append("timeout")
     if result["exception"]:
         problems.append("exception")
-    if flush_s >= FLUSH_TARGET_S:
-        problems.append(f"flush {flush_s:.1f} s")
+    flush_limit, flush_floor = limit(control, "flush")
+    if flush_s >= flush_limit:
+        problems.append(f"flush {flush_s:.1f} s{flush_floor}")
     # An SDK whose exit hooks block (retrying at interpreter exit) hangs the application as surely
     # as a slow flush does.
-    if (result["exit_s"] or 0) >= FLUSH_TARGET_S:
-        problems.append(f"exit hooks {result['exit_s']:.1f} s")
+    exit_limit, exit_floor = limit(control, "exit")
+    if (result["exit_s"] or 0) >= exit_limit:
+        problems.append(f"exit hooks {result['exit_s']:.1f} s{exit_floor}")
     if row["vendor"]:
         problems.append(f"{row['vendor']} vendor connection(s)")
     if not row["blocked"]:
         problems.append("nothing blocked")
     if mode == "ca":
-        return cells + ["ok" if not problems else "FAIL: " + ", ".join(problems)], not problems
+        if problems:
+            return cells + ["FAIL: " + ", ".join(problems)], False
+        # Say so only where the absolute target was missed and the control excused it.
+        floors = []
+        if flush_s >= FLUSH_TARGET_S:
+            floors.append(f"flush{flush_floor}")
+        if (result["exit_s"] or 0) >= FLUSH_TARGET_S:
+            floors.append(f"exit{exit_floor}")
+        verdict = "ok" + (f", at the SDK's floor: {', '.join(floors)}" if floors else "")
+        return cells + [verdict], True
     verdict = "ok: no vendor connection" if not row["vendor"] else "LEAK: vendor connection"
     others = [p for p in problems if "vendor" not in p]
     if others:
@@ -167,7 +200,7 @@ def details(row):
             )
         ] += 1
     logged = "; ".join(f"{m} {hp} {d} {s} ×{n}" for (m, hp, d, s), n in sorted(groups.items()))
-    parts = [f"audit: {logged or 'nothing'}"]
+    parts = [f"audit: {logged or 'nothing'}"] if row["mode"] != "direct" else []
     result = row["result"]
     if result:
         if result["exception"]:
@@ -181,7 +214,7 @@ def details(row):
             parts.append(f"note: {result['note']}")
         if result["exit_s"] is not None and result["exit_s"] >= 0.5:
             parts.append(f"exit hooks {result['exit_s']:.1f} s")
-    return f"- {row['mode']} / {row['sdk']}: " + " | ".join(cell(p) for p in parts)
+    return f"- {row['mode']} / {row['sdk']}: " + (" | ".join(cell(p) for p in parts) or "nothing")
 
 
 def main():
@@ -192,11 +225,16 @@ def main():
         sys.argv[4],
     )
     rows = [case(directory, m, s, timeout) for m in modes for s in sdks]
+    controls = {
+        row["sdk"]: row["result"]
+        for row in rows
+        if row["mode"] == "direct" and row["result"] and row["status"] == "ran 0"
+    }
     print(HEADER)
     print("|" + " --- |" * HEADER.count(" | ") + " --- |")
     all_ok = True
     for row in rows:
-        cells, ok = judge(row)
+        cells, ok = judge(row, controls.get(row["sdk"]))
         all_ok &= ok
         print("| " + " | ".join(cell(c) for c in cells) + " |")
     print()
