@@ -40,15 +40,17 @@ HEADER = (
     " | blocked records | verdict |"
 )
 LEGEND = """\
-`direct`: the control, no proxy, the SDK pointed at a loopback stub that answers success: its own
-floor for flush and exit time (reported only; when it ran, an SDK whose floor is over 1 s may take
-its floor + 0.5 s in the other modes). flush s: seconds in the SDK's send calls plus flush()/shutdown() (mixpanel's default Consumer
-sends inside track()). Targets, `ca` rows: no exception, flush < 1 s, the SDK's exit hooks done in
-< 1 s, zero vendor connections, blocked records > 0. `no-ca` rows: zero vendor connections (the
-rest is reported only). Probes (requests, curl): hush logged the request. Vendor connections are
-audit records for the vendor's hosts whose decision let the bytes go on (tunnel, forward, upgrade,
-or an error after one of those: nothing resolves in the namespace); blocked records are its
-`telemetry-blocked` records. SDK warnings: log records at WARNING or above."""
+- `direct`: the control. No proxy; the SDK is pointed at a loopback stub that answers success, so
+  the row is the SDK's own floor for flush and exit time (reported only). Where that floor is over
+  1 s, the other modes may take the floor + 0.5 s.
+- flush s: seconds in the SDK's send calls plus flush()/shutdown() (mixpanel's default Consumer
+  sends inside track()). SDK warnings: log records at WARNING or above, from any logger.
+- Vendor connections: audit records for the vendor's hosts whose decision let the bytes go on
+  (tunnel, forward, upgrade, or an error after one of those: nothing resolves in the namespace).
+  Blocked records: its `telemetry-blocked` records.
+- Targets. `ca`: no exception, flush < 1 s, exit hooks done in < 1 s, zero vendor connections,
+  blocked records > 0. `no-ca`: zero vendor connections (the rest is reported only). Probes
+  (requests, curl): hush logged the request."""
 
 
 def vendor_host(sdk, host):
@@ -214,7 +216,9 @@ def details(row):
             parts.append(f"note: {result['note']}")
         if result["exit_s"] is not None and result["exit_s"] >= 0.5:
             parts.append(f"exit hooks {result['exit_s']:.1f} s")
-    return f"- {row['mode']} / {row['sdk']}: " + (" | ".join(cell(p) for p in parts) or "nothing")
+    if not parts:
+        return None
+    return f"- {row['mode']} / {row['sdk']}: " + " | ".join(cell(p) for p in parts)
 
 
 def main():
@@ -240,9 +244,11 @@ def main():
     print()
     print(LEGEND)
     print()
-    for row in rows:
-        if not row["status"].startswith("skipped"):
-            print(details(row))
+    lines = [details(row) for row in rows if not row["status"].startswith("skipped")]
+    if any(lines):
+        print("Per case: hush's audit records, grouped; the SDK's first complaint.")
+        print()
+        print("\n".join(line for line in lines if line))
     return 0 if all_ok else 1
 
 
