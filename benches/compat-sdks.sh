@@ -89,7 +89,7 @@ run_case() {
             --config "$work/empty.toml" --audit-log "$base.audit.jsonl") >"$base.proxy.log" 2>&1 &
     fi
     local pid=$! up=""
-    for _ in $(seq 1 200); do
+    for _ in $(seq 1 400); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$listen") 2>/dev/null; then
             up=1
             break
@@ -127,7 +127,9 @@ run_case() {
         sleep 0.05
     done
     kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    local server_rc=0
+    wait "$pid" 2>/dev/null || server_rc=$?
+    echo "$server_rc" >"$base.server-rc"
 }
 
 if [ "${1:-}" = --inside ]; then

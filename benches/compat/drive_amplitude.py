@@ -9,10 +9,13 @@ from amplitude import Amplitude, BaseEvent, Config  # after Run: its exit hook m
 client = None
 
 
-def send():
+def setup():
     global client
     config = Config(server_url=f"{DIRECT_URL}/2/httpapi") if DIRECT_URL else None
     client = Amplitude("hushcompatapikey", configuration=config)
+
+
+def send():
     for n in range(3):
         client.track(
             BaseEvent(
@@ -29,5 +32,6 @@ def flush():
         client.shutdown()
 
 
+run.phase("setup", setup)
 run.phase("send", send)
 run.phase("flush", flush)

@@ -9,13 +9,20 @@ run = Run("mixpanel", "mixpanel")
 
 from mixpanel import Consumer, Mixpanel  # after Run: its exit hook must run last
 
+mp = None
 
-def send():
+
+def setup():
+    global mp
     consumer = Consumer(api_host=DIRECT_HOST) if DIRECT_HOST else None
     mp = Mixpanel("hushcompattoken", consumer=consumer)
+
+
+def send():
     for n in range(3):
         mp.track("hush-compat-user", "compat_event", {"n": n})
 
 
 run.note("default Consumer: events are sent inside track()")
+run.phase("setup", setup)
 run.phase("send", send)

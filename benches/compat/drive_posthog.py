@@ -9,9 +9,12 @@ from posthog import Posthog  # after Run: its exit hook must run last
 client = None
 
 
-def send():
+def setup():
     global client
     client = Posthog("phc_hushcompatprojectkey", host=DIRECT_URL)
+
+
+def send():
     for n in range(3):
         client.capture("compat_event", distinct_id="hush-compat-user", properties={"n": n})
 
@@ -22,5 +25,6 @@ def flush():
         client.shutdown()
 
 
+run.phase("setup", setup)
 run.phase("send", send)
 run.phase("flush", flush)

@@ -7,10 +7,13 @@ run = Run("segment", "segment-analytics-python")
 from segment import analytics  # after Run: its exit hook must run last
 
 
-def send():
+def setup():
     analytics.write_key = "hushcompatwritekey"
     if DIRECT_URL:
         analytics.host = DIRECT_URL
+
+
+def send():
     for n in range(3):
         analytics.track("hush-compat-user", "compat_event", {"n": n})
 
@@ -20,5 +23,6 @@ def flush():
     analytics.shutdown()
 
 
+run.phase("setup", setup)
 run.phase("send", send)
 run.phase("flush", flush)

@@ -10,8 +10,11 @@ import sentry_sdk  # imported after Run so that Run's exit hook runs last
 DSN = f"https://hushcompatpublickey@{DIRECT_HOST or 'o1.ingest.us.sentry.io'}/1"
 
 
-def send():
+def setup():
     sentry_sdk.init(dsn=DSN, traces_sample_rate=0)
+
+
+def send():
     try:
         raise ValueError("hush compat: a captured exception")
     except ValueError:
@@ -24,5 +27,6 @@ def flush():
     sentry_sdk.get_client().close(timeout=5)
 
 
+run.phase("setup", setup)
 run.phase("send", send)
 run.phase("flush", flush)

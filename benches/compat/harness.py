@@ -54,6 +54,7 @@ class Run:
             "exception_message": None,
             "exceptions": 0,
             "killed_in": None,
+            "setup_s": 0.0,
             "send_s": 0.0,
             "flush_s": 0.0,
             "exit_s": None,
@@ -86,8 +87,9 @@ class Run:
         self.failed("at exit", unraisable.exc_value)
 
     def phase(self, name, fn):
-        """Runs one phase (`send` or `flush`), timing it; an exception is recorded, not raised,
-        so that the flush still runs after a failed send and its time is still measured."""
+        """Runs one phase (`setup`, `send` or `flush`), timing it; an exception is recorded, not
+        raised, so that the flush still runs after a failed send and its time is still measured.
+        Only send and flush count as the SDK's delivery time: setup builds the client."""
         start = time.monotonic()
         self.current = (name, start)
         try:

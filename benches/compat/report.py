@@ -94,6 +94,11 @@ def case(directory, mode, sdk, timeout):
     result = read_json(base + ".json")
     audit = read_audit(base + ".audit.jsonl")
     stub = read_audit(base + ".stub.jsonl")
+    try:
+        with open(base + ".server-rc", encoding="utf-8") as f:
+            server_rc = f.read().strip()
+    except OSError:
+        server_rc = "0"
     mine = [r for r in audit if vendor_host(sdk, r.get("host"))]
     through = [r for r in mine if r.get("decision") not in NOT_THROUGH]
     blocked = [r for r in mine if r.get("decision") == "telemetry-blocked"]
@@ -104,6 +109,7 @@ def case(directory, mode, sdk, timeout):
         "result": result,
         "audit": audit,
         "stub": len(stub),
+        "server_rc": server_rc,
         "vendor": len(through),
         "blocked": len(blocked),
         "timeout": timeout,
@@ -216,6 +222,9 @@ def details(row):
             parts.append(f"note: {result['note']}")
         if result["exit_s"] is not None and result["exit_s"] >= 0.5:
             parts.append(f"exit hooks {result['exit_s']:.1f} s")
+    if row["server_rc"] != "0":
+        # hush drains and exits 0 on SIGTERM (CONTRACT.md); anything else is worth a look.
+        parts.append(f"server exit status {row['server_rc']} after SIGTERM")
     if not parts:
         return None
     return f"- {row['mode']} / {row['sdk']}: " + " | ".join(cell(p) for p in parts)
