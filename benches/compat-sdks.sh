@@ -6,10 +6,10 @@
 #   no-ca   no CA: interception off, as for a user who never ran `hush ca init`;
 # and a control, reported only:
 #   direct  no proxy; the SDK's host is pointed at a loopback stub that answers success
-#           (benches/compat/stub.py): the SDK's own floor for flush time.
+#           (benches/compat/stub.py): the SDK's own floor for flush and exit time.
 # Then it reads each case's audit log and prints a Markdown table (benches/compat/report.py).
-# Exit 0 when every `ca` row meets the target, 1 otherwise, 2 when it cannot run (needs root for
-# `unshare -n`). Installs the pinned SDKs (benches/compat/requirements.txt) into a scratch venv.
+# Exit 0 when every `ca` row and every probe (requests, curl: a GET that must go through hush)
+# meets its target, 1 otherwise, 2 when it cannot run (needs root for `unshare -n`). Installs the pinned SDKs (benches/compat/requirements.txt) into a scratch venv.
 #
 # Usage: benches/compat-sdks.sh [--modes direct,ca,no-ca] [--sdks sentry,segment,...] [--timeout SECS]
 # Environment: HUSH (binary, default target/release/hush), COMPAT_VENV (default
@@ -28,6 +28,14 @@ die() {
     exit 2
 }
 
+# Marks every case of a mode as skipped, with the reason; the other modes still run.
+skip_mode() {
+    local work=$1 mode=$2 sdks=$3 why=$4 sdk
+    for sdk in ${sdks//,/ }; do
+        echo "skipped: $why" >"$work/$mode.$sdk.status"
+    done
+}
+
 # Inside the namespace: one case per (mode, SDK), each with its own proxy and audit log.
 inside() {
     local work=$1 modes=$2 sdks=$3 timeout=$4
@@ -40,21 +48,23 @@ inside() {
         mkdir -p "$data"
         if [ "$mode" = direct ]; then
             bundle="$work/stub-cert.pem"
-            openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+            if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
                 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
-                -keyout "$work/stub-key.pem" -out "$bundle" >"$work/stub-cert.log" 2>&1 ||
-                die "openssl could not make the stub's certificate: $(tail -n 1 "$work/stub-cert.log")"
-        elif [ "$mode" = ca ]; then
-            if ! "$hush" ca path --help >/dev/null 2>&1; then
-                for sdk in ${sdks//,/ }; do
-                    echo "skipped: this hush has no 'ca' command" >"$work/$mode.$sdk.status"
-                done
+                -keyout "$work/stub-key.pem" -out "$bundle" >"$work/stub-cert.log" 2>&1; then
+                skip_mode "$work" "$mode" "$sdks" "openssl: $(tail -n 1 "$work/stub-cert.log")"
                 continue
             fi
-            XDG_DATA_HOME="$data" "$hush" ca init >"$work/ca-init.log" 2>&1 ||
-                die "hush ca init failed: $(tail -n 1 "$work/ca-init.log")"
-            local cert
-            cert=$(XDG_DATA_HOME="$data" "$hush" ca path) || die "hush ca path failed"
+        elif [ "$mode" = ca ]; then
+            if ! "$hush" ca path --help >/dev/null 2>&1; then
+                skip_mode "$work" "$mode" "$sdks" "this hush has no 'ca' command"
+                continue
+            fi
+            local cert=""
+            if ! XDG_DATA_HOME="$data" "$hush" ca init >"$work/ca-init.log" 2>&1 ||
+                ! cert=$(XDG_DATA_HOME="$data" "$hush" ca path 2>>"$work/ca-init.log"); then
+                skip_mode "$work" "$mode" "$sdks" "hush ca: $(tail -n 1 "$work/ca-init.log")"
+                continue
+            fi
             bundle="$work/ca-bundle.pem"
             # REQUESTS_CA_BUNDLE and SSL_CERT_FILE replace the default roots, so keep certifi's.
             cat "$("$venv_py" -c 'import certifi; print(certifi.where())')" "$cert" >"$bundle"
