@@ -27,8 +27,9 @@ PROBES = {"requests", "curl"}
 # Decisions that did not let the client's bytes go on toward the vendor. Everything else (tunnel,
 # forward, upgrade, and error: a tunnel or forward that hush allowed but that could not reach the
 # vendor inside the namespace) counts as a vendor connection. `intercept` is the CONNECT record of
-# an intercepted tunnel: the requests inside it have records of their own.
-NOT_THROUGH = {"telemetry-blocked", "denied", "dlp-blocked", "intercept"}
+# an intercepted tunnel: the requests inside it have records of their own; `closed` is a
+# connection that ended before any request, so nothing was sent.
+NOT_THROUGH = {"telemetry-blocked", "denied", "dlp-blocked", "intercept", "closed"}
 FLUSH_TARGET_S = 1.0
 # Some SDKs cannot flush or exit in a second even against a server that answers success at once
 # (segment batches for 0.5 s and polls its queue for 0.5 s more; amplitude's exit hook waits out
@@ -197,7 +198,9 @@ def judge(row, control):
 def details(row):
     """One line per case: what hush logged, grouped, and the SDK's own first complaint."""
     groups = Counter()
-    for r in row["audit"]:
+    # Connections without a request carry no host; the script's own port probe is one of them.
+    bare = sum(1 for r in row["audit"] if not r.get("host"))
+    for r in (r for r in row["audit"] if r.get("host")):
         path = "" if r.get("method") == "CONNECT" else (r.get("path") or "")
         groups[
             (
@@ -208,6 +211,8 @@ def details(row):
             )
         ] += 1
     logged = "; ".join(f"{m} {hp} {d} {s} ×{n}" for (m, hp, d, s), n in sorted(groups.items()))
+    if bare:
+        logged += f"{'; ' if logged else ''}no request (hostless) ×{bare}"
     parts = [f"audit: {logged or 'nothing'}"] if row["mode"] != "direct" else []
     result = row["result"]
     if result:
