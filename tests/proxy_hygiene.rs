@@ -488,6 +488,19 @@ async fn plain_http_origin_refusal_names_plain_http_allow() {
     let p = proxy(&format!("{LOCAL}plain_http_allow = [\"127.0.0.1\"]\n")).start();
     let reply = p.get(&format!("http://127.0.0.1:{}/", up.port())).await;
     assert_eq!((reply.status, reply.body.as_str()), (200, "ok\n"));
+
+    // `http://host/` goes to port 443; where nothing listens there, the reason says why.
+    if TcpStream::connect("127.0.0.1:443").await.is_ok() {
+        eprintln!("skipped the port-443 case: something listens on 127.0.0.1:443");
+        return;
+    }
+    let p = proxy(LOCAL).start();
+    let why_443 = p.get("http://127.0.0.1/").await;
+    let why = why_443.refusal(502);
+    assert!(
+        why.contains("127.0.0.1:443") && why.contains("plain_http_allow"),
+        "{why}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -850,6 +850,20 @@ fn upstream_failure(ctx: &Ctx, e: &UpstreamError) -> Response<ProxyBody> {
             Outcome::Error,
             format!("{e}; allow longer with --connect-timeout"),
         ),
+        // `http://host/` went to port 443 and nothing listens there: the origin may serve
+        // plain HTTP only, which hush sends only where the config says so.
+        UpstreamError::Connect { addr, .. }
+            if addr.port() == 443 && ctx.record.port == 80 && ctx.record.method != "CONNECT" =>
+        {
+            (
+                Outcome::Error,
+                format!(
+                    "{e}; hush sends http:// requests over TLS to port 443: if {} serves only \
+                     plain HTTP, list it in plain_http_allow in [proxy]",
+                    ctx.record.host
+                ),
+            )
+        }
         _ => (Outcome::Error, e.to_string()),
     };
     ctx.answer(decision, status, Some(reason))
