@@ -170,6 +170,8 @@ impl Outcome {
     }
 }
 
+/// The policy's decision as logged. Exhaustive on purpose: a decision added to the policy does
+/// not compile until it has its name in the log.
 impl From<&policy::Decision> for Outcome {
     fn from(decision: &policy::Decision) -> Outcome {
         match decision {
@@ -350,6 +352,9 @@ mod tests {
             assert_eq!(outcome as usize, i, "ALL is in discriminant order");
         }
         assert_eq!(Outcome::TelemetryBlocked.as_str(), "telemetry-blocked");
+        let blocked = policy::Decision::TelemetryBlocked { vendor: "v".into() };
+        assert_eq!(Outcome::from(&blocked), Outcome::TelemetryBlocked);
+        assert_eq!(Outcome::from(&policy::Decision::Upgrade), Outcome::Upgrade);
     }
 
     #[test]

@@ -98,7 +98,8 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Fu
                         tokio::spawn(conn);
                     }
                     Err(_) => {
-                        let record = Record::refused(peer, Outcome::Denied, 503, "too many connections");
+                        let why = "too many connections";
+                        let record = Record::refused(peer, Outcome::Denied, 503, why);
                         shared.audit.write(&record);
                         tokio::spawn(refuse_busy(stream, max));
                     }
