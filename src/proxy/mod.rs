@@ -5,6 +5,7 @@ pub mod addr;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod metrics;
 pub mod policy;
 pub mod pool;
 pub mod server;
