@@ -209,6 +209,10 @@ struct Proxy {
 /// Starts `hush proxy` with `config`, the data directory `data` and, if given, the upstream
 /// CA as `--ca-file`.
 fn start_proxy(data: &Data, config: &str, upstream_ca: Option<&Pki>) -> Proxy {
+    start_proxy_with(data, config, upstream_ca, &[])
+}
+
+fn start_proxy_with(data: &Data, config: &str, upstream_ca: Option<&Pki>, args: &[&str]) -> Proxy {
     tokio::task::block_in_place(|| {
         let dir = tempfile::tempdir().unwrap();
         let config = write_file(dir.path(), "hush.toml", config);
@@ -219,7 +223,8 @@ fn start_proxy(data: &Data, config: &str, upstream_ca: Option<&Pki>) -> Proxy {
             .arg(&config)
             .arg("--audit-log")
             .arg(dir.path().join("audit.log"))
-            .env("XDG_DATA_HOME", data.dir.path());
+            .env("XDG_DATA_HOME", data.dir.path())
+            .args(args);
         if let Some(pki) = upstream_ca {
             cmd.arg("--ca-file")
                 .arg(write_file(dir.path(), "up-ca.pem", &pki.ca_pem));
@@ -749,6 +754,33 @@ async fn connect_to_port_80_with_interception_on() {
     tcp.write_all(req.as_bytes()).await.unwrap();
     let head = read_head(&mut tcp).await;
     assert!(head.starts_with("HTTP/1.1 421"), "{head}");
+}
+
+/// The idle timeout applies inside an intercepted tunnel as it does to a plain one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_intercepted_connection_is_closed() {
+    let up_pki = pki(&["localhost"]);
+    let (up, _) = upstream(up_pki.server.clone()).await;
+    let config = config(up.port(), "");
+    let data = Data::with_ca(&config);
+    let p = start_proxy_with(&data, &config, Some(&up_pki), &["--idle-timeout", "300ms"]);
+    let (tcp, head) = connect(&p, &format!("localhost:{}", up.port())).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let hush_ca = std::fs::read(data.cert()).unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut tls = tls_client(&hush_ca, &[b"http/1.1"])
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(WAIT, tls.read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "closed: {read:?}");
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    let r = p
+        .audit_find(|r| r["decision"] == "intercept" && !r["reason"].is_null())
+        .await;
+    assert_eq!(r["reason"], "idle timeout");
 }
 
 /// `CONNECT host:80` with interception off: refused, and the reason names `hush ca init`.
