@@ -118,6 +118,9 @@ async fn echo(
         .to_string();
     let head = format!("echo {} {} host={host}", req.method(), req.uri());
     seen.heads.lock().unwrap().push(head.clone());
+    if req.uri().path() == "/slow" {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     let body = req.into_body().collect().await.map(|b| b.to_bytes());
     let body = String::from_utf8_lossy(&body.unwrap_or_default()).into_owned();
     Ok(Response::new(Full::new(Bytes::from(format!(
@@ -319,6 +322,13 @@ fn config(port: u16, extra: &str) -> String {
 
 /// Runs curl through the proxy, trusting `cacert`; returns (status, HTTP version, body).
 async fn curl(proxy: &Proxy, cacert: &Path, args: &[&str]) -> (String, String, String) {
+    curl_at(&ProxyAddr(proxy.addr), cacert, args).await
+}
+
+/// A proxy's address alone, for a client running in a task of its own.
+struct ProxyAddr(SocketAddr);
+
+async fn curl_at(proxy: &ProxyAddr, cacert: &Path, args: &[&str]) -> (String, String, String) {
     let mut cmd = Command::new("curl");
     cmd.args([
         "-sS",
@@ -328,7 +338,7 @@ async fn curl(proxy: &Proxy, cacert: &Path, args: &[&str]) -> (String, String, S
         "\n%{http_code} %{http_version}",
     ])
     .arg("--proxy")
-    .arg(format!("http://{}", proxy.addr))
+    .arg(format!("http://{}", proxy.0))
     .arg("--cacert")
     .arg(cacert)
     .args(args);
@@ -781,6 +791,46 @@ async fn an_idle_intercepted_connection_is_closed() {
         .audit_find(|r| r["decision"] == "intercept" && !r["reason"].is_null())
         .await;
     assert_eq!(r["reason"], "idle timeout");
+}
+
+/// SIGTERM lets a request in flight inside an intercepted tunnel finish, then exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_intercepted_requests() {
+    let up_pki = pki(&["localhost"]);
+    let (up, seen) = upstream(up_pki.server.clone()).await;
+    let config = config(up.port(), "");
+    let data = Data::with_ca(&config);
+    let mut p = start_proxy(&data, &config, Some(&up_pki));
+    let cert = data.cert();
+    let url = format!("https://localhost:{}/slow", up.port());
+    let proxy_addr = p.addr;
+    let request = tokio::spawn(async move {
+        let p = ProxyAddr(proxy_addr);
+        curl_at(&p, &cert, &["--http2", &url]).await
+    });
+    let deadline = Instant::now() + WAIT;
+    while seen.requests.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the request never arrived");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &p.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (code, _, body) = request.await.unwrap();
+    assert_eq!(code, "200", "{body}");
+    let exited = tokio::task::block_in_place(|| {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = p.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "proxy did not exit");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    assert_eq!(exited, Some(0));
 }
 
 /// `CONNECT host:80` with interception off: refused, and the reason names `hush ca init`.
