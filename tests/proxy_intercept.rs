@@ -543,6 +543,29 @@ fn interception_asked_for_without_a_ca_is_a_startup_error() {
     }
 }
 
+/// A CA key others can read stops a proxy that would use it, with the fix; a proxy with
+/// interception switched off does not look at the CA at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_readable_ca_key_is_refused_unless_interception_is_off() {
+    use std::os::unix::fs::PermissionsExt;
+    let data = Data::with_ca("");
+    std::fs::set_permissions(data.key(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_file(dir.path(), "c.toml", "[proxy]\n");
+    let out = data.hush(&[
+        "proxy",
+        "--listen=127.0.0.1:0",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("chmod 600"), "{err}");
+    let p = start_proxy(&data, "[proxy]\nintercept = \"none\"\n", None);
+    let (_, head) = connect(&p, "example.com:80").await;
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tests: interception
 

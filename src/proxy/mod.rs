@@ -127,8 +127,12 @@ pub fn run(args: &ProxyArgs) -> Result<(), ProxyError> {
         return print_telemetry(&config).map_err(ProxyError::Output);
     }
     // Interception needs the CA: on by default once one exists, an error if asked for without.
-    let ca_paths = ca::Paths::from_env()?;
-    let ca = ca::Ca::load(&ca_paths)?.map(Arc::new);
+    let ca_paths = ca::Paths::from_env();
+    let ca = match (&config.intercept, &ca_paths) {
+        // Switched off, or no data directory at all (no HOME): no CA to use.
+        (Some(policy::Intercept::Off), _) | (_, Err(_)) => None,
+        (_, Ok(paths)) => ca::Ca::load(paths)?.map(Arc::new),
+    };
     config.policy.intercept = match (config.intercept.take(), &ca) {
         (None, Some(_)) => policy::Intercept::Telemetry,
         (None, None) | (Some(policy::Intercept::Off), _) => policy::Intercept::Off,
@@ -138,7 +142,7 @@ pub fn run(args: &ProxyArgs) -> Result<(), ProxyError> {
                 policy::Intercept::Telemetry => "\"telemetry\"",
                 _ => "[...]",
             };
-            return Err(ProxyError::NoCa(named, ca_paths.cert));
+            return Err(ProxyError::NoCa(named, ca_paths?.cert));
         }
     };
     let ca = ca.filter(|_| config.policy.intercept != policy::Intercept::Off);
