@@ -789,6 +789,29 @@ async fn connect_to_port_80_with_interception_on() {
     assert!(head.starts_with("HTTP/1.1 421"), "{head}");
 }
 
+/// A client that does not trust the hush CA fails its handshake; the proxy logs why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_handshake_failure_is_logged() {
+    let up_pki = pki(&["localhost"]);
+    let (up, seen) = upstream(up_pki.server.clone()).await;
+    let config = config(up.port(), "");
+    let data = Data::with_ca(&config);
+    let p = start_proxy(&data, &config, Some(&up_pki));
+    let (tcp, head) = connect(&p, &format!("localhost:{}", up.port())).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let name = ServerName::try_from("localhost").unwrap();
+    let client = tls_client(up_pki.ca_pem.as_bytes(), &[b"http/1.1"]);
+    assert!(client.connect(name, tcp).await.is_err());
+    let r = p
+        .audit_find(|r| r["method"] == "CONNECT" && r["decision"] == "error")
+        .await;
+    assert!(
+        r["reason"].as_str().unwrap().contains("TLS handshake"),
+        "{r}"
+    );
+    assert_eq!(seen.requests.load(Ordering::SeqCst), 0);
+}
+
 /// The idle timeout applies inside an intercepted tunnel as it does to a plain one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_intercepted_connection_is_closed() {
