@@ -609,6 +609,32 @@ async fn path_rules_apply_over_https_in_h1_and_h2() {
     assert_eq!(forwarded["status"], 200);
 }
 
+/// A whole-host telemetry host is answered locally for every request and never dialled: its
+/// name does not even resolve, so any attempt would have been a 502.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_host_telemetry_is_answered_inside_without_dialling() {
+    let config =
+        "[proxy]\n\n[[proxy.telemetry]]\nvendor = \"beacon\"\nhost = \"*.beacon.invalid\"\n";
+    let data = Data::with_ca(config);
+    let p = start_proxy(&data, config, None);
+    let hush_ca = std::fs::read(data.cert()).unwrap();
+    for path in ["/", "/v1/anything"] {
+        let (_, status, _, body) = hyper_via_tunnel(
+            &p,
+            "collector.beacon.invalid",
+            443,
+            &hush_ca,
+            "collector.beacon.invalid",
+            path,
+        )
+        .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{path}: {body}");
+    }
+    let r = p.audit_find(|r| r["path"] == "/v1/anything").await;
+    assert_eq!(r["decision"], "telemetry-blocked");
+    assert_eq!(r["vendor"], "beacon");
+}
+
 /// A hyper/rustls client trusting the hush CA sees hush's leaf for the host; a request naming
 /// another host than the CONNECT's is answered 421 and goes nowhere.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
