@@ -185,7 +185,9 @@ async fn connection(
             };
             job.run(timeouts).await;
         }
-        Some(Job::Intercept(job)) => job.run(shared, stop_inside).await,
+        // Boxed: the HTTP/1 and HTTP/2 server state inside would otherwise weigh on every
+        // connection's task, plain tunnels' included.
+        Some(Job::Intercept(job)) => Box::pin(job.run(shared, stop_inside)).await,
         None => {}
     }
 }
