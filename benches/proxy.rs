@@ -218,6 +218,10 @@ async fn intercept(sizes: &Sizes) {
         "{:<52} {:>10.1} {:>10}",
         "direct HTTPS request p50", l[0].p50, ""
     );
+    println!(
+        "{:<52} {:>10.1} {:>10}",
+        "direct HTTPS request p99", l[0].p99, ""
+    );
     for (label, s) in [
         ("leaf cached", &l[1]),
         ("first request to a host, leaf minted", &l[2]),
