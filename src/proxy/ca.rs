@@ -320,7 +320,9 @@ fn ca_name(common_name: &str) -> DistinguishedName {
 /// Removes the CA's files (and its directory if that leaves it empty).
 pub fn uninstall(paths: &Paths) -> Result<String, CaError> {
     let mut removed = Vec::new();
-    for path in [&paths.key, &paths.cert] {
+    // The combined bundle `hush ca trust` suggests making holds the CA too.
+    let bundle = paths.dir.join("bundle.pem");
+    for path in [&paths.key, &paths.cert, &bundle] {
         match std::fs::remove_file(path) {
             Ok(()) => removed.push(path.display().to_string()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -343,6 +345,8 @@ pub fn uninstall(paths: &Paths) -> Result<String, CaError> {
 /// How to trust the CA, client by client.
 pub fn trust_text(cert: &Path) -> String {
     let ca = cert.display();
+    let bundle = cert.with_file_name("bundle.pem");
+    let bundle = bundle.display();
     format!(
         "\
 The hush CA certificate is {ca}
@@ -355,10 +359,10 @@ curl:
 
 Python (requests, httpx, pip): these variables REPLACE the system roots, so point them at a
 bundle that holds both the system roots and the hush CA:
-    cat /etc/ssl/certs/ca-certificates.crt {ca} > ~/.local/share/hush/bundle.pem
-    export REQUESTS_CA_BUNDLE=~/.local/share/hush/bundle.pem   # requests
-    export SSL_CERT_FILE=~/.local/share/hush/bundle.pem        # httpx, urllib, ssl
-    export PIP_CERT=~/.local/share/hush/bundle.pem             # pip
+    cat /etc/ssl/certs/ca-certificates.crt {ca} > {bundle}
+    export REQUESTS_CA_BUNDLE={bundle}   # requests
+    export SSL_CERT_FILE={bundle}        # httpx, urllib, ssl
+    export PIP_CERT={bundle}             # pip
     (the system bundle is /etc/pki/tls/certs/ca-bundle.crt on Fedora; on macOS use
     `python3 -m certifi` to find one)
 
@@ -366,7 +370,7 @@ Node.js (adds to the built-in roots):
     export NODE_EXTRA_CA_CERTS={ca}
 
 git:
-    git config --global http.sslCAInfo ~/.local/share/hush/bundle.pem
+    git config --global http.sslCAInfo {bundle}
     (or GIT_SSL_CAINFO; like Python it replaces the roots, so use the combined bundle)
 
 System store (every client that uses it; remove it again after `hush ca uninstall`):
