@@ -2,7 +2,9 @@
 //! set-up latency, plain-HTTP→HTTPS request latency and resident memory with idle tunnels.
 //! `--peer NAME=ADDR,PID` adds another proxy already running (see compare-proxy.sh) to the
 //! tunnel and memory rows; `--variant NAME="ARGS"` adds another hush with extra flags (e.g.
-//! `--variant 1t="--threads 1"`). `--only throughput,connect,http,memory` runs some sections.
+//! `--variant 1t="--threads 1"`). `--only throughput,connect,http,memory,intercept` runs some
+//! sections. `intercept` compares requests and a download through an intercepted `CONNECT`
+//! (hush's own CA, TLS terminated and re-originated) with a plain tunnel and a direct one.
 //! Every run also measures a bare in-process splice relay (`floor`) and the cost of one more
 //! loopback round trip: the least any proxy can add on this machine, to judge the targets by.
 //! Plain `cargo bench --bench proxy` needs nothing but this crate.
@@ -154,6 +156,241 @@ async fn run(
     }
     let names: Vec<&str> = proxies.iter().map(|p| p.name.as_str()).collect();
     table.print(&names);
+    if sections.wants("intercept") {
+        intercept(&sizes).await;
+    }
+}
+
+/// Interception against a direct HTTPS request and a plain tunnel, hush alone: request latency
+/// with the host's leaf cached and for a first request to a host (the leaf minted then), and
+/// the throughput of a 1 GiB download (`--quick`: 256 MiB). Hosts are loopback addresses
+/// (127.0.2.x, …), each with an upstream listener, so that each first request finds a host
+/// with no leaf yet; the CA is made without name constraints for that reason (they exclude
+/// addresses).
+async fn intercept(sizes: &Sizes) {
+    let samples = sizes.samples.min(300);
+    let hosts = samples + samples / 10 + 2;
+    let ips: Vec<String> = (0..hosts)
+        .map(|i| format!("127.0.{}.{}", 2 + i / 250, 1 + i % 250))
+        .collect();
+    let mut names = ips.clone();
+    names.push("127.0.0.1".into());
+    let pki = Pki::with_names(names);
+    let big = if sizes.transfer >= 512 << 20 {
+        1 << 30
+    } else {
+        256 << 20
+    };
+    let port = https_servers(&pki, &ips, big).await;
+    let hush = Hush::intercepting(&pki, port, &ips[1..]);
+    let direct_tls = pki.client();
+    let hush_tls = hush.client.clone().expect("hush CA");
+    let origin: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let cached: SocketAddr = format!("{}:{port}", ips[1]).parse().unwrap();
+    let fresh = std::cell::Cell::new(2usize);
+    // Series: 0 direct HTTPS, 1 intercepted with the leaf cached, 2 intercepted to a host seen
+    // for the first time (its leaf minted, its upstream dialled).
+    let l = interleaved(samples, 3, |i| {
+        let (direct_tls, hush_tls) = (direct_tls.clone(), hush_tls.clone());
+        let target = match i {
+            0 => origin,
+            1 => cached,
+            _ => {
+                let n = fresh.get();
+                fresh.set(n + 1);
+                format!("{}:{port}", ips[n.min(ips.len() - 1)])
+                    .parse()
+                    .unwrap()
+            }
+        };
+        let proxy = hush.addr;
+        async move {
+            match i {
+                0 => https_get(origin, direct_tls).await,
+                _ => intercepted_get(target, proxy, hush_tls).await,
+            }
+        }
+    })
+    .await;
+    println!("\n# interception ({samples} samples per series, one run)");
+    println!("{:<52} {:>10} {:>10}", "what", "µs", "added");
+    println!(
+        "{:<52} {:>10.1} {:>10}",
+        "direct HTTPS request p50", l[0].p50, ""
+    );
+    println!(
+        "{:<52} {:>10.1} {:>10}",
+        "direct HTTPS request p99", l[0].p99, ""
+    );
+    for (label, s) in [
+        ("leaf cached", &l[1]),
+        ("first request to a host, leaf minted", &l[2]),
+    ] {
+        println!(
+            "{:<52} {:>10.1} {:>+10.0}",
+            format!("intercepted p50, {label}"),
+            s.p50,
+            s.p50 - l[0].p50
+        );
+        println!(
+            "{:<52} {:>10.1} {:>+10.0}",
+            format!("intercepted p99, {label}"),
+            s.p99,
+            s.p99 - l[0].p99
+        );
+    }
+    // The download: direct, through a plain tunnel (to 127.0.0.1, out of scope) and
+    // intercepted, interleaved, median of rounds.
+    let rounds = sizes.rounds.min(3);
+    let mut mib_s: [Vec<f64>; 3] = Default::default();
+    let mut cpu = [0.0f64; 3];
+    for _ in 0..rounds {
+        for (i, series) in mib_s.iter_mut().enumerate() {
+            let before = cpu_secs(hush.child.id());
+            let rate = match i {
+                0 => tls_download(origin, None, &direct_tls).await,
+                1 => tls_download(origin, Some(hush.addr), &direct_tls).await,
+                _ => tls_download(cached, Some(hush.addr), &hush_tls).await,
+            };
+            cpu[i] += cpu_secs(hush.child.id()) - before;
+            series.push(rate);
+        }
+    }
+    let direct = median(&mut mib_s[0]);
+    let gib = (big * rounds) as f64 / (1u64 << 30) as f64;
+    println!(
+        "{:<52} {:>10} {:>10} {:>14}",
+        format!("{} MiB HTTPS download", big >> 20),
+        "MiB/s",
+        "ratio",
+        "hush CPU s/GiB"
+    );
+    for (i, label) in ["direct", "CONNECT tunnel", "intercepted"]
+        .iter()
+        .enumerate()
+    {
+        let m = if i == 0 {
+            direct
+        } else {
+            median(&mut mib_s[i])
+        };
+        println!(
+            "{:<52} {:>10.1} {:>10} {:>14.2}",
+            label,
+            m,
+            format!("×{:.2}", m / direct),
+            cpu[i] / gib
+        );
+    }
+}
+
+/// A GET through an intercepted `CONNECT` to `target`, trusting hush's CA.
+async fn intercepted_get(target: SocketAddr, proxy: SocketAddr, tls: TlsConnector) {
+    let (tcp, early) = open(target, Some(proxy)).await;
+    assert_eq!(early, 0);
+    let name = ServerName::from(target.ip());
+    let stream = tls.connect(name, tcp).await.unwrap();
+    let req = Request::get("/")
+        .header("host", target.to_string())
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    send_one(stream, req).await;
+}
+
+/// Downloads `/big` over TLS to `target` (directly, or through `proxy`'s `CONNECT`); MiB/s.
+async fn tls_download(target: SocketAddr, proxy: Option<SocketAddr>, tls: &TlsConnector) -> f64 {
+    let start = Instant::now();
+    let (tcp, early) = open(target, proxy).await;
+    assert_eq!(early, 0);
+    let stream = tls
+        .connect(ServerName::from(target.ip()), tcp)
+        .await
+        .unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let req = Request::get("/big")
+        .header("host", target.to_string())
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let mut body = resp.into_body();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        if let Some(data) = frame.unwrap().data_ref() {
+            total += data.len();
+        }
+    }
+    total as f64 / (1 << 20) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// HTTPS servers on 127.0.0.1 and on each of `ips`, all on one port: `/big` sends `big` bytes,
+/// anything else `ok`.
+async fn https_servers(pki: &Pki, ips: &[String], big: usize) -> u16 {
+    let first = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = first.local_addr().unwrap().port();
+    let mut listeners = vec![first];
+    for ip in ips {
+        listeners.push(TcpListener::bind(format!("{ip}:{port}")).await.unwrap());
+    }
+    let acceptor = TlsAcceptor::from(pki.server.clone());
+    for listener in listeners {
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let _ = tcp.set_nodelay(true);
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service =
+                        service_fn(move |req: Request<hyper::body::Incoming>| async move {
+                            let body = if req.uri().path() == "/big" {
+                                Chunks { left: big }.boxed()
+                            } else {
+                                Full::new(Bytes::from("ok\n")).boxed()
+                            };
+                            Ok::<_, std::convert::Infallible>(Response::new(body))
+                        });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+    }
+    port
+}
+
+/// A response body of `left` bytes in 256 KiB frames, without copying.
+struct Chunks {
+    left: usize,
+}
+
+impl hyper::body::Body for Chunks {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        static CHUNK: [u8; 256 * 1024] = [0x5a; 256 * 1024];
+        if self.left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        let n = self.left.min(CHUNK.len());
+        self.left -= n;
+        let data = Bytes::from_static(&CHUNK[..n]);
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(data))))
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.left as u64)
+    }
 }
 
 /// A proxy under test. The floor relay runs inside this process and has no `pid` of its own.
@@ -728,6 +965,11 @@ struct Pki {
 
 impl Pki {
     fn new() -> Pki {
+        Pki::with_names(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+    }
+
+    /// A CA and a server leaf for `names` (host names or addresses).
+    fn with_names(names: Vec<String>) -> Pki {
         let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca.distinguished_name
@@ -735,8 +977,7 @@ impl Pki {
         ca.key_usages = vec![KeyUsagePurpose::KeyCertSign];
         let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
         let key = KeyPair::generate().unwrap();
-        let mut leaf =
-            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+        let mut leaf = CertificateParams::new(names).unwrap();
         leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let leaf = leaf.signed_by(&key, &ca).unwrap();
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
@@ -773,18 +1014,64 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 struct Hush {
     child: Child,
     addr: SocketAddr,
+    /// A TLS client trusting this hush's own CA, when it intercepts.
+    client: Option<TlsConnector>,
     _dir: tempfile::TempDir,
 }
 
 impl Hush {
     fn start(pki: &Pki, connect_ports: &[u16], flags: &[String]) -> Hush {
+        Hush::with_config(pki, connect_ports, "", false, flags)
+    }
+
+    /// A hush with a CA of its own (not name-constrained) that intercepts `hosts`.
+    fn intercepting(pki: &Pki, port: u16, hosts: &[String]) -> Hush {
+        let list: Vec<String> = hosts.iter().map(|h| format!("\"{h}\"")).collect();
+        let extra = format!("intercept = [{}]\n", list.join(", "));
+        Hush::with_config(pki, &[port], &extra, true, &[])
+    }
+
+    fn with_config(
+        pki: &Pki,
+        connect_ports: &[u16],
+        extra: &str,
+        ca: bool,
+        flags: &[String],
+    ) -> Hush {
         let dir = tempfile::tempdir().unwrap();
         let ports: Vec<String> = connect_ports.iter().map(u16::to_string).collect();
         let config = format!(
-            "[proxy]\nallow_private = [\"127.0.0.0/8\"]\nconnect_ports = [{}]\n",
+            "[proxy]\nallow_private = [\"127.0.0.0/8\"]\nconnect_ports = [{}]\n{extra}",
             ports.join(", ")
         );
         std::fs::write(dir.path().join("hush.toml"), config).unwrap();
+        // The data directory is the bench's own: a CA in the user's would turn interception on.
+        let data = dir.path().join("data");
+        let mut client = None;
+        if ca {
+            let made = Command::new(env!("CARGO_BIN_EXE_hush"))
+                .args(["ca", "init", "--no-name-constraints"])
+                .env("XDG_DATA_HOME", &data)
+                .output()
+                .unwrap();
+            assert!(
+                made.status.success(),
+                "{}",
+                String::from_utf8_lossy(&made.stderr)
+            );
+            let pem = std::fs::read(data.join("hush/ca.pem")).unwrap();
+            let mut roots = rustls::RootCertStore::empty();
+            use rustls::pki_types::pem::PemObject;
+            roots
+                .add(rustls::pki_types::CertificateDer::from_pem_slice(&pem).unwrap())
+                .unwrap();
+            let config = rustls::ClientConfig::builder_with_provider(provider())
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            client = Some(TlsConnector::from(Arc::new(config)));
+        }
         std::fs::write(dir.path().join("ca.pem"), &pki.ca_pem).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_hush"))
             .args([
@@ -801,21 +1088,24 @@ impl Hush {
             .arg("--audit-log")
             .arg(dir.path().join("audit.log"))
             .args(flags)
+            .env("XDG_DATA_HOME", &data)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut line = String::new();
         let mut err = BufReader::new(child.stderr.take().unwrap());
-        err.read_line(&mut line).unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("hush proxy: listening on ")
-            .unwrap_or_else(|| panic!("unexpected: {line}"))
-            .parse()
-            .unwrap();
+        let mut addr = None;
+        for _ in 0..10 {
+            let mut line = String::new();
+            err.read_line(&mut line).unwrap();
+            if let Some(a) = line.trim().strip_prefix("hush proxy: listening on ") {
+                addr = Some(a.parse().unwrap());
+                break;
+            }
+        }
         Hush {
             child,
-            addr,
+            addr: addr.expect("hush proxy: listening on …"),
+            client,
             _dir: dir,
         }
     }

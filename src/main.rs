@@ -33,6 +33,9 @@ enum Command {
     Hook(cmd::git::HookArgs),
     /// Run the egress proxy (HTTPS enforcement, telemetry stripping).
     Proxy(hush::proxy::ProxyArgs),
+    /// Manage the local CA that lets the proxy strip telemetry over HTTPS (init, path, trust,
+    /// uninstall).
+    Ca(hush::proxy::ca::CaArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::History(args) => finish(cmd::git::history(&args)),
         Command::Hook(args) => finish(cmd::git::hook(&args)),
         Command::Proxy(args) => finish(hush::proxy::run(&args).map(|()| ExitCode::SUCCESS)),
+        Command::Ca(args) => finish(hush::proxy::ca::run(&args)),
     }
 }
 

@@ -227,6 +227,8 @@ impl Builder {
             .arg(&config)
             .arg("--audit-log")
             .arg(&log);
+        // No CA of the developer's may turn interception on here.
+        cmd.env("XDG_DATA_HOME", dir.path().join("data"));
         if let Some(pem) = &self.ca_pem {
             let ca = dir.path().join("ca.pem");
             std::fs::write(&ca, pem).unwrap();

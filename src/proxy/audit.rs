@@ -136,6 +136,8 @@ pub enum Outcome {
     Forward,
     Upgrade,
     Tunnel,
+    /// A `CONNECT` answered and served by hush itself: each request inside has its own record.
+    Intercept,
     TelemetryBlocked,
     Denied,
     /// Refused as malformed, or failed after the decision (upstream unreachable, untrusted).
@@ -146,10 +148,11 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in the order of their discriminants.
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; 8] = [
         Outcome::Forward,
         Outcome::Upgrade,
         Outcome::Tunnel,
+        Outcome::Intercept,
         Outcome::TelemetryBlocked,
         Outcome::Denied,
         Outcome::Error,
@@ -162,6 +165,7 @@ impl Outcome {
             Outcome::Forward => "forward",
             Outcome::Upgrade => "upgrade",
             Outcome::Tunnel => "tunnel",
+            Outcome::Intercept => "intercept",
             Outcome::TelemetryBlocked => "telemetry-blocked",
             Outcome::Denied => "denied",
             Outcome::Error => "error",
@@ -178,6 +182,7 @@ impl From<&policy::Decision> for Outcome {
             policy::Decision::Forward => Outcome::Forward,
             policy::Decision::Upgrade => Outcome::Upgrade,
             policy::Decision::Tunnel => Outcome::Tunnel,
+            policy::Decision::Intercept { .. } => Outcome::Intercept,
             policy::Decision::TelemetryBlocked { .. } => Outcome::TelemetryBlocked,
             policy::Decision::Denied(_) => Outcome::Denied,
         }

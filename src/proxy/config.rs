@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::rules::{self, RuleError};
 
 use super::addr::{BadCidr, Cidr};
-use super::policy::Policy;
+use super::policy::{Intercept, Policy};
 use super::telemetry::{self, BadGlob, RawRule};
 
 /// Telemetry rules shipped with hush.
@@ -36,6 +36,15 @@ pub struct ProxyTable {
     telemetry_allow: Vec<String>,
     #[serde(default)]
     telemetry: Vec<RawRule>,
+    intercept: Option<RawIntercept>,
+}
+
+/// `intercept = "telemetry" | "none" | ["host-glob", ...]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum RawIntercept {
+    Word(String),
+    Hosts(Vec<String>),
 }
 
 /// What the config file says, validated. Paths in it are relative to the file's directory.
@@ -44,6 +53,8 @@ pub struct Config {
     pub listen: Option<SocketAddr>,
     pub ca_file: Option<PathBuf>,
     pub audit_log: Option<PathBuf>,
+    /// `intercept` as written; `None` leaves it to whether a CA exists (see `proxy::run`).
+    pub intercept: Option<Intercept>,
     pub policy: Policy,
 }
 
@@ -121,7 +132,26 @@ impl Config {
             .collect::<Result<Vec<Cidr>, BadCidr>>()
             .map_err(|e| format!("allow_private: {e}"))?;
 
+        let intercept = match table.intercept {
+            None => None,
+            Some(RawIntercept::Word(w)) if w == "telemetry" => Some(Intercept::Telemetry),
+            Some(RawIntercept::Word(w)) if w == "none" => Some(Intercept::Off),
+            Some(RawIntercept::Word(w)) => {
+                return Err(format!(
+                    "intercept: {w:?} is not \"telemetry\", \"none\" or a list of host globs"
+                ))
+            }
+            Some(RawIntercept::Hosts(globs)) => Some(Intercept::Hosts(
+                globs
+                    .iter()
+                    .map(|g| g.parse())
+                    .collect::<Result<_, BadGlob>>()
+                    .map_err(|e| format!("intercept: {e}"))?,
+            )),
+        };
+
         Ok(Config {
+            intercept,
             listen: table.listen,
             ca_file: table.ca_file.map(|p| base.join(p)),
             audit_log: table.audit_log.map(|p| base.join(p)),
@@ -135,6 +165,7 @@ impl Config {
                     .iter()
                     .map(|v| v.to_ascii_lowercase())
                     .collect(),
+                intercept: Intercept::Off,
             },
         })
     }
@@ -216,6 +247,8 @@ mod tests {
             ("[proxy\n", "line 1"),
             ("[prxy]\nlisten = \"127.0.0.1:1\"\n", "prxy"),
             ("bogus_top = 1\n", "bogus_top"),
+            ("[proxy]\nintercept = \"all\"\n", "intercept"),
+            ("[proxy]\nintercept = [\"a.*.com\"]\n", "a.*.com"),
         ];
         for (text, needle) in cases {
             let e = parse(text).unwrap_err().to_string();
@@ -337,6 +370,27 @@ mod tests {
         assert_eq!(
             body("dc.services.visualstudio.com", "/v2/track")["errors"],
             serde_json::json!([])
+        );
+    }
+
+    #[test]
+    fn reads_the_intercept_scope() {
+        let scope = |text: &str| parse(text).unwrap().intercept;
+        assert_eq!(scope(""), None);
+        assert_eq!(
+            scope("[proxy]\nintercept = \"none\"\n"),
+            Some(Intercept::Off)
+        );
+        assert_eq!(
+            scope("[proxy]\nintercept = \"telemetry\"\n"),
+            Some(Intercept::Telemetry)
+        );
+        assert_eq!(
+            scope("[proxy]\nintercept = [\"*.example.com\", \"a.example.org\"]\n"),
+            Some(Intercept::Hosts(vec![
+                "*.example.com".parse().unwrap(),
+                "a.example.org".parse().unwrap()
+            ]))
         );
     }
 

@@ -4,7 +4,9 @@
 pub mod addr;
 pub mod audit;
 pub mod auth;
+pub mod ca;
 pub mod config;
+pub mod intercept;
 pub mod metrics;
 pub mod policy;
 pub mod pool;
@@ -111,14 +113,41 @@ pub enum ProxyError {
     },
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
+    #[error(transparent)]
+    Ca(#[from] ca::CaError),
+    #[error(
+        "intercept = {0} needs the local CA, and there is none at {1}: create it with \
+         `hush ca init` (or set intercept = \"none\")"
+    )]
+    NoCa(&'static str, PathBuf),
 }
 
 /// Runs the proxy until SIGTERM/SIGINT; `Ok` means a clean drain (exit 0).
 pub fn run(args: &ProxyArgs) -> Result<(), ProxyError> {
-    let config = Config::load(args.config.as_deref())?;
+    let mut config = Config::load(args.config.as_deref())?;
     if args.list_telemetry {
         return print_telemetry(&config).map_err(ProxyError::Output);
     }
+    // Interception needs the CA: on by default once one exists, an error if asked for without.
+    let ca_paths = ca::Paths::from_env();
+    let ca = match (&config.intercept, &ca_paths) {
+        // Switched off, or no data directory at all (no HOME): no CA to use.
+        (Some(policy::Intercept::Off), _) | (_, Err(_)) => None,
+        (_, Ok(paths)) => ca::Ca::load(paths)?.map(Arc::new),
+    };
+    config.policy.intercept = match (config.intercept.take(), &ca) {
+        (None, Some(_)) => policy::Intercept::Telemetry,
+        (None, None) | (Some(policy::Intercept::Off), _) => policy::Intercept::Off,
+        (Some(scope), Some(_)) => scope,
+        (Some(scope), None) => {
+            let named = match scope {
+                policy::Intercept::Telemetry => "\"telemetry\"",
+                _ => "[...]",
+            };
+            return Err(ProxyError::NoCa(named, ca_paths?.cert));
+        }
+    };
+    let ca = ca.filter(|_| config.policy.intercept != policy::Intercept::Off);
     let listen = args
         .listen
         .or(config.listen)
@@ -152,6 +181,7 @@ pub fn run(args: &ProxyArgs) -> Result<(), ProxyError> {
         tls: TlsConnector::from(tls),
         audit: Arc::new(audit),
         pool: Arc::new(pool::Pool::new(args.upstream_keepalive)),
+        ca,
         token,
         limits: Limits {
             max_connections: args.max_connections as usize,
@@ -182,6 +212,12 @@ pub fn run(args: &ProxyArgs) -> Result<(), ProxyError> {
                 source,
             })?;
         let bound = listener.local_addr().unwrap_or(listen);
+        if let Some(ca) = &shared.ca {
+            eprintln!(
+                "hush proxy: intercepting HTTPS to hosts in scope with the CA {}",
+                ca.cert_path.display()
+            );
+        }
         eprintln!("hush proxy: listening on {bound}");
         let stop = async move {
             tokio::select! {

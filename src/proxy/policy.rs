@@ -16,6 +16,9 @@ pub enum Kind {
     Connect,
     /// An absolute-form `http://host[:port]/path` request.
     Http,
+    /// A request inside an intercepted `CONNECT` tunnel (TLS terminated by the proxy): path
+    /// rules apply, and it is never sent on in clear text.
+    Intercepted,
 }
 
 /// A request target, as parsed from the request line.
@@ -26,6 +29,19 @@ pub struct Target<'a> {
     pub port: u16,
     /// `None` for `CONNECT`.
     pub path: Option<&'a str>,
+}
+
+/// Which `CONNECT` tunnels the proxy terminates with a leaf from the local CA
+/// (`[proxy] intercept`), so that path rules apply over HTTPS.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Intercept {
+    /// None (no CA, or `intercept = "none"`): tunnels stay opaque.
+    #[default]
+    Off,
+    /// Hosts that a telemetry rule in effect names (whole-host or path rules).
+    Telemetry,
+    /// Hosts matching these globs.
+    Hosts(Vec<HostGlob>),
 }
 
 /// The environment flags that switch telemetry back on.
@@ -74,6 +90,7 @@ pub struct Policy {
     pub telemetry: Vec<Rule>,
     /// Lower-cased vendor names re-enabled by `telemetry_allow`.
     pub telemetry_allow: Vec<String>,
+    pub intercept: Intercept,
 }
 
 impl Default for Policy {
@@ -84,6 +101,7 @@ impl Default for Policy {
             allow_private: Vec::new(),
             telemetry: Vec::new(),
             telemetry_allow: Vec::new(),
+            intercept: Intercept::Off,
         }
     }
 }
@@ -97,6 +115,11 @@ pub enum Decision {
     Upgrade,
     /// Open a `CONNECT` tunnel.
     Tunnel,
+    /// Answer a `CONNECT` and serve the requests inside it, each decided on its own: behind
+    /// TLS with a minted leaf (`tls`), or as plain HTTP (`CONNECT host:80`).
+    Intercept {
+        tls: bool,
+    },
     /// Answer locally: a request gets `answer` (by default `204`), a tunnel `403`.
     TelemetryBlocked {
         vendor: String,
@@ -122,6 +145,8 @@ pub enum Matched {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
     ConnectPort(u16),
+    /// `CONNECT host:80` (plain HTTP inside) while interception is off.
+    InterceptOff,
     /// The address, and why it is not public.
     PrivateAddress(IpAddr, Refusal),
 }
@@ -130,6 +155,10 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reason::ConnectPort(p) => write!(f, "CONNECT to port {p} is not in connect_ports"),
+            Reason::InterceptOff => f.write_str(
+                "CONNECT to port 80 carries plain HTTP, which hush re-originates over TLS only \
+                 with interception on, and it is off: create a CA with `hush ca init`",
+            ),
             Reason::PrivateAddress(ip, Refusal { range, via: None }) => {
                 write!(f, "{ip} is a {range} address not listed in allow_private")
             }
@@ -154,24 +183,65 @@ impl Policy {
     pub fn decide(&self, target: &Target<'_>, env: Env) -> Decision {
         let host = normalize_host(target.host);
         let path = target.path.map(normalize_path);
+        if target.kind == Kind::Connect {
+            if let Some(tls) = self.intercepts(&host, target.port, env) {
+                if let Some(denied) = self.literal_refusal(&host) {
+                    return denied;
+                }
+                return Decision::Intercept { tls };
+            }
+        }
         if let Some(blocked) = self.telemetry(&host, path.as_deref(), env) {
             return blocked;
         }
         if target.kind == Kind::Connect && !self.connect_ports.contains(&target.port) {
-            return Decision::Denied(Reason::ConnectPort(target.port));
+            return Decision::Denied(match target.port {
+                80 => Reason::InterceptOff,
+                port => Reason::ConnectPort(port),
+            });
         }
-        // An address literal needs no resolving: refuse it now. Names are checked once resolved.
-        if let Ok(ip) = host.parse::<IpAddr>() {
-            if let Err(reason) = self.check_addr(ip) {
-                return Decision::Denied(reason);
-            }
+        if let Some(denied) = self.literal_refusal(&host) {
+            return denied;
         }
         match target.kind {
             Kind::Connect => Decision::Tunnel,
             Kind::Http if self.plain_http_allow.iter().any(|g| g.matches(&host)) => {
                 Decision::Forward
             }
-            Kind::Http => Decision::Upgrade,
+            // Inside an intercepted tunnel the client asked for TLS: never clear text.
+            Kind::Http | Kind::Intercepted => Decision::Upgrade,
+        }
+    }
+
+    /// An address literal needs no resolving: it is refused at once. Names are checked once
+    /// resolved.
+    fn literal_refusal(&self, host: &str) -> Option<Decision> {
+        let ip = host.parse::<IpAddr>().ok()?;
+        self.check_addr(ip).err().map(Decision::Denied)
+    }
+
+    /// Whether a `CONNECT` is intercepted, and with TLS inside (`Some(true)`). Port 80 carries
+    /// plain HTTP: with interception on it is always served (and re-originated over TLS),
+    /// whatever the host; other ports only for hosts in scope, and only ports in
+    /// `connect_ports`.
+    fn intercepts(&self, host: &str, port: u16, env: Env) -> Option<bool> {
+        match port {
+            80 if self.intercept != Intercept::Off => Some(false),
+            80 => None,
+            port if self.connect_ports.contains(&port) && self.in_scope(host, env) => Some(true),
+            _ => None,
+        }
+    }
+
+    /// Whether `host` (normalised) is in interception scope. Telemetry the environment or
+    /// `telemetry_allow` switched back on is not: there is nothing to strip from it.
+    pub fn in_scope(&self, host: &str, env: Env) -> bool {
+        match &self.intercept {
+            Intercept::Off => false,
+            Intercept::Telemetry => self.telemetry.iter().any(|r| {
+                r.host.matches(host) && !env.telemetry_enabled() && !self.vendor_allowed(r, env)
+            }),
+            Intercept::Hosts(globs) => globs.iter().any(|g| g.matches(host)),
         }
     }
 
@@ -280,6 +350,7 @@ mod tests {
                 rule("sentry", "errors.example.org", Some("/api/1/store")),
             ],
             telemetry_allow: vec!["sentry".into()],
+            intercept: Intercept::Off,
         }
     }
 
@@ -579,6 +650,124 @@ mod tests {
         assert!(env("1", "0").telemetry_enabled());
     }
 
+    fn intercepted<'a>(host: &'a str, path: &'a str) -> Target<'a> {
+        Target {
+            kind: Kind::Intercepted,
+            host,
+            port: 443,
+            path: Some(path),
+        }
+    }
+
+    /// Interception scope: which tunnels are terminated, and how the requests inside them are
+    /// judged (path rules apply; never clear text).
+    #[test]
+    fn intercept_table() {
+        const TLS: Decision = Decision::Intercept { tls: true };
+        const PLAIN: Decision = Decision::Intercept { tls: false };
+        let telemetry = Policy {
+            intercept: Intercept::Telemetry,
+            ..policy()
+        };
+        let hosts = Policy {
+            intercept: Intercept::Hosts(vec!["*.example.org".parse().unwrap()]),
+            ..policy()
+        };
+        let off = policy();
+        let cases: Vec<(&Policy, Target, Env, Decision)> = vec![
+            // Whole-host and path-rule telemetry hosts are intercepted, others tunnelled.
+            (&telemetry, connect("api.segment.io", 443), OFF, TLS),
+            (&telemetry, connect("api.example.com", 443), OFF, TLS),
+            (
+                &telemetry,
+                connect("example.org", 443),
+                OFF,
+                Decision::Tunnel,
+            ),
+            // Re-enabled telemetry has nothing to strip: tunnelled as before.
+            (
+                &telemetry,
+                connect("api.segment.io", 443),
+                ON,
+                Decision::Tunnel,
+            ),
+            (
+                &telemetry,
+                connect("o1.ingest.sentry.io", 443),
+                OFF,
+                Decision::Tunnel,
+            ),
+            // A port outside connect_ports stays refused, telemetry stays reported as such.
+            (
+                &telemetry,
+                connect("api.segment.io", 22),
+                OFF,
+                blocked("segment"),
+            ),
+            // A host with only path rules: a tunnel to any port would hide them.
+            (
+                &telemetry,
+                connect("api.example.com", 22),
+                OFF,
+                blocked_as("example", Matched::HiddenPath),
+            ),
+            (&hosts, connect("a.example.org", 443), OFF, TLS),
+            (&hosts, connect("example.org", 443), OFF, Decision::Tunnel),
+            // Port 80: served with interception on, whatever the host; refused with a reason
+            // naming `hush ca init` when it is off.
+            (&telemetry, connect("example.net", 80), OFF, PLAIN),
+            (&hosts, connect("api.segment.io", 80), OFF, PLAIN),
+            (
+                &off,
+                connect("example.net", 80),
+                OFF,
+                Decision::Denied(Reason::InterceptOff),
+            ),
+            (&off, connect("api.segment.io", 80), OFF, blocked("segment")),
+            // A private address literal is refused before it is intercepted.
+            (
+                &telemetry,
+                connect("127.0.0.1", 80),
+                OFF,
+                private("127.0.0.1", Range::Loopback),
+            ),
+            // Inside: path rules apply, everything else goes on over TLS.
+            (
+                &telemetry,
+                intercepted("api.example.com", "/v1/track/e"),
+                OFF,
+                blocked_as("example", Matched::Path),
+            ),
+            (
+                &telemetry,
+                intercepted("api.example.com", "/v1/users"),
+                OFF,
+                Decision::Upgrade,
+            ),
+            (
+                &telemetry,
+                intercepted("api.segment.io", "/v1/t"),
+                OFF,
+                blocked("segment"),
+            ),
+            (
+                &telemetry,
+                intercepted("a.svc.cluster.local", "/"),
+                OFF,
+                Decision::Upgrade,
+            ),
+        ];
+        for (p, target, env, want) in cases {
+            assert_eq!(
+                p.decide(&target, env),
+                want,
+                "{:?} {target:?} {env:?}",
+                p.intercept
+            );
+        }
+        assert!(Reason::InterceptOff.to_string().contains("hush ca init"));
+    }
+
     #[test]
     fn default_policy_tunnels_only_443() {
         let p = Policy::default();
@@ -588,7 +777,11 @@ mod tests {
         );
         assert_eq!(
             p.decide(&connect("example.org", 80), OFF),
-            Decision::Denied(Reason::ConnectPort(80))
+            Decision::Denied(Reason::InterceptOff)
+        );
+        assert_eq!(
+            p.decide(&connect("example.org", 81), OFF),
+            Decision::Denied(Reason::ConnectPort(81))
         );
     }
 

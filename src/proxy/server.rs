@@ -29,6 +29,8 @@ use tokio_rustls::TlsConnector;
 
 use super::audit::{path_only, AuditLog, Outcome, Pending, Record};
 use super::auth::Token;
+use super::ca::Ca;
+use super::intercept;
 use super::metrics;
 use super::policy::{Decision, Env, Kind, Matched, Policy, Reason, Target};
 use super::pool::{Origin, Pool};
@@ -37,7 +39,7 @@ use super::tunnel::{self, Counters, Ending, Side, Timeouts};
 use super::upstream::{self, UpstreamError};
 use super::watch::{Phase, PhaseCell, Watched};
 
-type ProxyBody = BoxBody<Bytes, BoxError>;
+pub(super) type ProxyBody = BoxBody<Bytes, BoxError>;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The response header that carries why the proxy answered an error itself.
@@ -64,6 +66,8 @@ pub struct Shared {
     pub audit: Arc<AuditLog>,
     /// Idle upstream connections for plain-HTTP requests.
     pub pool: Arc<Pool<Upload>>,
+    /// The local CA, when interception is on.
+    pub ca: Option<Arc<Ca>>,
     pub token: Option<Token>,
     pub limits: Limits,
 }
@@ -162,8 +166,10 @@ async fn connection(
     _permit: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
-    let _open = shared.audit.metrics().open_connection();
+    let audit = shared.audit.clone();
+    let _open = audit.metrics().open_connection();
     let tunnel_slot = TunnelSlot::default();
+    let stop_inside = stop.clone();
     // Boxed so that hyper's connection state (several KiB) is freed once HTTP is done, and a
     // long-lived tunnel keeps only its own small state in this task.
     Box::pin(serve_http(
@@ -177,12 +183,18 @@ async fn connection(
     // After a CONNECT, hyper finishes the connection by handing the socket over; the tunnel
     // then runs right here, in the same task, rather than in one more spawned task.
     let job = tunnel_slot.lock().ok().and_then(|mut slot| slot.take());
-    if let Some(job) = job {
-        let timeouts = Timeouts {
-            idle: shared.limits.idle_timeout,
-            grace: shared.limits.half_close_timeout,
-        };
-        job.run(timeouts).await;
+    match job {
+        Some(Job::Tunnel(job)) => {
+            let timeouts = Timeouts {
+                idle: shared.limits.idle_timeout,
+                grace: shared.limits.half_close_timeout,
+            };
+            job.run(timeouts).await;
+        }
+        // Boxed: the HTTP/1 and HTTP/2 server state inside would otherwise weigh on every
+        // connection's task, plain tunnels' included.
+        Some(Job::Intercept(job)) => Box::pin(job.run(shared, stop_inside)).await,
+        None => {}
     }
 }
 
@@ -273,7 +285,13 @@ fn rejection(
 }
 
 /// Where a `CONNECT` handler leaves its tunnel for the connection task to run.
-type TunnelSlot = Arc<Mutex<Option<TunnelJob>>>;
+type TunnelSlot = Arc<Mutex<Option<Job>>>;
+
+/// What runs on a client connection once hyper hands it over after a `CONNECT`.
+enum Job {
+    Tunnel(TunnelJob),
+    Intercept(intercept::Job),
+}
 
 struct TunnelJob {
     on_upgrade: hyper::upgrade::OnUpgrade,
@@ -310,15 +328,26 @@ impl TunnelJob {
 }
 
 /// What the audit log needs to know about a request before a decision is carried out.
-struct Ctx {
+pub(super) struct Ctx {
     shared: Arc<Shared>,
-    tunnel: TunnelSlot,
+    /// Where a `CONNECT` leaves its tunnel; none inside an intercepted one.
+    tunnel: Option<TunnelSlot>,
     start: Instant,
     record: Record,
 }
 
 impl Ctx {
-    fn pending(&self, decision: Outcome, status: u16) -> Pending {
+    /// The context of a request inside an intercepted tunnel (which cannot open another).
+    pub(super) fn inside(shared: Arc<Shared>, start: Instant, record: Record) -> Ctx {
+        Ctx {
+            shared,
+            tunnel: None,
+            start,
+            record,
+        }
+    }
+
+    pub(super) fn pending(&self, decision: Outcome, status: u16) -> Pending {
         let mut record = self.record.clone();
         record.decision = decision;
         record.status = status;
@@ -326,7 +355,7 @@ impl Ctx {
     }
 
     /// Logs a decision answered locally and builds the answer.
-    fn answer(
+    pub(super) fn answer(
         &self,
         decision: Outcome,
         status: StatusCode,
@@ -343,7 +372,7 @@ impl Ctx {
 }
 
 async fn handle(
-    mut req: Request<Incoming>,
+    req: Request<Incoming>,
     peer: SocketAddr,
     shared: Arc<Shared>,
     tunnel: TunnelSlot,
@@ -370,7 +399,7 @@ async fn handle(
             ..Record::new(peer, req.method().as_str(), host.clone(), port)
         },
         shared,
-        tunnel,
+        tunnel: Some(tunnel),
         start,
     };
     let shared = &ctx.shared;
@@ -392,23 +421,43 @@ async fn handle(
             return Ok(resp);
         }
     }
-    let target = Target {
-        kind: if is_connect {
-            Kind::Connect
-        } else {
-            Kind::Http
-        },
-        host: &host,
-        port,
-        path: path.as_deref(),
+    let kind = if is_connect {
+        Kind::Connect
+    } else {
+        Kind::Http
     };
-    let decided = match shared.policy.decide(&target, shared.env) {
+    let decided = carry_out(&ctx, req, kind).await;
+    Ok(if is_connect {
+        close_unless_tunnel(decided)
+    } else {
+        decided
+    })
+}
+
+/// Decides one request and carries the decision out: the one path for requests to the proxy
+/// and for requests inside an intercepted tunnel (`Kind::Intercepted`, or `Kind::Http` inside
+/// a `CONNECT host:80`). The target is the record's host, port and path.
+pub(super) async fn carry_out(
+    ctx: &Ctx,
+    mut req: Request<Incoming>,
+    kind: Kind,
+) -> Response<ProxyBody> {
+    let shared = &ctx.shared;
+    let (host, port) = (ctx.record.host.as_str(), ctx.record.port);
+    let target = Target {
+        kind,
+        host,
+        port,
+        path: ctx.record.path.as_deref(),
+    };
+    match shared.policy.decide(&target, shared.env) {
         Decision::TelemetryBlocked {
             vendor,
             answer,
             matched,
         } => {
-            let why = telemetry_refusal(&host, &vendor, matched, shared.env);
+            let is_connect = kind == Kind::Connect;
+            let why = telemetry_refusal(host, &vendor, matched, shared.env);
             let resp = if is_connect {
                 local(StatusCode::FORBIDDEN, Some(&why))
             } else {
@@ -419,7 +468,7 @@ async fn handle(
             let mut record = ctx.record.clone();
             record.decision = Outcome::TelemetryBlocked;
             record.status = resp.status().as_u16();
-            record.duration_ms = start.elapsed().as_millis() as u64;
+            record.duration_ms = ctx.start.elapsed().as_millis() as u64;
             record.vendor = Some(vendor);
             record.reason = is_connect.then_some(why);
             shared.audit.write(&record);
@@ -430,18 +479,82 @@ async fn handle(
             StatusCode::FORBIDDEN,
             Some(refusal(&reason)),
         ),
-        Decision::Tunnel => {
+        Decision::Tunnel if kind == Kind::Connect => {
             let on_upgrade = hyper::upgrade::on(&mut req);
-            open_tunnel(&ctx, on_upgrade).await
+            open_tunnel(ctx, on_upgrade, None).await
         }
-        Decision::Upgrade => forward(&ctx, req, true).await,
-        Decision::Forward => forward(&ctx, req, false).await,
+        Decision::Intercept { tls } if kind == Kind::Connect => {
+            let on_upgrade = hyper::upgrade::on(&mut req);
+            open_intercept(ctx, on_upgrade, tls).await
+        }
+        // Inside an intercepted tunnel, the origin is the tunnel's own host and port.
+        Decision::Upgrade if kind == Kind::Intercepted => {
+            let origin = Origin {
+                host: host.to_string(),
+                port,
+                tls: true,
+            };
+            forward(ctx, req, origin).await
+        }
+        Decision::Upgrade => {
+            let origin = Origin {
+                host: host.to_string(),
+                port: upstream_port(port, true),
+                tls: true,
+            };
+            forward(ctx, req, origin).await
+        }
+        Decision::Forward => {
+            let origin = Origin {
+                host: host.to_string(),
+                port,
+                tls: false,
+            };
+            forward(ctx, req, origin).await
+        }
+        // The policy gives tunnels and interception only to a CONNECT.
+        Decision::Tunnel | Decision::Intercept { .. } => ctx.answer(
+            Outcome::Error,
+            StatusCode::BAD_REQUEST,
+            Some("a tunnel cannot be opened here".into()),
+        ),
+    }
+}
+
+/// Answers an intercepted `CONNECT`: `200`, then the connection task serves what comes inside
+/// (see [`intercept::Job`]). A host the CA cannot sign for is tunnelled as out of scope.
+async fn open_intercept(
+    ctx: &Ctx,
+    on_upgrade: hyper::upgrade::OnUpgrade,
+    tls: bool,
+) -> Response<ProxyBody> {
+    let host = &ctx.record.host;
+    let leaf = match (tls, &ctx.shared.ca) {
+        (false, _) => None,
+        (true, Some(ca)) => match ca.leaf(host) {
+            Ok(leaf) => Some(leaf),
+            Err(reason) => {
+                let why = format!("not intercepted: the hush CA cannot sign for it ({reason})");
+                return open_tunnel(ctx, on_upgrade, Some(why)).await;
+            }
+        },
+        (true, None) => {
+            let why = "not intercepted: no CA".to_string();
+            return open_tunnel(ctx, on_upgrade, Some(why)).await;
+        }
     };
-    Ok(if is_connect {
-        close_unless_tunnel(decided)
-    } else {
-        decided
-    })
+    let job = intercept::Job {
+        on_upgrade,
+        leaf,
+        host: host.clone(),
+        port: ctx.record.port,
+        client: ctx.record.client,
+        pending: ctx.pending(Outcome::Intercept, 200),
+    };
+    if let Some(Ok(mut slot)) = ctx.tunnel.as_ref().map(|t| t.lock()) {
+        *slot = Some(Job::Intercept(job));
+    }
+    Response::new(empty())
 }
 
 /// After a refused `CONNECT` the connection is closed: a client may already have sent the bytes
@@ -517,7 +630,12 @@ fn port_text(authority: &str) -> Option<&str> {
 }
 
 /// Dials upstream, answers `200`, and splices the sockets once hyper hands the client over.
-async fn open_tunnel(ctx: &Ctx, on_upgrade: hyper::upgrade::OnUpgrade) -> Response<ProxyBody> {
+/// `note` says why a tunnel was opened where interception was asked for.
+async fn open_tunnel(
+    ctx: &Ctx,
+    on_upgrade: hyper::upgrade::OnUpgrade,
+    note: Option<String>,
+) -> Response<ProxyBody> {
     let shared = &ctx.shared;
     let (host, port) = (&ctx.record.host, ctx.record.port);
     // Dial before answering, so an unreachable or refused upstream gets a true status.
@@ -526,13 +644,17 @@ async fn open_tunnel(ctx: &Ctx, on_upgrade: hyper::upgrade::OnUpgrade) -> Respon
             Ok(s) => s,
             Err(e) => return upstream_failure(ctx, &e),
         };
+    let mut pending = ctx.pending(Outcome::Tunnel, 200);
+    if let Some(note) = note {
+        pending.set_reason(note);
+    }
     let job = TunnelJob {
         on_upgrade,
         upstream,
-        pending: ctx.pending(Outcome::Tunnel, 200),
+        pending,
     };
-    if let Ok(mut slot) = ctx.tunnel.lock() {
-        *slot = Some(job);
+    if let Some(Ok(mut slot)) = ctx.tunnel.as_ref().map(|t| t.lock()) {
+        *slot = Some(Job::Tunnel(job));
     }
     Response::new(empty())
 }
@@ -574,16 +696,12 @@ async fn splice_upgraded(
     }
 }
 
-/// Sends a plain-HTTP proxy request on: over verified TLS (`tls`), or in clear text for
-/// `plain_http_allow` hosts, on a pooled connection to the origin when one is idle. The
-/// response streams back as it arrives; once read to the end, its connection is pooled again.
-async fn forward(ctx: &Ctx, req: Request<Incoming>, tls: bool) -> Response<ProxyBody> {
+/// Sends a request on to `origin`: over verified TLS, or in clear text for `plain_http_allow`
+/// hosts, on a pooled connection to the origin when one is idle. The response streams back as
+/// it arrives; once read to the end, its connection is pooled again.
+async fn forward(ctx: &Ctx, req: Request<Incoming>, origin: Origin) -> Response<ProxyBody> {
     let shared = &ctx.shared;
-    let origin = Origin {
-        host: ctx.record.host.clone(),
-        port: upstream_port(ctx.record.port, tls),
-        tls,
-    };
+    let tls = origin.tls;
     let limit = shared.limits.response_timeout;
     let up = Arc::new(AtomicU64::new(0));
     let (req, replay) = match upstream_request(req, &origin, up.clone()) {
@@ -888,6 +1006,8 @@ fn refusal(reason: &Reason) -> String {
         Reason::ConnectPort(port) => {
             format!("{reason}; to allow it, add {port} to connect_ports in [proxy]")
         }
+        // The reason names its fix already.
+        Reason::InterceptOff => reason.to_string(),
         Reason::PrivateAddress(ip, range) => {
             let allow = match (range.via, ip) {
                 (Some(v4), _) => format!("{v4}/32"),
