@@ -1174,3 +1174,95 @@ fn the_temporary_report_file_is_private_and_unpredictable_while_written() {
         .collect();
     assert_eq!(names, ["full.txt"], "temporary files left behind");
 }
+
+/// A generic password assignment: found by a `low`-confidence rule only.
+fn generic_password_line() -> String {
+    ["db_password = \"Zq8", "vT3mWx9Lr2Kp\"\n"].concat()
+}
+
+#[test]
+fn findings_carry_their_rules_confidence_and_min_confidence_keeps_the_surer() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!("TOKEN = \"{}\"\n{}", token(), generic_password_line());
+    fs::write(dir.path().join("app.py"), body).unwrap();
+    let levels = |args: &[&str]| -> Vec<(String, String)> {
+        let doc = json(&run(dir.path(), args));
+        let findings = doc["findings"].as_array().expect("findings").clone();
+        findings
+            .iter()
+            .map(|f| {
+                let rule = f["rule_id"].as_str().unwrap().to_string();
+                (rule, f["confidence"].as_str().unwrap().to_string())
+            })
+            .collect()
+    };
+    let all = levels(&["scan", "--format", "json", "."]);
+    assert!(
+        all.contains(&("github-pat".into(), "high".into())),
+        "{all:?}"
+    );
+    assert!(all.iter().any(|(_, c)| c == "low"), "{all:?}");
+    for args in [
+        &[
+            "scan",
+            "--format",
+            "json",
+            "--min-confidence",
+            "medium",
+            ".",
+        ][..],
+        &["scan", "--format", "json", "--min-confidence", "high", "."][..],
+    ] {
+        assert_eq!(levels(args), [("github-pat".into(), "high".into())]);
+    }
+    // The config key does the same, and the flag overrides it.
+    fs::write(dir.path().join(".hush.toml"), "min_confidence = \"high\"\n").unwrap();
+    assert_eq!(levels(&["scan", "--format", "json", "."]).len(), 1);
+    let flagged = levels(&["scan", "--format", "json", "--min-confidence", "low", "."]);
+    assert_eq!(flagged.len(), all.len());
+    // SARIF carries it too.
+    let doc = json(&run(dir.path(), &["scan", "--format", "sarif", "."]));
+    let result = &doc["runs"][0]["results"][0];
+    assert_eq!(result["properties"]["confidence"], "high");
+    let bad = run(dir.path(), &["scan", "--min-confidence", "sure", "."]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+}
+
+#[test]
+fn sarif_columns_count_utf16_units_however_far_into_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    // 300 two-byte letters and one four-byte emoji (two UTF-16 units) before the token: past
+    // the 240 bytes of context a finding keeps, so the column cannot come from the context.
+    let line = format!("{} \u{1F511} = \"{}\"\n", "é".repeat(300), token());
+    fs::write(dir.path().join("wide.txt"), &line).unwrap();
+    let doc = json(&run(dir.path(), &["scan", "--format", "json", "wide.txt"]));
+    let byte_column = line.find("ghp_").unwrap() + 1;
+    assert_eq!(doc["findings"][0]["column"], byte_column);
+    let doc = json(&run(dir.path(), &["scan", "--format", "sarif", "wide.txt"]));
+    let region = &doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"];
+    let units = line[..byte_column - 1].encode_utf16().count() + 1;
+    assert_eq!(units, 300 + 1 + 2 + 4 + 1);
+    assert_eq!(region["startColumn"], units);
+}
+
+#[test]
+fn an_encrypted_private_key_is_reported_with_less_confidence_than_a_plain_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = "MIIFHzBJBgkqhkiG9w0BBQ0wPDAbBgkqhkiG9w0BBQwwDgQIvQ1cZ3pW7T8CAggA\n\
+                MB0GCWCGSAFlAwQBKgQQk2Jp3X8mN4vL6qR1sT9wYgSCBNB7x2Kq9pLm3vN8rT5w\n";
+    let pem = |kind: &str| format!("-----BEGIN {kind}-----\n{body}-----END {kind}-----\n");
+    fs::write(dir.path().join("enc.pem"), pem("ENCRYPTED PRIVATE KEY")).unwrap();
+    fs::write(dir.path().join("plain.pem"), pem("PRIVATE KEY")).unwrap();
+    let doc = json(&run(dir.path(), &["scan", "--format", "json", "."]));
+    let confidence = |path: &str| {
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["path"] == path && f["column"].is_number())
+            .map(|f| f["confidence"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(confidence("enc.pem"), ["medium"], "{doc}");
+    assert_eq!(confidence("plain.pem"), ["high"], "{doc}");
+}

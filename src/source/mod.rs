@@ -6,7 +6,8 @@ pub mod git;
 
 use std::ops::Range;
 
-use crate::report::{mask, Commit, Finding, Secret, CONTEXT_REACH};
+use crate::report::{mask, Commit, Finding, Location, Position, Secret, CONTEXT_REACH};
+use crate::rules::Confidence;
 use crate::scan::{
     fingerprint_bytes, is_binary, text, Allowlist, Candidate, Cut, Overflow, Scanner, MAX_FINDINGS,
     TOO_MANY_FINDINGS,
@@ -88,8 +89,10 @@ impl Examiner<'_> {
                         rule_id: rule.id.clone(),
                         description: rule.description.clone(),
                         path: shown.to_string(),
-                        line: usize::from(data.is_none_or(|d| !d.is_empty())),
-                        column: None,
+                        location: Location::File {
+                            empty: data.is_some_and(<[u8]>::is_empty),
+                        },
+                        confidence: Confidence::High,
                         commit: commit.cloned(),
                         secret: Secret::default(),
                         ..Finding::default()
@@ -121,19 +124,25 @@ impl Examiner<'_> {
     ) {
         let wide = text::wide(data);
         let decoded = wide.map(|wide| text::decode(data, wide));
-        let mut scanned = self
-            .scanner
-            .scan_limited(decoded.as_deref().unwrap_or(data), MAX_FINDINGS);
-        if let Some(wide) = wide {
-            text::relocate(data, wide, &mut scanned);
-        }
-        let data = decoded.as_deref().unwrap_or(data);
+        let text = decoded.as_deref().unwrap_or(data);
+        let mut scanned = self.scanner.scan_limited(text, MAX_FINDINGS);
+        let columns_utf16 = text::utf16_columns(text, &scanned.matches);
+        let originals = match wide {
+            Some(wide) => text::relocate(data, wide, &mut scanned),
+            None => scanned.matches.iter().map(|m| m.secret.clone()).collect(),
+        };
+        let data = text;
         // Sorted by position and never overlapping, so the secrets on a shown line are found by
         // a binary search, not by clipping every secret of the blob for every finding.
         let mut spans: Vec<Range<usize>> =
             scanned.matches.iter().map(|m| m.secret.clone()).collect();
         spans.sort_unstable_by_key(|s| s.start);
-        for m in scanned.matches {
+        let located = scanned
+            .matches
+            .into_iter()
+            .zip(columns_utf16)
+            .zip(originals);
+        for ((m, column_utf16), span) in located {
             let rule = self.scanner.rule(m.rule);
             let secret = &data[m.secret.clone()];
             let window = line_around(data, m.at, m.secret.end);
@@ -155,8 +164,13 @@ impl Examiner<'_> {
                     rule_id: rule.id.clone(),
                     description: rule.description.clone(),
                     path: shown.to_string(),
-                    line: m.line,
-                    column: Some(m.column),
+                    location: Location::Content(Position {
+                        line: m.line,
+                        column: m.column,
+                        column_utf16,
+                        span,
+                    }),
+                    confidence: rule.confidence(),
                     commit: commit.cloned(),
                     secret: Secret(secret.to_vec()),
                     context: data[window.clone()].to_vec(),
@@ -232,8 +246,13 @@ fn rest_not_scanned(shown: &str, cut: Cut, commit: Option<&Commit>) -> Finding {
         rule_id: TOO_MANY_FINDINGS.to_string(),
         description,
         path: shown.to_string(),
-        line: cut.line,
-        column: Some(cut.column),
+        location: Location::Content(Position {
+            line: cut.line,
+            column: cut.column,
+            column_utf16: cut.column,
+            span: cut.at..cut.at,
+        }),
+        confidence: Confidence::High,
         commit: commit.cloned(),
         ..Finding::default()
     }
