@@ -129,13 +129,27 @@ fn confidence_follows_what_a_rule_can_know() {
     for rule in &set.rules {
         let c = rule.confidence();
         if rule.id.starts_with("generic-") {
-            assert_eq!(c, Confidence::Low, "{}: a generic rule knows only context", rule.id);
+            assert_eq!(
+                c,
+                Confidence::Low,
+                "{}: a generic rule knows only context",
+                rule.id
+            );
         }
         if rule.checksum.is_some() && rule.id != "http-basic-auth-header" {
-            assert_eq!(c, Confidence::High, "{}: a checksum is proof of shape", rule.id);
+            assert_eq!(
+                c,
+                Confidence::High,
+                "{}: a checksum is proof of shape",
+                rule.id
+            );
         }
         if rule.id.contains("encrypted") {
-            assert!(c < Confidence::High, "{}: an encrypted key is less", rule.id);
+            assert!(
+                c < Confidence::High,
+                "{}: an encrypted key is less",
+                rule.id
+            );
         }
     }
     let count = |level| set.rules.iter().filter(|r| r.confidence() == level).count();

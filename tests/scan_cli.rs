@@ -1266,3 +1266,123 @@ fn an_encrypted_private_key_is_reported_with_less_confidence_than_a_plain_one() 
     assert_eq!(confidence("enc.pem"), ["medium"], "{doc}");
     assert_eq!(confidence("plain.pem"), ["high"], "{doc}");
 }
+
+/// Base64 of `bytes` (standard alphabet, padded): test inputs only.
+fn b64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().fold(0u32, |n, &b| n << 8 | u32::from(b)) << (8 * (3 - chunk.len()));
+        for i in 0..4 {
+            let c = if i <= chunk.len() {
+                ABC[(n >> (18 - 6 * i)) as usize & 63]
+            } else {
+                b'='
+            };
+            out.push(char::from(c));
+        }
+    }
+    out
+}
+
+/// Findings of `hush scan --format json` on `dir`, and the raw report (to search for leaks).
+fn scan_json(dir: &Path) -> (Vec<Value>, String) {
+    let out = run(dir, &["scan", "--format", "json", "."]);
+    let raw = String::from_utf8_lossy(&out.stdout).into_owned();
+    (
+        json(&out)["findings"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+        raw,
+    )
+}
+
+#[test]
+fn a_token_in_a_kubernetes_secret_is_found_decoded_where_it_is_encoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let encoded = b64(token().as_bytes());
+    let manifest = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: ci\ndata:\n  GITHUB_TOKEN: {encoded}\n"
+    );
+    fs::write(dir.path().join("secret.yaml"), &manifest).unwrap();
+    let (findings, raw) = scan_json(dir.path());
+    // One finding: the generic `token: value` rule that matched the encoded text stands aside
+    // for the surer rule that matched it decoded.
+    assert_eq!(findings.len(), 1, "{raw}");
+    let f = &findings[0];
+    assert_eq!(f["rule_id"], "github-pat");
+    assert_eq!(f["decoded"], "base64");
+    assert_eq!(f["line"], 6);
+    assert_eq!(f["column"], 17);
+    assert_eq!(f["secret"], "ghp_…");
+    assert!(!raw.contains(&token()) && !raw.contains(&encoded), "{raw}");
+    // Shown to people, the encoded text is masked on its line like any secret.
+    let human = text(&run(dir.path(), &["scan", "--no-color", "."]));
+    assert!(human.contains("(decoded: base64)"), "{human}");
+    assert!(!human.contains(&encoded[..12]), "{human}");
+    // An allow comment on the line allows it, as for a secret written plainly.
+    fs::write(
+        dir.path().join("secret.yaml"),
+        manifest.replace(&encoded, &format!("{encoded} # hush:allow")),
+    )
+    .unwrap();
+    assert!(scan_json(dir.path()).0.is_empty());
+}
+
+#[test]
+fn nested_percent_hex_and_escaped_encodings_are_decoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = token();
+    // .dockerconfigjson: base64 of JSON whose `auth` is base64 again.
+    let inner = format!(
+        "{{\"auths\":{{\"r.example\":{{\"auth\":\"{}\"}}}}}}",
+        b64(t.as_bytes())
+    );
+    fs::write(
+        dir.path().join("pull.yaml"),
+        format!("data:\n  .dockerconfigjson: {}\n", b64(inner.as_bytes())),
+    )
+    .unwrap();
+    let pct = t.replacen('_', "%5F", 1);
+    fs::write(
+        dir.path().join("url.txt"),
+        format!("https://ci.example/hook?token={pct}&note=a%20b\n"),
+    )
+    .unwrap();
+    let hex: String = t.bytes().map(|b| format!("{b:02x}")).collect();
+    fs::write(dir.path().join("hex.txt"), format!("blob = {hex}\n")).unwrap();
+    let escaped = t.replacen('_', "\\u005f", 1);
+    fs::write(
+        dir.path().join("esc.json"),
+        format!("{{\"note\": \"line one\\nline two {escaped}\"}}\n"),
+    )
+    .unwrap();
+    let (findings, raw) = scan_json(dir.path());
+    let chain = |path: &str| {
+        findings
+            .iter()
+            .filter(|f| f["path"] == path && f["rule_id"] == "github-pat")
+            .map(|f| f["decoded"].as_str().unwrap_or("").to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(chain("pull.yaml"), ["base64>base64"], "{raw}");
+    assert_eq!(chain("url.txt"), ["percent"], "{raw}");
+    assert_eq!(chain("hex.txt"), ["hex"], "{raw}");
+    assert_eq!(chain("esc.json"), ["escapes"], "{raw}");
+    assert!(!raw.contains(&t) && !raw.contains(&hex), "{raw}");
+}
+
+#[test]
+fn a_secret_found_as_written_is_not_reported_again_decoded() {
+    let dir = tempfile::tempdir().unwrap();
+    // Plain text that also happens to be valid base64 of nothing: one finding, not two.
+    fs::write(
+        dir.path().join("a.py"),
+        format!("TOKEN = \"{}\"\n", token()),
+    )
+    .unwrap();
+    let (findings, raw) = scan_json(dir.path());
+    assert_eq!(findings.len(), 1, "{raw}");
+    assert!(findings[0].get("decoded").is_none(), "{raw}");
+}

@@ -48,11 +48,14 @@ impl Sink for Human {
                 Some(column) => format!("{path}:{}:{column}", f.line()),
                 None => format!("{path}:{}", f.line()),
             };
-            let secret = if f.secret.0.is_empty() {
+            let mut secret = if f.secret.0.is_empty() {
                 String::new()
             } else {
                 format!(" {}", self.paint("33", &f.shown_secret(self.style)))
             };
+            if let Some(chain) = f.decoded_chain() {
+                secret.push_str(&format!(" (decoded: {chain})"));
+            }
             writeln!(
                 self.out,
                 "{}: {} {}{}",

@@ -11,6 +11,7 @@ use std::ops::Range;
 use serde::Serialize;
 
 use crate::rules::Confidence;
+use crate::scan::decode::Encoding;
 
 pub use human::Human;
 
@@ -91,6 +92,9 @@ pub struct Finding {
     pub location: Location,
     /// How sure the rule that found it is (a sensitive file's is `High`).
     pub confidence: Confidence,
+    /// The encodings undone to find the secret, outermost first; empty when it was found as
+    /// written. A decoded secret is reported at its encoded span, and shown decoded.
+    pub decoded: Vec<Encoding>,
     pub commit: Option<Commit>,
     pub secret: Secret,
     pub fingerprint: String,
@@ -144,6 +148,13 @@ impl Finding {
         }
     }
 
+    /// The decoding chain as reports give it (`"base64"`, `"base64>escapes"`); none for a
+    /// secret found as written.
+    pub fn decoded_chain(&self) -> Option<String> {
+        let names: Vec<&str> = self.decoded.iter().map(|e| e.as_str()).collect();
+        (!names.is_empty()).then(|| names.join(">"))
+    }
+
     /// Whether the finding is about content (a secret), not the file as a whole.
     pub fn in_content(&self) -> bool {
         matches!(self.location, Location::Content(_))
@@ -190,6 +201,7 @@ impl Finding {
             line: self.line(),
             column: self.column(),
             confidence: self.confidence.as_str(),
+            decoded: self.decoded_chain(),
             commit: self.commit.as_ref().map(|c| c.id.as_str()),
             author: self.commit.as_ref().map(|c| c.author.as_str()),
             date: self.commit.as_ref().map(|c| c.date.as_str()),
@@ -210,6 +222,8 @@ struct JsonFinding<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     column: Option<usize>,
     confidence: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decoded: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     commit: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -51,6 +51,9 @@ pub(super) fn document(findings: &[Finding], style: Style) -> Value {
                 "partialFingerprints": { "hush/v2": f.fingerprint },
             });
             result["properties"] = json!({ "confidence": f.confidence.as_str() });
+            if let Some(chain) = f.decoded_chain() {
+                result["properties"]["decoded"] = chain.into();
+            }
             if let Some(commit) = &f.commit {
                 let properties = &mut result["properties"];
                 properties["commit"] = commit.id.as_str().into();

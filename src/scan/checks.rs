@@ -2,6 +2,8 @@
 //! shared placeholder stop-list.
 
 use crate::rules::Checksum;
+use base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT;
+use base64::Engine as _;
 
 /// Shannon entropy in bits per byte. Percent-escapes count as the byte they stand for: `%20`
 /// would otherwise make `pass%20word` look three characters more random than `pass word`.
@@ -62,7 +64,7 @@ pub fn verify_checksum(kind: Checksum, token: &[u8]) -> bool {
             decode_base62(check) == Some(crc32fast::hash(body))
         }
         Checksum::Basic => {
-            let Some(decoded) = crate::base64::decode(token) else {
+            let Ok(decoded) = STANDARD_PAD_INDIFFERENT.decode(token) else {
                 return false;
             };
             let Some(colon) = decoded.iter().position(|&b| b == b':') else {

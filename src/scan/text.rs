@@ -214,20 +214,46 @@ pub fn relocate(data: &[u8], wide: Wide, scanned: &mut super::Scanned) -> Vec<Ra
         .collect()
 }
 
+/// How many UTF-16 code units the UTF-8 `bytes` take (an invalid byte counts as one).
+pub fn utf16_units(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .map(|&b| match b {
+            0x80..=0xbf => 0,
+            0xf0..=0xff => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// [`relocate`] for the matches of the decoding layer: their spans and columns in the decoded
+/// text become byte offsets and columns of `data` itself.
+pub fn relocate_decoded(data: &[u8], wide: Wide, found: &mut [super::DecodedMatch]) {
+    let mut offsets: Vec<usize> = found
+        .iter()
+        .flat_map(|d| [d.span.start + 1 - d.column, d.span.start, d.span.end])
+        .collect();
+    offsets.sort_unstable();
+    offsets.dedup();
+    let mapped = original_offsets(data, wide, &offsets);
+    let original = |at: usize| mapped[offsets.partition_point(|&o| o < at)];
+    for d in found {
+        let line_start = d.span.start + 1 - d.column;
+        let line_start = if line_start == 0 {
+            0
+        } else {
+            original(line_start)
+        };
+        d.column = original(d.span.start) - line_start + 1;
+        d.span = original(d.span.start)..original(d.span.end);
+    }
+}
+
 /// The 1-based UTF-16 column of each match's `at` in `text` (UTF-8, invalid bytes counted as
 /// one unit each), from their decoded-text columns: for matches sorted by position, linear in
 /// the text before the last match, however many matches share a minified line.
 pub fn utf16_columns(text: &[u8], matches: &[super::Match]) -> Vec<usize> {
-    let units = |bytes: &[u8]| -> usize {
-        bytes
-            .iter()
-            .map(|&b| match b {
-                0x80..=0xbf => 0,
-                0xf0..=0xff => 2,
-                _ => 1,
-            })
-            .sum()
-    };
+    let units = utf16_units;
     let (mut line_start, mut last, mut count) = (usize::MAX, 0, 0);
     matches
         .iter()

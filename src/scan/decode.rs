@@ -1,0 +1,350 @@
+//! The decoding layer: spans of a blob that look encoded (base64, base64url, hex, percent-encoding,
+//! string escapes) are decoded, and what decodes to text is scanned again with the same rules, to
+//! a depth of two (a base64 `.dockerconfigjson` holding a base64 `auth`). Finding the spans is one
+//! linear pass per encoding with no allocation; only spans past a minimum length are decoded, and
+//! the bytes decoded per blob are bounded, so the layer costs a fraction of the scan itself.
+
+use std::ops::Range;
+
+use base64::engine::general_purpose::{STANDARD_PAD_INDIFFERENT, URL_SAFE_PAD_INDIFFERENT};
+use base64::Engine as _;
+
+/// How a span was encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Base64,
+    Base64Url,
+    Hex,
+    Percent,
+    /// JSON/JavaScript string escapes: `\n`, `\"`, `\\`, `\/`, `\uXXXX`, `\xXX`.
+    Escapes,
+}
+
+impl Encoding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Base64 => "base64",
+            Encoding::Base64Url => "base64url",
+            Encoding::Hex => "hex",
+            Encoding::Percent => "percent",
+            Encoding::Escapes => "escapes",
+        }
+    }
+}
+
+/// A span of a blob and the text it decodes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    pub span: Range<usize>,
+    pub encoding: Encoding,
+    pub text: Vec<u8>,
+}
+
+/// Shortest base64 or hex span decoded: 16 base64 characters are 12 bytes, shorter than any
+/// token a rule recognises without context (and a bare value decoded loses its context).
+const MIN_BASE64: usize = 16;
+const MIN_HEX: usize = 32;
+/// Shortest percent-encoded or escaped span decoded, and how many escapes it must hold.
+const MIN_ESCAPED: usize = 16;
+const MIN_PERCENT_ESCAPES: usize = 2;
+/// Decoded text kept per blob and level: past it, further spans are not decoded. Generous for
+/// real files (a Kubernetes manifest decodes to a few KiB), a ceiling for hostile ones.
+pub const MAX_DECODED: usize = 1 << 20;
+/// Share of decoded bytes that must be text (printable ASCII, whitespace or UTF-8) for a span
+/// to be scanned: random bytes (a hash, an image, a key's DER) are not text, and are skipped.
+const MIN_TEXT_PERCENT: usize = 95;
+
+/// Every span of `data` that decodes to text, in order of position, at most `MAX_DECODED`
+/// bytes of it in all.
+pub fn spans(data: &[u8]) -> Vec<Decoded> {
+    let mut out = Vec::new();
+    let mut budget = MAX_DECODED;
+    let mut keep = |span: Range<usize>, encoding: Encoding, text: Option<Vec<u8>>| {
+        if let Some(text) = text.filter(|t| is_text(t) && t.len() <= budget) {
+            budget -= text.len();
+            out.push(Decoded {
+                span,
+                encoding,
+                text,
+            });
+        }
+        budget > 0
+    };
+    for (span, encoding) in base64_runs(data) {
+        let engine = match encoding {
+            Encoding::Base64Url => &URL_SAFE_PAD_INDIFFERENT,
+            _ => &STANDARD_PAD_INDIFFERENT,
+        };
+        // Decoding the first few characters tells most non-text apart before decoding it all.
+        let head = &data[span.start..span.end.min(span.start + 16)];
+        if !engine.decode(head).is_ok_and(|t| is_text(&t)) {
+            continue;
+        }
+        if !keep(span.clone(), encoding, engine.decode(&data[span]).ok()) {
+            break;
+        }
+    }
+    for span in hex_runs(data) {
+        if !keep(span.clone(), Encoding::Hex, unhex(&data[span])) {
+            break;
+        }
+    }
+    if memchr::memchr(b'%', data).is_some() {
+        for span in percent_runs(data) {
+            if !keep(
+                span.clone(),
+                Encoding::Percent,
+                Some(unpercent(&data[span])),
+            ) {
+                break;
+            }
+        }
+    }
+    for span in escaped_strings(data) {
+        if !keep(span.clone(), Encoding::Escapes, unescape(&data[span])) {
+            break;
+        }
+    }
+    out.sort_by_key(|d| d.span.start);
+    out
+}
+
+/// Whether `bytes` read as text: valid UTF-8 nearly all printable or whitespace.
+fn is_text(bytes: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    let printable = text
+        .chars()
+        .filter(|&c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'))
+        .count();
+    !text.is_empty() && printable * 100 >= text.chars().count() * MIN_TEXT_PERCENT
+}
+
+fn is_base64_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_')
+}
+
+/// Maximal runs of base64 characters (with their `=` padding) of at least `MIN_BASE64`, which
+/// alphabet each uses; a run mixing both alphabets, or that is one plain word, is no base64.
+fn base64_runs(data: &[u8]) -> impl Iterator<Item = (Range<usize>, Encoding)> + '_ {
+    runs(data, is_base64_byte).filter_map(move |run| {
+        let mut end = run.end;
+        while end < data.len() && end - run.end < 2 && data[end] == b'=' {
+            end += 1;
+        }
+        let text = &data[run.clone()];
+        if text.len() < MIN_BASE64 || text.len() % 4 == 1 {
+            return None;
+        }
+        let standard = text.iter().any(|b| matches!(b, b'+' | b'/'));
+        let url = text.iter().any(|b| matches!(b, b'-' | b'_'));
+        // A word of letters only (an identifier) decodes to noise; base64 of text has digits or
+        // mixed case in nearly every 16 characters.
+        let mixed = text.iter().any(u8::is_ascii_digit)
+            || (text.iter().any(u8::is_ascii_uppercase) && text.iter().any(u8::is_ascii_lowercase));
+        let encoding = match (standard, url) {
+            (true, true) => return None,
+            (false, true) => Encoding::Base64Url,
+            _ => Encoding::Base64,
+        };
+        mixed.then_some((run.start..end, encoding))
+    })
+}
+
+/// Maximal runs of hex digits of even length at least `MIN_HEX`, holding letters and digits.
+fn hex_runs(data: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
+    runs(data, |b| b.is_ascii_hexdigit()).filter(move |run| {
+        let text = &data[run.clone()];
+        text.len() >= MIN_HEX
+            && text.len() % 2 == 0
+            && text.iter().any(u8::is_ascii_digit)
+            && text.iter().any(u8::is_ascii_alphabetic)
+    })
+}
+
+/// Maximal runs of URL characters holding at least `MIN_PERCENT_ESCAPES` `%XX` escapes.
+fn percent_runs(data: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
+    let url_byte = |b: u8| b.is_ascii_graphic() && !matches!(b, b'"' | b'\'' | b'<' | b'>' | b'`');
+    runs(data, url_byte).filter(move |run| {
+        let text = &data[run.clone()];
+        if text.len() < MIN_ESCAPED || memchr::memchr(b'%', text).is_none() {
+            return false;
+        }
+        let escapes = text
+            .windows(3)
+            .filter(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit())
+            .count();
+        escapes >= MIN_PERCENT_ESCAPES
+    })
+}
+
+/// The insides of quoted strings (`"…"` or `'…'`, on one line) that hold a backslash escape.
+fn escaped_strings(data: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while let Some(i) = memchr::memchr(b'\\', &data[at..]) {
+            let slash = at + i;
+            let line_start = memchr::memrchr(b'\n', &data[..slash]).map_or(0, |n| n + 1);
+            let line_end = memchr::memchr(b'\n', &data[slash..]).map_or(data.len(), |n| slash + n);
+            at = line_end;
+            // The string around the first escape of the line: from the quote before it to the
+            // first unescaped quote of the same kind after it.
+            let before = &data[line_start..slash];
+            let Some(open) = before.iter().rposition(|&b| b == b'"' || b == b'\'') else {
+                continue;
+            };
+            let quote = before[open];
+            let start = line_start + open + 1;
+            let mut j = start;
+            while j < line_end && data[j] != quote {
+                j += if data[j] == b'\\' { 2 } else { 1 };
+            }
+            if j < line_end && j - start >= MIN_ESCAPED {
+                at = j + 1;
+                return Some(start..j);
+            }
+        }
+        None
+    })
+}
+
+/// Maximal runs of bytes for which `is` holds.
+fn runs<'a>(
+    data: &'a [u8],
+    is: impl Fn(u8) -> bool + 'a,
+) -> impl Iterator<Item = Range<usize>> + 'a {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let start = at + data[at..].iter().position(|&b| is(b))?;
+        let end = data[start..]
+            .iter()
+            .position(|&b| !is(b))
+            .map_or(data.len(), |n| start + n);
+        at = end;
+        Some(start..end)
+    })
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    char::from(b).to_digit(16).map(|d| d as u8)
+}
+
+fn unhex(text: &[u8]) -> Option<Vec<u8>> {
+    text.chunks_exact(2)
+        .map(|pair| Some(hex_value(pair[0])? << 4 | hex_value(pair[1])?))
+        .collect()
+}
+
+fn unpercent(text: &[u8]) -> Vec<u8> {
+    percent_encoding::percent_decode(text).collect()
+}
+
+/// Decodes JSON/JavaScript string escapes; `None` for an escape that is not one.
+fn unescape(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    let mut pending_high: Option<u32> = None;
+    while i < text.len() {
+        if text[i] != b'\\' {
+            out.push(text[i]);
+            i += 1;
+            continue;
+        }
+        let kind = *text.get(i + 1)?;
+        let simple = match kind {
+            b'n' => Some(b'\n'),
+            b'r' => Some(b'\r'),
+            b't' => Some(b'\t'),
+            b'"' | b'\'' | b'\\' | b'/' => Some(kind),
+            _ => None,
+        };
+        if let Some(b) = simple {
+            out.push(b);
+            i += 2;
+            continue;
+        }
+        let digits = match kind {
+            b'u' => 4,
+            b'x' => 2,
+            _ => return None,
+        };
+        let hex = text.get(i + 2..i + 2 + digits)?;
+        let value = u32::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+        i += 2 + digits;
+        let c = match (pending_high.take(), value) {
+            (None, 0xd800..=0xdbff) => {
+                pending_high = Some(value);
+                continue;
+            }
+            (Some(high), 0xdc00..=0xdfff) => {
+                char::from_u32(0x10000 + ((high - 0xd800) << 10) + (value - 0xdc00))
+            }
+            (_, value) => char::from_u32(value),
+        }?;
+        let mut buf = [0; 4];
+        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(data: &str) -> Vec<(String, Encoding, String)> {
+        spans(data.as_bytes())
+            .into_iter()
+            .map(|d| {
+                let span = data[d.span].to_string();
+                (span, d.encoding, String::from_utf8(d.text).unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn base64_of_text_is_decoded_and_of_noise_is_not() {
+        let text = "note: aGVsbG8gd29ybGQsIHRoaXMgaXMgdGV4dA==\n";
+        assert_eq!(
+            found(text),
+            [(
+                "aGVsbG8gd29ybGQsIHRoaXMgaXMgdGV4dA==".into(),
+                Encoding::Base64,
+                "hello world, this is text".into()
+            )]
+        );
+        // A sha512 integrity hash is base64 of random bytes; an identifier is letters.
+        let noise = "integrity sha512-pNEhd8bmGVXhPkdgjGXiTCN8u8VuTg3uG9C2x3i2bn/CbPYX0xKb\n\
+                     fn someVeryLongFunctionNameHere() {}\n";
+        assert!(found(noise).is_empty(), "{:?}", found(noise));
+    }
+
+    #[test]
+    fn base64url_hex_percent_and_escapes() {
+        let url = "x = aGk_IHRoZXJlLCBmcmllbmQ-Pz8_\n";
+        assert_eq!(found(url)[0].1, Encoding::Base64Url);
+        let hex = "k = 68656c6c6f2c20746869732069732068657820746578740a\n";
+        assert_eq!(found(hex)[0].2, "hello, this is hex text\n");
+        let pct = "u = https://h/?p=a%20b%2Fc%3Dd%26e\n";
+        assert_eq!(found(pct)[0].2, "https://h/?p=a b/c=d&e");
+        let esc = r#"{"key": "-----BEGIN X-----\nabc\u0041\"q\"\n-----END X-----"}"#;
+        let got = found(esc);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].2, "-----BEGIN X-----\nabcA\"q\"\n-----END X-----");
+    }
+
+    #[test]
+    fn escapes_decode_surrogate_pairs_and_refuse_bad_ones() {
+        assert_eq!(unescape(br"\ud83d\udd11").unwrap(), "\u{1F511}".as_bytes());
+        assert!(unescape(br"\q").is_none());
+        assert!(unescape(br"\u12").is_none());
+    }
+
+    #[test]
+    fn decoding_is_bounded() {
+        let chunk = "aGVsbG8gd29ybGQsIHRoaXMgaXMgdGV4dA== ";
+        let many = chunk.repeat(2 * MAX_DECODED / 25);
+        let total: usize = spans(many.as_bytes()).iter().map(|d| d.text.len()).sum();
+        assert!(total <= MAX_DECODED);
+    }
+}
