@@ -1386,3 +1386,60 @@ fn a_secret_found_as_written_is_not_reported_again_decoded() {
     assert_eq!(findings.len(), 1, "{raw}");
     assert!(findings[0].get("decoded").is_none(), "{raw}");
 }
+
+/// Key-shaped base64 (a fixed pseudo-random sequence), `lines` lines of 64 characters.
+fn key_body(lines: usize) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut out = String::from("MIIEpAIBAAKCAQEA");
+    while out.len() < lines * 64 {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        out.push(char::from(ABC[(state >> 58) as usize]));
+    }
+    out.as_bytes()
+        .chunks(64)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn key_material_is_found_in_the_forms_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let pem = format!(
+        "-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\n",
+        key_body(8)
+    );
+    // Base64 of the whole PEM (LS0tLS1CRUdJTi...), as a Kubernetes Secret holds a TLS key.
+    fs::write(
+        dir.path().join("tls.yaml"),
+        format!("data:\n  tls.key: {}\n", b64(pem.as_bytes())),
+    )
+    .unwrap();
+    // In a JSON string, newlines escaped.
+    fs::write(
+        dir.path().join("sa.json"),
+        format!("{{\"private_key\": \"{}\"}}\n", pem.replace('\n', "\\n")),
+    )
+    .unwrap();
+    // Behind a comment's ` * ` on every line.
+    let commented: String = pem.lines().map(|l| format!(" * {l}\n")).collect();
+    fs::write(dir.path().join("key.c"), format!("/*\n{commented} */\n")).unwrap();
+    let (findings, raw) = scan_json(dir.path());
+    let rules = |path: &str| {
+        findings
+            .iter()
+            .filter(|f| f["path"] == path)
+            .map(|f| {
+                let decoded = f["decoded"].as_str().unwrap_or("-");
+                format!("{} {decoded}", f["rule_id"].as_str().unwrap())
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(rules("tls.yaml"), ["private-key-rsa base64"], "{raw}");
+    assert_eq!(rules("sa.json"), ["private-key-rsa -"], "{raw}");
+    assert_eq!(rules("key.c"), ["private-key-rsa -"], "{raw}");
+    assert!(!raw.contains(&key_body(8)[..40]), "{raw}");
+}
