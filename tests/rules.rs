@@ -71,6 +71,14 @@ fn every_true_positive_is_found_by_its_rule() {
             if scanner.scan(example.as_bytes()).is_empty() {
                 missed.push(format!("{}: {example:?}", rule.id));
             }
+            // The same line in the middle of a file: `^` and `$` that mean the start and end
+            // of the whole input would miss it there.
+            for newline in ["\n", "\r\n"] {
+                let embedded = format!("first line{newline}{example}{newline}last line{newline}");
+                if scanner.scan(embedded.as_bytes()).is_empty() {
+                    missed.push(format!("{} (mid-file, {newline:?}): {example:?}", rule.id));
+                }
+            }
         }
     }
     assert!(

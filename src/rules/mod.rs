@@ -317,11 +317,13 @@ pub(crate) fn toml_error(e: &toml::de::Error, text: &str, origin: &str) -> RuleE
     }
 }
 
-/// Compiles a rule's regex. Unicode is off: secrets are ASCII, and Unicode-aware `\w` or `.` make
+/// Compiles a rule's regex, as the scanner does: `^` and `$` match at line ends. Unicode is off: secrets are ASCII, and Unicode-aware `\w` or `.` make
 /// automata many times larger and slower for no gain. Any byte still matches `.` and `[^x]`.
 pub fn compile(pattern: &str) -> Result<regex::bytes::Regex, regex::Error> {
     regex::bytes::RegexBuilder::new(pattern)
         .unicode(false)
+        .multi_line(true)
+        .crlf(true)
         .build()
 }
 
