@@ -1151,7 +1151,8 @@ async fn telemetry_is_answered_locally() {
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     // Built-in rules apply with no config at all, before any DNS lookup (this test is offline).
     let reply = get_via(&p, "http://api.segment.io/v1/track?writeKey=k").await;
-    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert_eq!(reply.status, StatusCode::OK, "Segment's own answer");
+    assert_eq!(reply.body, r#"{"success":true}"#);
     let records = p.audit_wait(3).await;
     assert_eq!(records[2]["vendor"], "segment");
     assert_eq!(records[0]["decision"], "telemetry-blocked");
@@ -1160,12 +1161,8 @@ async fn telemetry_is_answered_locally() {
     // Another spelling of a telemetry path is the same path (offline: a miss would try DNS).
     for path in ["/./batch", "/x/../batch", "/%62atch", "//batch"] {
         let reply = get_via(&p, &format!("http://us.i.posthog.com{path}")).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::NO_CONTENT,
-            "{path}: {}",
-            reply.body
-        );
+        assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
+        assert_eq!(reply.body, r#"{"status":1}"#, "{path}: PostHog's answer");
     }
 }
 
@@ -1989,4 +1986,270 @@ fn lists_the_effective_telemetry_rules() {
         stderr.starts_with("hush: error: ") && !stderr.contains("panicked"),
         "{stderr}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Telemetry answers SDKs accept, shared hosts, and no silent leak through a tunnel (issue 12)
+
+/// A loopback telemetry host with a vendor answer, one path-only host that is not shared
+/// (`localhost`) and one that is (`127.0.0.1`).
+const ANSWERS: &str = "[[proxy.telemetry]]\nvendor = \"acme\"\nhost = \"localhost\"\n\
+    path_prefix = \"/v1/batch\"\n\
+    answer = { status = 200, content_type = \"application/json\", body = '{\"ok\":1}' }\n\n\
+    [[proxy.telemetry]]\nvendor = \"hub\"\nhost = \"127.0.0.1\"\npath_prefix = \"/api/telemetry\"\n\
+    shared = true\nanswer = { status = 202 }\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telemetry_requests_get_the_vendor_answer() {
+    let pki = pki();
+    let (up, seen) = http_upstream(Some(pki.server.clone())).await;
+    let p = proxy(&local_with(ANSWERS)).ca(&pki).start();
+    let reply = get_via(&p, &format!("http://localhost:{}/v1/batch?k=1", up.port())).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.headers["content-type"], "application/json");
+    assert_eq!(reply.headers["content-length"], "8");
+    assert_eq!(reply.body, r#"{"ok":1}"#);
+    let reply = get_via(&p, &format!("http://127.0.0.1:{}/api/telemetry", up.port())).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    assert!(reply.body.is_empty() && !reply.headers.contains_key("content-type"));
+    assert_eq!(
+        seen.requests.load(Ordering::SeqCst),
+        0,
+        "nothing reached upstream"
+    );
+    // Other paths of both hosts are real traffic.
+    let reply = get_via(&p, &format!("http://localhost:{}/v1/users", up.port())).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(seen.requests.load(Ordering::SeqCst), 1);
+
+    // The built-in answers, as the SDKs read them (offline: a miss would try DNS and fail).
+    let cases = [
+        (
+            "http://api.mixpanel.com/track?verbose=1",
+            200,
+            r#"{"status":1,"error":null}"#,
+        ),
+        (
+            "http://api.mixpanel.com/engage",
+            200,
+            r#"{"status":1,"error":null}"#,
+        ),
+        (
+            "http://api.mixpanel.com/import",
+            200,
+            r#"{"status":1,"error":null}"#,
+        ),
+        ("http://us.i.posthog.com/batch/", 200, r#"{"status":1}"#),
+        ("http://us.i.posthog.com/i/v0/e/", 200, r#"{"status":1}"#),
+        (
+            "http://api2.amplitude.com/2/httpapi",
+            200,
+            r#"{"code":200}"#,
+        ),
+        ("http://o1.ingest.sentry.io/api/1/envelope/", 200, "{}"),
+        ("http://browser-intake-datadoghq.com/api/v2/rum", 202, "{}"),
+        ("http://notify.bugsnag.com/", 200, "OK"),
+        ("http://sessions.bugsnag.com/", 202, ""),
+        ("http://www.google-analytics.com/g/collect?v=2", 204, ""),
+        ("http://www.google-analytics.com/mp/collect", 204, ""),
+        (
+            "http://dc.services.visualstudio.com/v2/track",
+            200,
+            r#"{"itemsReceived":0,"itemsAccepted":0,"errors":[]}"#,
+        ),
+    ];
+    for (url, status, body) in cases {
+        let reply = get_via(&p, url).await;
+        assert_eq!(reply.status.as_u16(), status, "{url}");
+        assert_eq!(reply.body, body, "{url}");
+    }
+    // A feature-flag endpoint means "no flags", not an error.
+    let reply = get_via(&p, "http://us.i.posthog.com/flags/?v=2").await;
+    let flags: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(flags["flags"], serde_json::json!({}));
+    assert_eq!(flags["errorsWhileComputingFlags"], false);
+    let records = p.audit_wait(4 + cases.len()).await;
+    assert_eq!(records[0]["decision"], "telemetry-blocked");
+    assert_eq!(records[0]["vendor"], "acme");
+    assert_eq!(records[0]["status"], 200);
+    assert_eq!(records[1]["status"], 202);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tunnels_to_path_only_hosts_are_refused_unless_shared() {
+    let up = echo_upstream().await;
+    let config = format!("{LOCAL}connect_ports = [443, {}]\n{ANSWERS}", up.port());
+    let p = proxy(&config).start();
+    // Its telemetry is on paths a tunnel would hide: refused, and the refusal says why.
+    let (mut tcp, head) = connect_tunnel(&p, &format!("localhost:{}", up.port())).await;
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    let lower = head.to_ascii_lowercase();
+    assert!(
+        lower.contains(
+            "x-hush-error: localhost carries acme telemetry on paths a tunnel would hide"
+        ),
+        "{head}"
+    );
+    assert!(lower.contains("connection: close"), "{head}");
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(WAIT, tcp.read_to_end(&mut rest)).await;
+    assert!(String::from_utf8_lossy(&rest).contains("telemetry_allow = [\"acme\"]"));
+    // A built-in path-only host that is not shared: PostHog's ingestion host (offline).
+    let (_, head) = connect_tunnel(&p, "us.i.posthog.com:443").await;
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    // A shared host is tunnelled byte for byte.
+    let (mut tcp, head) = connect_tunnel(&p, &format!("127.0.0.1:{}", up.port())).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    tcp.write_all(b"through").await.unwrap();
+    let mut buf = [0u8; 7];
+    tokio::time::timeout(WAIT, tcp.read_exact(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&buf, b"through");
+    drop(tcp);
+    let records = p.audit_wait(3).await;
+    assert_eq!(records[0]["decision"], "telemetry-blocked");
+    assert_eq!(records[0]["vendor"], "acme");
+    assert_eq!(records[0]["status"], 403);
+    assert!(records[0]["reason"].as_str().unwrap().contains("hide"));
+    assert_eq!(records[1]["vendor"], "posthog");
+    // With telemetry switched on, the path-only host is tunnelled as well.
+    let p = proxy(&config).env("ENABLE_TELEMETRY", "1").start();
+    let (_, head) = connect_tunnel(&p, &format!("localhost:{}", up.port())).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+}
+
+#[test]
+fn lists_each_entry_with_its_mode_and_answer_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("[proxy]\n{ANSWERS}\n{TELEMETRY}");
+    let path = write_file(dir.path(), "hush.toml", &config);
+    let out = Command::new(env!("CARGO_BIN_EXE_hush"))
+        .args(["proxy", "--list-telemetry", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut lines = stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some("vendor\thost\tpath_prefix\tmode\tstatus\tdescription")
+    );
+    for want in [
+        "acme\tlocalhost\t/v1/batch\tpath\t200\t",
+        "hub\t127.0.0.1\t/api/telemetry\tshared\t202\t",
+        "beacon\t*.beacon.test\t-\thost\t204\t",
+        "segment\tapi.segment.io\t-\thost\t200\t",
+        "posthog\tus.i.posthog.com\t/batch\tpath\t200\t",
+        "huggingface\thuggingface.co\t/api/telemetry\tshared\t204\t",
+        "google-analytics\twww.google-analytics.com\t-\thost\t204\t",
+        // A path entry under a whole-host entry is blocked with it.
+        "mixpanel\tapi.mixpanel.com\t/flags\thost\t200\t",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(want)),
+            "{want:?} in {stdout}"
+        );
+    }
+    for line in lines {
+        assert_eq!(line.split('\t').count(), 6, "{line}");
+    }
+}
+
+#[test]
+fn a_bad_answer_is_a_one_line_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for (entry, needle) in [
+        ("answer = { status = 500 }", "status 500"),
+        ("answer = { status = 200, body = \"x\" }", "content_type"),
+        (
+            "answer = { status = 200, content_type = \"a b\" }",
+            "content_type",
+        ),
+        ("shared = \"yes\"", "line 5"),
+    ] {
+        let config = format!(
+            "[proxy]\n[[proxy.telemetry]]\nhost = \"t.example\"\npath_prefix = \"/p\"\n{entry}\n"
+        );
+        let path = write_file(dir.path(), "hush.toml", &config);
+        let out = Command::new(env!("CARGO_BIN_EXE_hush"))
+            .args(["proxy", "--list-telemetry", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{entry}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("hush: error: "), "{stderr}");
+        assert!(stderr.contains(needle), "{entry}: {stderr}");
+    }
+}
+
+/// A telemetry upload larger than what arrives with its head is read to its end before the
+/// answer, so the client's kept-alive connection serves its next request instead of dying
+/// under it (which SDKs see as a failure, or retry).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_telemetry_upload_leaves_the_connection_usable() {
+    let p = proxy(LOCAL).start();
+    let mut tcp = TcpStream::connect(p.addr).await.unwrap();
+    let body = vec![b'e'; 1 << 20];
+    for round in 0..2 {
+        let head = format!(
+            "POST http://api.mixpanel.com/track HTTP/1.1\r\nHost: api.mixpanel.com\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        // Written while the proxy reads, as a client does: nobody waits on a full buffer.
+        let (mut r, mut w) = tcp.split();
+        let (_, (head, answer)) = tokio::join!(
+            async { w.write_all(&body).await.unwrap() },
+            read_response_split(&mut r)
+        );
+        assert!(head.starts_with("HTTP/1.1 200"), "round {round}: {head}");
+        assert!(
+            !head.to_ascii_lowercase().contains("connection: close"),
+            "{head}"
+        );
+        assert_eq!(answer, r#"{"status":1,"error":null}"#);
+    }
+    let records = p.audit_wait(2).await;
+    assert!(
+        records.iter().all(|r| r["vendor"] == "mixpanel"),
+        "{records:?}"
+    );
+}
+
+/// Reads one response (head and a Content-Length body) from the read half of a connection.
+async fn read_response_split(r: &mut tokio::net::tcp::ReadHalf<'_>) -> (String, String) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    tokio::time::timeout(WAIT, async {
+        while !head.ends_with(b"\r\n\r\n") {
+            if r.read(&mut byte).await.unwrap_or(0) == 0 {
+                break;
+            }
+            head.push(byte[0]);
+        }
+    })
+    .await
+    .expect("response head in time");
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let length = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_string)
+        })
+        .map_or(0, |n| n.trim().parse::<usize>().unwrap());
+    let mut body = vec![0u8; length];
+    tokio::time::timeout(WAIT, r.read_exact(&mut body))
+        .await
+        .expect("body in time")
+        .unwrap();
+    (head, String::from_utf8_lossy(&body).into_owned())
 }

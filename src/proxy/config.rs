@@ -243,6 +243,103 @@ mod tests {
         }
     }
 
+    /// Every path entry says whether its host is shared, the vendors of issue 12 carry the
+    /// answers their SDKs accept, and every JSON answer is JSON.
+    #[test]
+    fn builtin_answers_and_shared_hosts() {
+        let file: toml::Value = toml::from_str(BUILTIN_TELEMETRY).unwrap();
+        let entries = file["telemetry"].as_array().unwrap();
+        for entry in entries {
+            let has = |key: &str| entry.get(key).is_some();
+            assert!(
+                !has("path_prefix") || has("shared"),
+                "{entry} does not say whether its host is shared"
+            );
+        }
+        let rules = telemetry::parse_rules(BUILTIN_TELEMETRY).unwrap();
+        for vendor in [
+            "segment",
+            "mixpanel",
+            "posthog",
+            "amplitude",
+            "sentry",
+            "datadog",
+            "bugsnag",
+            "heap",
+            "google-analytics",
+            "microsoft-application-insights",
+        ] {
+            let answered = entries
+                .iter()
+                .any(|e| e["vendor"].as_str() == Some(vendor) && e.get("answer").is_some());
+            assert!(answered, "{vendor} has no answer");
+        }
+        for rule in &rules {
+            let answer = &rule.answer;
+            if answer
+                .content_type
+                .as_ref()
+                .is_some_and(|ct| ct == "application/json")
+            {
+                let parsed = serde_json::from_slice::<serde_json::Value>(&answer.body);
+                assert!(parsed.is_ok(), "{} {}: {parsed:?}", rule.vendor, rule.host);
+            }
+        }
+        // The answers as the SDKs read them (see the comments in telemetry.toml).
+        let c = parse("").unwrap();
+        let body = |host: &str, path: &str| -> serde_json::Value {
+            let target = crate::proxy::policy::Target {
+                kind: crate::proxy::policy::Kind::Http,
+                host,
+                port: 80,
+                path: Some(path),
+            };
+            match c.policy.decide(&target, Default::default()) {
+                crate::proxy::policy::Decision::TelemetryBlocked { answer, .. } => {
+                    assert_eq!(answer.status, 200, "{host}{path}");
+                    serde_json::from_slice(&answer.body).unwrap()
+                }
+                other => panic!("{host}{path}: {other:?}"),
+            }
+        };
+        assert_eq!(body("api.mixpanel.com", "/track")["status"], 1);
+        assert_eq!(body("api.mixpanel.com", "/engage")["status"], 1);
+        assert_eq!(body("api.mixpanel.com", "/import")["status"], 1);
+        assert_eq!(
+            body("api.mixpanel.com", "/flags")["flags"],
+            serde_json::json!({})
+        );
+        assert_eq!(
+            body("api.mixpanel.com", "/flags/definitions")["flags"],
+            serde_json::json!([])
+        );
+        assert_eq!(
+            body("api-js.mixpanel.com", "/flags/")["flags"],
+            serde_json::json!({})
+        );
+        for path in ["/batch/", "/e/", "/i/v0/e/", "/capture/"] {
+            assert_eq!(body("us.i.posthog.com", path)["status"], 1, "{path}");
+        }
+        for path in ["/decide/?v=3", "/flags/?v=2"] {
+            let flags = body("eu.i.posthog.com", path);
+            assert_eq!(flags["flags"], serde_json::json!({}), "{path}");
+            assert_eq!(flags["featureFlags"], serde_json::json!({}), "{path}");
+            assert_eq!(flags["errorsWhileComputingFlags"], false, "{path}");
+        }
+        assert_eq!(body("api2.amplitude.com", "/2/httpapi")["code"], 200);
+        assert_eq!(body("api2.amplitude.com", "/batch")["code"], 200);
+        let ai = body(
+            "westeurope-5.in.applicationinsights.azure.com",
+            "/v2.1/track",
+        );
+        assert_eq!(ai["itemsReceived"], ai["itemsAccepted"]);
+        assert_eq!(ai["errors"], serde_json::json!([]));
+        assert_eq!(
+            body("dc.services.visualstudio.com", "/v2/track")["errors"],
+            serde_json::json!([])
+        );
+    }
+
     #[test]
     fn missing_file_is_an_error() {
         let e = Config::load(Some(Path::new("/nonexistent/hush.toml"))).unwrap_err();

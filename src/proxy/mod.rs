@@ -5,6 +5,7 @@ pub mod addr;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod metrics;
 pub mod policy;
 pub mod pool;
 pub mod server;
@@ -43,7 +44,8 @@ pub struct ProxyArgs {
     #[arg(long)]
     pub allow_remote: bool,
     /// Print the effective telemetry list (vendors re-enabled by `telemetry_allow` left out) and
-    /// exit.
+    /// exit: a header, then one tab-separated line per entry (vendor, host, path_prefix, mode
+    /// `host`/`path`/`shared`, answer status, description).
     #[arg(long)]
     pub list_telemetry: bool,
     /// Connections served at once (tunnels included); beyond it clients get 503.
@@ -216,24 +218,48 @@ fn raise_fd_limit() {
     }
 }
 
+/// One tab-separated line per entry (vendors re-enabled by `telemetry_allow` left out), after a
+/// header. The mode says what happens to the host without interception: `host` blocked whole,
+/// `path` blocked by path with `CONNECT` refused, `shared` blocked by path with `CONNECT`
+/// tunnelled.
 fn print_telemetry(config: &Config) -> std::io::Result<()> {
     use std::io::Write;
     let policy = &config.policy;
+    let listed: Vec<_> = policy
+        .telemetry
+        .iter()
+        .filter(|r| !policy.vendor_listed(&r.vendor))
+        .collect();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for rule in &policy.telemetry {
-        if policy
-            .telemetry_allow
-            .iter()
-            .any(|v| v.eq_ignore_ascii_case(&rule.vendor))
-        {
-            continue;
-        }
+    writeln!(out, "vendor\thost\tpath_prefix\tmode\tstatus\tdescription")?;
+    for rule in &listed {
+        let mode = match &rule.path_prefix {
+            None => "host",
+            // As the policy judges a tunnel: a whole-host entry first, then any shared entry.
+            Some(_)
+                if listed
+                    .iter()
+                    .any(|r| r.path_prefix.is_none() && r.host.covers(&rule.host)) =>
+            {
+                "host"
+            }
+            Some(_)
+                if policy
+                    .telemetry
+                    .iter()
+                    .any(|r| r.shared && r.host.covers(&rule.host)) =>
+            {
+                "shared"
+            }
+            Some(_) => "path",
+        };
         writeln!(
             out,
-            "{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{mode}\t{}\t{}",
             rule.vendor,
             rule.host,
             rule.path_prefix.as_deref().unwrap_or("-"),
+            rule.answer.status.as_u16(),
             rule.description
         )?;
     }

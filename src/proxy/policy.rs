@@ -4,9 +4,10 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::addr::{self, Cidr, Refusal};
-use super::telemetry::{normalize_host, normalize_path, HostGlob, Rule};
+use super::telemetry::{normalize_host, normalize_path, Answer, HostGlob, Rule};
 
 /// What the client asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,11 +97,25 @@ pub enum Decision {
     Upgrade,
     /// Open a `CONNECT` tunnel.
     Tunnel,
-    /// Answer locally: `204` for a request, `403` for a tunnel.
+    /// Answer locally: a request gets `answer` (by default `204`), a tunnel `403`.
     TelemetryBlocked {
         vendor: String,
+        answer: Arc<Answer>,
+        matched: Matched,
     },
     Denied(Reason),
+}
+
+/// How a request came to be judged telemetry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matched {
+    /// A rule without a path prefix: everything on the host is telemetry.
+    Host,
+    /// The request's path is under a rule's prefix.
+    Path,
+    /// A `CONNECT` to a host whose telemetry rules all have a path prefix and none is `shared`:
+    /// the tunnel would carry, unseen, exactly the requests the rules are for.
+    HiddenPath,
 }
 
 /// Why a request was refused (`403`).
@@ -139,12 +154,8 @@ impl Policy {
     pub fn decide(&self, target: &Target<'_>, env: Env) -> Decision {
         let host = normalize_host(target.host);
         let path = target.path.map(normalize_path);
-        if let Some(rule) = self.telemetry_rule(&host, path.as_deref()) {
-            if !env.telemetry_enabled() && !self.vendor_allowed(&rule.vendor, env) {
-                return Decision::TelemetryBlocked {
-                    vendor: rule.vendor.clone(),
-                };
-            }
+        if let Some(blocked) = self.telemetry(&host, path.as_deref(), env) {
+            return blocked;
         }
         if target.kind == Kind::Connect && !self.connect_ports.contains(&target.port) {
             return Decision::Denied(Reason::ConnectPort(target.port));
@@ -169,17 +180,60 @@ impl Policy {
         addr::check(ip, &self.allow_private).map_err(|refusal| Reason::PrivateAddress(ip, refusal))
     }
 
-    fn telemetry_rule(&self, host: &str, path: Option<&str>) -> Option<&Rule> {
-        self.telemetry.iter().find(|r| r.matches(host, path))
+    /// The telemetry verdict alone: `Some` when the request is telemetry to block. `host` and
+    /// `path` are normalised; `path` is `None` for a `CONNECT`, which hides it. Kept apart from
+    /// [`Policy::decide`] so that a caller that can see inside a tunnel judges first.
+    pub fn telemetry(&self, host: &str, path: Option<&str>, env: Env) -> Option<Decision> {
+        if env.telemetry_enabled() {
+            return None;
+        }
+        let blocked = |rule: &Rule, matched| Decision::TelemetryBlocked {
+            vendor: rule.vendor.clone(),
+            answer: rule.answer.clone(),
+            matched,
+        };
+        let mut rules = self.telemetry.iter().filter(|r| r.host.matches(host));
+        if let Some(path) = path {
+            let rule =
+                rules.find(|r| r.matches(host, Some(path)) && !self.vendor_allowed(r, env))?;
+            let matched = match rule.path_prefix {
+                Some(_) => Matched::Path,
+                None => Matched::Host,
+            };
+            return Some(blocked(rule, matched));
+        }
+        // A tunnel: a whole-host rule blocks it; path rules block it unless the host is shared
+        // (whoever's entry says so: that the host serves other traffic is not up to a vendor).
+        let mut hidden = None;
+        let mut shared = false;
+        for rule in rules {
+            match rule.path_prefix {
+                None if !self.vendor_allowed(rule, env) => {
+                    return Some(blocked(rule, Matched::Host))
+                }
+                None => {}
+                Some(_) if rule.shared => shared = true,
+                Some(_) if hidden.is_none() && !self.vendor_allowed(rule, env) => {
+                    hidden = Some(rule)
+                }
+                Some(_) => {}
+            }
+        }
+        hidden
+            .filter(|_| !shared)
+            .map(|rule| blocked(rule, Matched::HiddenPath))
     }
 
     /// `telemetry_allow` re-enables a vendor, but `DO_NOT_TRACK` still wins over it.
-    fn vendor_allowed(&self, vendor: &str, env: Env) -> bool {
-        !env.do_not_track
-            && self
-                .telemetry_allow
-                .iter()
-                .any(|v| v.eq_ignore_ascii_case(vendor))
+    fn vendor_allowed(&self, rule: &Rule, env: Env) -> bool {
+        !env.do_not_track && self.vendor_listed(&rule.vendor)
+    }
+
+    /// Whether `telemetry_allow` names `vendor`.
+    pub fn vendor_listed(&self, vendor: &str) -> bool {
+        self.telemetry_allow
+            .iter()
+            .any(|v| v.eq_ignore_ascii_case(vendor))
     }
 }
 
@@ -196,9 +250,18 @@ mod tests {
             vendor: Some(vendor.into()),
             description: None,
             path_case_sensitive: false,
+            shared: false,
+            answer: None,
         }
         .compile(None)
         .unwrap()
+    }
+
+    fn shared(vendor: &str, host: &str, path: &str) -> Rule {
+        Rule {
+            shared: true,
+            ..rule(vendor, host, Some(path))
+        }
     }
 
     fn policy() -> Policy {
@@ -210,6 +273,11 @@ mod tests {
                 rule("segment", "api.segment.io", None),
                 rule("sentry", "*.ingest.sentry.io", None),
                 rule("example", "api.example.com", Some("/v1/track")),
+                // A host with telemetry paths that also serves what applications need.
+                rule("hub", "hub.example.net", Some("/api/telemetry")),
+                shared("hub", "hub.example.net", "/api/telemetry/v2"),
+                // Path rules of an allowed vendor do not refuse its tunnels.
+                rule("sentry", "errors.example.org", Some("/api/1/store")),
             ],
             telemetry_allow: vec!["sentry".into()],
         }
@@ -246,10 +314,16 @@ mod tests {
         do_not_track: true,
     };
 
-    fn blocked(vendor: &str) -> Decision {
+    fn blocked_as(vendor: &str, matched: Matched) -> Decision {
         Decision::TelemetryBlocked {
             vendor: vendor.into(),
+            answer: Arc::new(Answer::default()),
+            matched,
         }
+    }
+
+    fn blocked(vendor: &str) -> Decision {
+        blocked_as(vendor, Matched::Host)
     }
 
     fn private(ip: &str, range: Range) -> Decision {
@@ -298,14 +372,43 @@ mod tests {
                 },
                 blocked("sentry"),
             ),
-            // Path-prefix rules: only the tracking path, and never a tunnel (the path is hidden).
+            // Path-prefix rules: only the tracking path. A tunnel hides the path, so a host with
+            // only path rules is refused, unless an entry says it is shared.
             (
                 http("api.example.com", "/v1/track/e"),
                 OFF,
-                blocked("example"),
+                blocked_as("example", Matched::Path),
             ),
             (http("api.example.com", "/v1/users"), OFF, Decision::Upgrade),
-            (connect("api.example.com", 443), OFF, Decision::Tunnel),
+            (
+                connect("api.example.com", 443),
+                OFF,
+                blocked_as("example", Matched::HiddenPath),
+            ),
+            (connect("api.example.com", 443), ON, Decision::Tunnel),
+            (
+                connect("api.example.com", 443),
+                DNT,
+                blocked_as("example", Matched::HiddenPath),
+            ),
+            (
+                http("hub.example.net", "/api/telemetry"),
+                OFF,
+                blocked_as("hub", Matched::Path),
+            ),
+            (http("hub.example.net", "/models/x"), OFF, Decision::Upgrade),
+            (connect("hub.example.net", 443), OFF, Decision::Tunnel),
+            (connect("HUB.example.net.", 443), OFF, Decision::Tunnel),
+            // An allowed vendor's path-only host is tunnelled, unless DO_NOT_TRACK.
+            (connect("errors.example.org", 443), OFF, Decision::Tunnel),
+            (
+                connect("errors.example.org", 443),
+                Env {
+                    enable_telemetry: false,
+                    do_not_track: true,
+                },
+                blocked_as("sentry", Matched::HiddenPath),
+            ),
             // Telemetry is judged before the port, so a blocked vendor is reported as such.
             (connect("api.segment.io", 22), OFF, blocked("segment")),
             // Address literals are refused before any dialling.
@@ -431,14 +534,15 @@ mod tests {
             "/E/",
             "/I/V0/E",
         ] {
-            assert_eq!(
-                p.decide(&http(host, path), OFF),
-                blocked("posthog"),
-                "{path}"
+            let d = p.decide(&http(host, path), OFF);
+            assert!(
+                matches!(&d, Decision::TelemetryBlocked { vendor, matched: Matched::Path, .. }
+                    if vendor == "posthog"),
+                "{path}: {d:?}"
             );
         }
         for path in [
-            "/decide",
+            "/static/array.js",
             "/api/batch",
             "/bat",
             // An origin that decodes once sees `%2fbatch`, not `/batch`.
@@ -486,5 +590,45 @@ mod tests {
             p.decide(&connect("example.org", 80), OFF),
             Decision::Denied(Reason::ConnectPort(80))
         );
+    }
+
+    /// The decision carries the answer of the rule that matched: the first one whose vendor
+    /// is not re-enabled, so an allowed vendor's entry does not hide another's.
+    #[test]
+    fn decisions_carry_the_matching_rule_answer() {
+        let answer = |status: u16| {
+            let raw = format!(
+                "[[telemetry]]\nvendor = \"v\"\nhost = \"x.example\"\nanswer = {{ status = {status} }}\n"
+            );
+            crate::proxy::telemetry::parse_rules(&raw).unwrap()[0]
+                .answer
+                .clone()
+        };
+        let with = |vendor: &str, status: u16| Rule {
+            answer: answer(status),
+            ..rule(vendor, "x.example", None)
+        };
+        let p = Policy {
+            telemetry: vec![with("sentry", 201), with("other", 202)],
+            telemetry_allow: vec!["sentry".into()],
+            ..Policy::default()
+        };
+        let want = Decision::TelemetryBlocked {
+            vendor: "other".into(),
+            answer: answer(202),
+            matched: Matched::Host,
+        };
+        assert_eq!(p.decide(&http("x.example", "/"), OFF), want);
+        assert_eq!(p.decide(&connect("x.example", 443), OFF), want);
+        let p = Policy {
+            telemetry_allow: Vec::new(),
+            ..p
+        };
+        match p.decide(&http("x.example", "/"), OFF) {
+            Decision::TelemetryBlocked { vendor, answer, .. } => {
+                assert_eq!((vendor.as_str(), answer.status.as_u16()), ("sentry", 201));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
@@ -27,11 +27,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsConnector;
 
-use super::audit::{path_only, AuditLog, Pending, Record};
+use super::audit::{path_only, AuditLog, Outcome, Pending, Record};
 use super::auth::Token;
-use super::policy::{Decision, Env, Kind, Policy, Target};
+use super::metrics;
+use super::policy::{Decision, Env, Kind, Matched, Policy, Reason, Target};
 use super::pool::{Origin, Pool};
-use super::telemetry::normalize_host;
+use super::telemetry::{normalize_host, Answer};
 use super::tunnel::{self, Counters, Ending, Side, Timeouts};
 use super::upstream::{self, UpstreamError};
 use super::watch::{Phase, PhaseCell, Watched};
@@ -97,9 +98,10 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Fu
                         tokio::spawn(conn);
                     }
                     Err(_) => {
-                        let record = Record::refused(peer, "denied", 503, "too many connections");
+                        let why = "too many connections";
+                        let record = Record::refused(peer, Outcome::Denied, 503, why);
                         shared.audit.write(&record);
-                        tokio::spawn(refuse_busy(stream));
+                        tokio::spawn(refuse_busy(stream, max));
                     }
                 },
                 // Out of descriptors or a connection reset before accept: back off a moment
@@ -130,12 +132,14 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Fu
 }
 
 /// Beyond the connection cap: a canned `503`, then close without serving the request.
-async fn refuse_busy(mut stream: TcpStream) {
-    const BODY: &str = "hush proxy: too many connections\n";
+async fn refuse_busy(mut stream: TcpStream, max: usize) {
+    let reason =
+        format!("too many connections: all {max} are in use; raise the cap with --max-connections");
     let head = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n\
-         content-length: {}\r\nconnection: close\r\n\r\n{BODY}",
-        BODY.len()
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n\
+         {ERROR_HEADER}: {reason}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n\
+         hush proxy: {reason}\n",
+        reason.len() + "hush proxy: \n".len()
     );
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         stream.write_all(head.as_bytes()).await?;
@@ -158,6 +162,7 @@ async fn connection(
     _permit: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
+    let _open = shared.audit.metrics().open_connection();
     let tunnel_slot = TunnelSlot::default();
     // Boxed so that hyper's connection state (several KiB) is freed once HTTP is done, and a
     // long-lived tunnel keeps only its own small state in this task.
@@ -237,17 +242,21 @@ fn rejection(
     e: &hyper::Error,
     phase: Phase,
     header_timeout: Duration,
-) -> Option<(&'static str, u16, String)> {
-    let error = |status, reason: &str| Some(("error", status, reason.to_string()));
+) -> Option<(Outcome, u16, String)> {
+    let error = |status, reason: &str| Some((Outcome::Error, status, reason.to_string()));
     if e.is_timeout() {
         match phase {
             Phase::Reading => error(408, "request head not received in time"),
             Phase::Answered => Some((
-                "closed",
+                Outcome::Closed,
                 0,
                 format!("idle keep-alive connection closed after {header_timeout:?}"),
             )),
-            Phase::Fresh => Some(("closed", 0, format!("no request within {header_timeout:?}"))),
+            Phase::Fresh => Some((
+                Outcome::Closed,
+                0,
+                format!("no request within {header_timeout:?}"),
+            )),
         }
     } else if e.is_parse_too_large() {
         // hyper reports an over-long request target as "too large" as well.
@@ -309,7 +318,7 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn pending(&self, decision: &'static str, status: u16) -> Pending {
+    fn pending(&self, decision: Outcome, status: u16) -> Pending {
         let mut record = self.record.clone();
         record.decision = decision;
         record.status = status;
@@ -319,7 +328,7 @@ impl Ctx {
     /// Logs a decision answered locally and builds the answer.
     fn answer(
         &self,
-        decision: &'static str,
+        decision: Outcome,
         status: StatusCode,
         reason: Option<String>,
     ) -> Response<ProxyBody> {
@@ -346,6 +355,9 @@ async fn handle(
         if req.method() == Method::GET && req.uri().path() == "/healthz" {
             return Ok(text(StatusCode::OK, "ok\n"));
         }
+        if req.method() == Method::GET && req.uri().path() == "/metrics" {
+            return Ok(serve_metrics(&shared, peer, &req));
+        }
         return Ok(malformed(&shared, peer, &req, "not a proxy request"));
     }
     let (host, port, path) = match target_of(req.uri(), is_connect) {
@@ -369,9 +381,9 @@ async fn handle(
             .is_some_and(|v| token.accepts(v.as_bytes()));
         if !ok {
             let mut resp = ctx.answer(
-                "denied",
+                Outcome::Denied,
                 StatusCode::PROXY_AUTHENTICATION_REQUIRED,
-                Some("missing or wrong Proxy-Authorization".into()),
+                Some(AUTH_REQUIRED.into()),
             );
             resp.headers_mut().insert(
                 header::PROXY_AUTHENTICATE,
@@ -391,23 +403,33 @@ async fn handle(
         path: path.as_deref(),
     };
     let decided = match shared.policy.decide(&target, shared.env) {
-        Decision::TelemetryBlocked { vendor } => {
-            let status = if is_connect {
-                StatusCode::FORBIDDEN
+        Decision::TelemetryBlocked {
+            vendor,
+            answer,
+            matched,
+        } => {
+            let why = telemetry_refusal(&host, &vendor, matched, shared.env);
+            let resp = if is_connect {
+                local(StatusCode::FORBIDDEN, Some(&why))
             } else {
-                StatusCode::NO_CONTENT
+                // SDKs read the answer, not the header: it can say why without breaking them.
+                let resp = telemetry_response(req.into_body(), &answer, &shared.limits).await;
+                with_error(resp, &why)
             };
             let mut record = ctx.record.clone();
-            record.decision = "telemetry-blocked";
-            record.status = status.as_u16();
+            record.decision = Outcome::TelemetryBlocked;
+            record.status = resp.status().as_u16();
             record.duration_ms = start.elapsed().as_millis() as u64;
             record.vendor = Some(vendor);
+            record.reason = is_connect.then_some(why);
             shared.audit.write(&record);
-            local(status, None)
+            resp
         }
-        Decision::Denied(reason) => {
-            ctx.answer("denied", StatusCode::FORBIDDEN, Some(reason.to_string()))
-        }
+        Decision::Denied(reason) => ctx.answer(
+            Outcome::Denied,
+            StatusCode::FORBIDDEN,
+            Some(refusal(&reason)),
+        ),
         Decision::Tunnel => {
             let on_upgrade = hyper::upgrade::on(&mut req);
             open_tunnel(&ctx, on_upgrade).await
@@ -439,10 +461,14 @@ fn malformed(
     req: &Request<Incoming>,
     reason: &'static str,
 ) -> Response<ProxyBody> {
-    let mut record = Record::refused(peer, "error", 400, reason);
+    let mut record = Record::refused(peer, Outcome::Error, 400, reason);
     record.method = req.method().as_str().to_string();
     shared.audit.write(&record);
-    local(StatusCode::BAD_REQUEST, Some(reason))
+    let why = format!(
+        "{reason}: send an absolute http:// URL, or CONNECT host:port for https \
+         (GET /healthz and /metrics are the proxy's own)"
+    );
+    local(StatusCode::BAD_REQUEST, Some(&why))
 }
 
 /// Host (lower-case, without IPv6 brackets), port and query-less path of a proxy request.
@@ -503,7 +529,7 @@ async fn open_tunnel(ctx: &Ctx, on_upgrade: hyper::upgrade::OnUpgrade) -> Respon
     let job = TunnelJob {
         on_upgrade,
         upstream,
-        pending: ctx.pending("tunnel", 200),
+        pending: ctx.pending(Outcome::Tunnel, 200),
     };
     if let Ok(mut slot) = ctx.tunnel.lock() {
         *slot = Some(job);
@@ -562,7 +588,7 @@ async fn forward(ctx: &Ctx, req: Request<Incoming>, tls: bool) -> Response<Proxy
     let up = Arc::new(AtomicU64::new(0));
     let (req, replay) = match upstream_request(req, &origin, up.clone()) {
         Ok(r) => r,
-        Err(reason) => return ctx.answer("error", StatusCode::BAD_REQUEST, Some(reason)),
+        Err(reason) => return ctx.answer(Outcome::Error, StatusCode::BAD_REQUEST, Some(reason)),
     };
     let attempt = match shared.pool.checkout(&origin) {
         Some(sender) => match (send(sender, req, limit).await, replay) {
@@ -590,11 +616,15 @@ async fn forward(ctx: &Ctx, req: Request<Incoming>, tls: bool) -> Response<Proxy
         Ok(sent) => sent,
         Err(failure) => {
             let (status, reason) = failure.answer();
-            return ctx.answer("error", status, Some(reason));
+            return ctx.answer(Outcome::Error, status, Some(reason));
         }
     };
     let mut pending = ctx.pending(
-        if tls { "upgrade" } else { "forward" },
+        if tls {
+            Outcome::Upgrade
+        } else {
+            Outcome::Forward
+        },
         resp.status().as_u16(),
     );
     pending.up = up;
@@ -672,7 +702,10 @@ impl SendFailure {
                 "upstream closed the connection before the request".into(),
             ),
             SendFailure::Broken(reason) => (StatusCode::BAD_GATEWAY, reason),
-            SendFailure::TimedOut(reason) => (StatusCode::GATEWAY_TIMEOUT, reason),
+            SendFailure::TimedOut(reason) => (
+                StatusCode::GATEWAY_TIMEOUT,
+                format!("{reason}; allow longer with --response-timeout"),
+            ),
         }
     }
 }
@@ -819,16 +852,101 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// Logs and answers a failure to reach or trust the upstream.
 fn upstream_failure(ctx: &Ctx, e: &UpstreamError) -> Response<ProxyBody> {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let decision = match e {
-        UpstreamError::Denied(_) => "denied",
-        _ => "error",
+    let (decision, reason) = match e {
+        UpstreamError::Denied(reason) => (Outcome::Denied, refusal(reason)),
+        UpstreamError::ConnectTimeout { .. } | UpstreamError::TlsTimeout { .. } => (
+            Outcome::Error,
+            format!("{e}; allow longer with --connect-timeout"),
+        ),
+        // `http://host/` went to port 443 and nothing listens there: the origin may serve
+        // plain HTTP only, which hush sends only where the config says so.
+        UpstreamError::Connect { addr, .. }
+            if addr.port() == 443 && ctx.record.port == 80 && ctx.record.method != "CONNECT" =>
+        {
+            (
+                Outcome::Error,
+                format!(
+                    "{e}; hush sends http:// requests over TLS to port 443: if {} serves only \
+                     plain HTTP, list it in plain_http_allow in [proxy]",
+                    ctx.record.host
+                ),
+            )
+        }
+        _ => (Outcome::Error, e.to_string()),
     };
-    ctx.answer(decision, status, Some(e.to_string()))
+    ctx.answer(decision, status, Some(reason))
 }
 
+/// What a `407` says: how to send the credential, never what it is.
+const AUTH_REQUIRED: &str = "missing or wrong Proxy-Authorization: send the HUSH_PROXY_TOKEN \
+                             value as `Proxy-Authorization: Bearer <token>` (or Basic, as the \
+                             password)";
+
+/// A policy refusal, with the setting that would allow the request.
+fn refusal(reason: &Reason) -> String {
+    match reason {
+        Reason::ConnectPort(port) => {
+            format!("{reason}; to allow it, add {port} to connect_ports in [proxy]")
+        }
+        Reason::PrivateAddress(ip, range) => {
+            let allow = match (range.via, ip) {
+                (Some(v4), _) => format!("{v4}/32"),
+                (None, std::net::IpAddr::V4(v4)) => format!("{v4}/32"),
+                (None, std::net::IpAddr::V6(v6)) => format!("{v6}/128"),
+            };
+            format!("{reason}; to allow it, add \"{allow}\" to allow_private in [proxy]")
+        }
+    }
+}
+
+/// `GET /metrics`: for loopback clients only (and, under `--allow-remote`, only with the token,
+/// as `Proxy-Authorization` or `Authorization`, which scrapers send).
+fn serve_metrics(
+    shared: &Shared,
+    peer: SocketAddr,
+    req: &Request<Incoming>,
+) -> Response<ProxyBody> {
+    if !peer.ip().to_canonical().is_loopback() {
+        return local(
+            StatusCode::FORBIDDEN,
+            Some("/metrics answers loopback clients only: scrape it from this host"),
+        );
+    }
+    if let Some(token) = &shared.token {
+        let ok = [header::PROXY_AUTHORIZATION, header::AUTHORIZATION]
+            .iter()
+            .filter_map(|name| req.headers().get(name))
+            .any(|v| token.accepts(v.as_bytes()));
+        if !ok {
+            return local(
+                StatusCode::UNAUTHORIZED,
+                Some(
+                    "/metrics needs the HUSH_PROXY_TOKEN value as `Authorization: Bearer \
+                     <token>` under --allow-remote",
+                ),
+            );
+        }
+    }
+    let mut resp = text(StatusCode::OK, &shared.audit.metrics().render());
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(metrics::CONTENT_TYPE),
+    );
+    resp
+}
+
+/// Puts `reason` in the `x-hush-error` header; `reason` must be one clean line already.
 fn with_error(mut resp: Response<ProxyBody>, reason: &str) -> Response<ProxyBody> {
-    // Header values must be visible ASCII; anything else in a reason becomes '?'.
-    let clean: String = reason
+    if let Ok(v) = HeaderValue::from_str(reason) {
+        resp.headers_mut().insert(ERROR_HEADER, v);
+    }
+    resp
+}
+
+/// `reason` as one line of visible ASCII, fit for a header and a one-line body: anything else
+/// (line breaks, control or non-ASCII characters) becomes '?'.
+fn one_line(reason: &str) -> String {
+    reason
         .chars()
         .map(|c| {
             if c.is_ascii_graphic() || c == ' ' {
@@ -837,22 +955,101 @@ fn with_error(mut resp: Response<ProxyBody>, reason: &str) -> Response<ProxyBody
                 '?'
             }
         })
-        .collect();
-    if let Ok(v) = HeaderValue::from_str(&clean) {
-        resp.headers_mut().insert(ERROR_HEADER, v);
+        .collect()
+}
+
+/// Most of a telemetry request body the proxy reads (and drops) before answering; a larger one
+/// is answered without reading the rest, and its connection closed.
+pub const TELEMETRY_BODY_LIMIT: u64 = 64 << 20;
+
+/// The local answer to a telemetry request the proxy can see (plain HTTP, or a request inside
+/// an intercepted tunnel): its body is read and dropped first, then the entry's answer is sent.
+/// An unread body would make hyper close the connection after the answer, and a client that
+/// reuses it for its next request (SDKs keep connections alive) meets a dead connection: a
+/// failure, or a retry of data it believes was sent. Reading is bounded by
+/// [`TELEMETRY_BODY_LIMIT`] and, between frames, by the idle timeout.
+pub(super) async fn telemetry_response<B>(
+    mut body: B,
+    answer: &Answer,
+    limits: &Limits,
+) -> Response<ProxyBody>
+where
+    B: Body + Unpin,
+{
+    let mut read: u64 = 0;
+    let whole = loop {
+        match tokio::time::timeout(limits.idle_timeout, body.frame()).await {
+            Ok(None) => break true,
+            Ok(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    read += data.remaining() as u64;
+                    if read > TELEMETRY_BODY_LIMIT {
+                        break false;
+                    }
+                }
+            }
+            // The client stopped sending, or the connection failed: answer anyway.
+            Ok(Some(Err(_))) | Err(_) => break false,
+        }
+    };
+    let mut resp = telemetry_answer(answer);
+    if !whole {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     resp
 }
 
-/// A response the proxy makes itself; errors carry their reason in the body too.
+/// The entry's status, content type and body.
+fn telemetry_answer(answer: &Answer) -> Response<ProxyBody> {
+    let body = match answer.body.is_empty() {
+        true => empty(),
+        false => Full::new(answer.body.clone())
+            .map_err(|never| match never {})
+            .boxed(),
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = answer.status;
+    if let Some(ct) = &answer.content_type {
+        resp.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
+    }
+    resp
+}
+
+/// Why a `CONNECT` to a telemetry host is refused, and what would let it through.
+fn telemetry_refusal(host: &str, vendor: &str, matched: Matched, env: Env) -> String {
+    let dnt = if env.do_not_track {
+        ", with DO_NOT_TRACK unset"
+    } else {
+        ""
+    };
+    let allow = format!(
+        "to allow it, set ENABLE_TELEMETRY=1 or telemetry_allow = [\"{vendor}\"] in [proxy]{dnt}"
+    );
+    match matched {
+        Matched::HiddenPath => format!(
+            "{host} carries {vendor} telemetry on paths a tunnel would hide, blocked: \
+             interception (hush ca init) lets hush see them; {allow}"
+        ),
+        Matched::Host | Matched::Path => format!("{host} is {vendor} telemetry, blocked: {allow}"),
+    }
+}
+
+/// A response the proxy makes itself. A refusal carries its reason in `x-hush-error` and as a
+/// one-line `text/plain` body; a `204` has no body (telemetry SDKs expect none), so there the
+/// header alone says why.
 fn local(status: StatusCode, reason: Option<&str>) -> Response<ProxyBody> {
+    let reason = reason.map(one_line);
     match reason {
         _ if status == StatusCode::NO_CONTENT => {
             let mut resp = Response::new(empty());
             *resp.status_mut() = status;
-            resp
+            match reason {
+                Some(reason) => with_error(resp, &reason),
+                None => resp,
+            }
         }
-        Some(reason) => with_error(text(status, &format!("hush proxy: {reason}\n")), reason),
+        Some(reason) => with_error(text(status, &format!("hush proxy: {reason}\n")), &reason),
         None => text(status, ""),
     }
 }

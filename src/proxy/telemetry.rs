@@ -1,10 +1,15 @@
-//! Telemetry endpoints as data: host globs with optional path prefixes, per vendor.
-//! Loads `[[telemetry]]` entries (the built-in `patterns/telemetry.toml` and the config's list)
-//! and answers "is this request telemetry, and whose?".
+//! Telemetry endpoints as data: host globs with optional path prefixes, per vendor, each with
+//! the answer its SDKs take for success. Loads `[[telemetry]]` entries (the built-in
+//! `patterns/telemetry.toml` and the config's list) and answers "is this request telemetry,
+//! and whose?".
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
+use bytes::Bytes;
+use hyper::header::HeaderValue;
+use hyper::StatusCode;
 use serde::Deserialize;
 
 /// A host pattern: an exact host name, or `*.domain` for any subdomain of `domain` at any depth
@@ -65,6 +70,15 @@ impl HostGlob {
         match self {
             HostGlob::Exact(h) => host == h,
             HostGlob::Subdomains(suffix) => host.len() > suffix.len() && host.ends_with(suffix),
+        }
+    }
+
+    /// Whether every host that `other` matches, this glob matches too.
+    pub fn covers(&self, other: &HostGlob) -> bool {
+        match (self, other) {
+            (_, HostGlob::Exact(host)) => self.matches(host),
+            (HostGlob::Subdomains(mine), HostGlob::Subdomains(theirs)) => theirs.ends_with(mine),
+            (HostGlob::Exact(_), HostGlob::Subdomains(_)) => false,
         }
     }
 }
@@ -156,6 +170,87 @@ fn decode_for_matching(path: &str) -> String {
     out
 }
 
+/// What a blocked telemetry request is answered with: the response its SDK treats as success,
+/// so that the application neither retries nor reports an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// A success status (2xx).
+    pub status: StatusCode,
+    /// Present whenever `body` is not empty.
+    pub content_type: Option<HeaderValue>,
+    pub body: Bytes,
+}
+
+impl Default for Answer {
+    /// `204 No Content`: what an entry without `answer` gets.
+    fn default() -> Self {
+        Answer {
+            status: StatusCode::NO_CONTENT,
+            content_type: None,
+            body: Bytes::new(),
+        }
+    }
+}
+
+/// Largest answer body: answers are small acknowledgements, and the list is embedded in the
+/// binary.
+pub const MAX_ANSWER_BODY: usize = 4096;
+
+/// An `answer = { status, content_type, body }` table as written in TOML.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnswer {
+    pub status: u16,
+    #[serde(default)]
+    pub content_type: Option<String>,
+    #[serde(default)]
+    pub body: String,
+}
+
+impl RawAnswer {
+    /// Checks the answer; the error is the detail, without naming the entry.
+    fn compile(self) -> Result<Answer, String> {
+        let status = StatusCode::from_u16(self.status)
+            .ok()
+            .filter(StatusCode::is_success)
+            .ok_or_else(|| format!("status {} is not a success status (200..=299)", self.status))?;
+        let content_type = match self.content_type {
+            Some(ct) => {
+                // A media type (`type/subtype`, parameters allowed) that is a valid header value.
+                let value = HeaderValue::from_str(&ct)
+                    .ok()
+                    .filter(|_| ct.trim() == ct && ct.contains('/'))
+                    .ok_or_else(|| {
+                        format!(
+                            "content_type {ct:?} is not a media type such as \"application/json\""
+                        )
+                    })?;
+                Some(value)
+            }
+            None => None,
+        };
+        if !self.body.is_empty() {
+            if matches!(status, StatusCode::NO_CONTENT | StatusCode::RESET_CONTENT) {
+                return Err(format!("status {} cannot carry a body", status.as_u16()));
+            }
+            if self.body.len() > MAX_ANSWER_BODY {
+                return Err(format!(
+                    "body is {} bytes, more than {MAX_ANSWER_BODY}",
+                    self.body.len()
+                ));
+            }
+            if content_type.is_none() {
+                return Err("a body needs a content_type".into());
+            }
+        }
+        Ok(Answer {
+            status,
+            content_type,
+            body: Bytes::from(self.body),
+        })
+    }
+}
+
 /// One telemetry endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
@@ -168,6 +263,11 @@ pub struct Rule {
     /// Compare the prefix letter for letter; by default ASCII case is ignored (`/BATCH` is
     /// `/batch`), since servers that route without case exist and a miss leaks the data.
     pub path_case_sensitive: bool,
+    /// The host also serves traffic applications need, so a `CONNECT` to it is tunnelled when
+    /// the proxy cannot see paths; without it, a host with only path rules is refused.
+    pub shared: bool,
+    /// Shared with every decision that names this rule.
+    pub answer: Arc<Answer>,
 }
 
 impl Rule {
@@ -203,6 +303,10 @@ pub struct RawRule {
     pub description: Option<String>,
     #[serde(default)]
     pub path_case_sensitive: bool,
+    #[serde(default)]
+    pub shared: bool,
+    #[serde(default)]
+    pub answer: Option<RawAnswer>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -213,6 +317,14 @@ pub enum RuleError {
     PathPrefix { host: String, prefix: String },
     #[error("telemetry rule for {0:?}: missing vendor")]
     NoVendor(String),
+    #[error("telemetry rule for {host:?}: shared = true needs a path_prefix (without one the whole host is blocked)")]
+    SharedWholeHost { host: String },
+    #[error("telemetry rule for {host:?}{}: answer: {detail}", .prefix.as_deref().map(|p| format!(" {p:?}")).unwrap_or_default())]
+    Answer {
+        host: String,
+        prefix: Option<String>,
+        detail: String,
+    },
     #[error("{0}")]
     Toml(#[from] toml::de::Error),
 }
@@ -229,6 +341,17 @@ impl RawRule {
                 });
             }
         }
+        if self.shared && self.path_prefix.is_none() {
+            return Err(RuleError::SharedWholeHost { host: self.host });
+        }
+        let answer = match self.answer {
+            Some(raw) => raw.compile().map_err(|detail| RuleError::Answer {
+                host: self.host.clone(),
+                prefix: self.path_prefix.clone(),
+                detail,
+            })?,
+            None => Answer::default(),
+        };
         let vendor = match (self.vendor, default_vendor) {
             (Some(v), _) => v,
             (None, Some(d)) => d.to_string(),
@@ -240,6 +363,8 @@ impl RawRule {
             host,
             path_prefix: self.path_prefix.as_deref().map(normalize_path),
             path_case_sensitive: self.path_case_sensitive,
+            shared: self.shared,
+            answer: Arc::new(answer),
         })
     }
 }
@@ -301,6 +426,8 @@ mod tests {
             vendor: Some("ex".into()),
             description: None,
             path_case_sensitive: false,
+            shared: false,
+            answer: None,
         }
         .compile(None)
         .unwrap();
@@ -399,6 +526,108 @@ mod tests {
         ];
         for text in cases {
             assert!(parse_rules(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn answers_default_to_204_and_carry_what_is_written() {
+        let rules = parse_rules(
+            r#"
+            [[telemetry]]
+            vendor = "plain"
+            host = "a.example"
+
+            [[telemetry]]
+            vendor = "json"
+            host = "b.example"
+            answer = { status = 200, content_type = "application/json; charset=utf-8", body = '{"status": 1}' }
+
+            [[telemetry]]
+            vendor = "accepted"
+            host = "c.example"
+            path_prefix = "/x"
+            shared = true
+            answer = { status = 202 }
+            "#,
+        )
+        .unwrap();
+        assert_eq!(*rules[0].answer, Answer::default());
+        assert_eq!(rules[0].answer.status, StatusCode::NO_CONTENT);
+        assert!(!rules[0].shared);
+        let json = &rules[1].answer;
+        assert_eq!(json.status, StatusCode::OK);
+        assert_eq!(
+            json.content_type.as_ref().unwrap(),
+            "application/json; charset=utf-8"
+        );
+        assert_eq!(&json.body[..], br#"{"status": 1}"#);
+        assert_eq!(rules[2].answer.status, StatusCode::ACCEPTED);
+        assert!(rules[2].answer.body.is_empty() && rules[2].shared);
+    }
+
+    /// A bad answer or a meaningless `shared` is one line that names the entry and the problem.
+    #[test]
+    fn bad_answers_name_the_entry() {
+        let long = "x".repeat(MAX_ANSWER_BODY + 1);
+        let cases = [
+            ("answer = { status = 404 }", "status 404"),
+            ("answer = { status = 302 }", "status 302"),
+            ("answer = { status = 1000 }", "status 1000"),
+            (
+                "answer = { status = 204, content_type = \"text/plain\", body = \"ok\" }",
+                "204",
+            ),
+            ("answer = { status = 200, body = \"ok\" }", "content_type"),
+            (
+                "answer = { status = 200, content_type = \"json\" }",
+                "\"json\"",
+            ),
+            (
+                "answer = { status = 200, content_type = \"text/plain\\n\" }",
+                "content_type",
+            ),
+            (
+                "answer = { status = 200, content_type = \" text/plain\" }",
+                "content_type",
+            ),
+            (
+                &format!(
+                    "answer = {{ status = 200, content_type = \"text/plain\", body = \"{long}\" }}"
+                ),
+                "more than 4096",
+            ),
+        ];
+        for (answer, needle) in cases {
+            let text = format!(
+                "[[telemetry]]\nvendor = \"v\"\nhost = \"t.example\"\npath_prefix = \"/p\"\n{answer}\n"
+            );
+            let e = parse_rules(&text).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e:?} lacks {needle:?}");
+            assert!(e.contains("\"t.example\" \"/p\""), "{e:?} names the entry");
+            assert!(!e.contains('\n'), "{e:?}");
+        }
+        // Unknown keys in an answer are typos, not silence.
+        let text = "[[telemetry]]\nvendor = \"v\"\nhost = \"t.example\"\nanswer = { status = 200, type = \"x\" }\n";
+        assert!(parse_rules(text).is_err());
+        let text = "[[telemetry]]\nvendor = \"v\"\nhost = \"t.example\"\nshared = true\n";
+        let e = parse_rules(text).unwrap_err().to_string();
+        assert!(e.contains("shared") && e.contains("t.example"), "{e}");
+    }
+
+    #[test]
+    fn globs_cover_the_hosts_of_narrower_globs() {
+        let glob = |s: &str| s.parse::<HostGlob>().unwrap();
+        for (wide, narrow, want) in [
+            ("*.example.com", "a.example.com", true),
+            ("*.example.com", "*.a.example.com", true),
+            ("*.example.com", "*.example.com", true),
+            ("*.example.com", "example.com", false),
+            ("*.a.example.com", "*.example.com", false),
+            ("a.example.com", "a.example.com", true),
+            ("a.example.com", "*.a.example.com", false),
+            ("*.example.com", "*.notexample.com", false),
+        ] {
+            assert_eq!(glob(wide).covers(&glob(narrow)), want, "{wide} {narrow}");
         }
     }
 }

@@ -7,8 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, RootCertStore};
+use rustls::{CertificateError, ClientConfig, InvalidMessage, RootCertStore};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 use tokio_rustls::client::TlsStream;
@@ -115,9 +116,9 @@ pub fn tls_config(extra: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
 fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let text =
         std::fs::read(path).map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
-    let certs = rustls_pemfile::certs(&mut text.as_slice())
+    let certs = CertificateDer::pem_slice_iter(&text)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("CA file {}: {e}", path.display()))?;
+        .map_err(|e| format!("CA file {}: {}", path.display(), pem_problem(e)))?;
     if certs.is_empty() {
         return Err(format!(
             "CA file {}: no PEM certificates found",
@@ -125,6 +126,78 @@ fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
         ));
     }
     Ok(certs)
+}
+
+/// What is wrong with a PEM file, worded as it was when `rustls-pemfile` read these files.
+fn pem_problem(e: pem::Error) -> String {
+    match e {
+        pem::Error::MissingSectionEnd { end_marker } => format!(
+            "section end {:?} missing",
+            String::from_utf8_lossy(&end_marker)
+        ),
+        pem::Error::IllegalSectionStart { line } => format!(
+            "illegal section start: {:?}",
+            String::from_utf8_lossy(&line)
+        ),
+        pem::Error::Base64Decode(problem) => problem,
+        other => other.to_string(),
+    }
+}
+
+/// Where extra trust roots come from, for messages that tell the user to add one.
+const TRUST_HINT: &str =
+    "pass the upstream's CA with --ca-file, ca_file in [proxy], or SSL_CERT_FILE";
+
+/// Why a handshake with `host` failed, and what would fix it: rustls's own words, then what they
+/// mean for a proxy user. Verification is never skipped, so every fix is on the server's side
+/// or in the trust roots.
+fn tls_failure(host: &str, e: &io::Error) -> String {
+    let Some(tls) = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    else {
+        return e.to_string();
+    };
+    let fix = match tls {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            CertificateError::UnknownIssuer => {
+                format!("the certificate is not signed by a trusted CA: {TRUST_HINT}")
+            }
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                "the certificate has expired: renew it on the server".to_string()
+            }
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                "the certificate is not valid yet: check the server's certificate and both \
+                 clocks"
+                    .to_string()
+            }
+            CertificateError::NotValidForName => {
+                format!("the certificate does not name {host}: give the server one that does")
+            }
+            CertificateError::NotValidForNameContext { presented, .. } => format!(
+                "the certificate names {} but not {host}: request a name it covers, or give \
+                 the server a certificate for {host}",
+                presented.join(", ")
+            ),
+            CertificateError::Other(other) if other.0.to_string() == "CaUsedAsEndEntity" => {
+                format!(
+                    "the server presents a CA certificate as its own: give it a leaf \
+                     certificate signed by that CA, and trust the CA ({TRUST_HINT})"
+                )
+            }
+            _ => format!(
+                "the certificate was refused; if it is signed by a private CA, {TRUST_HINT}"
+            ),
+        },
+        rustls::Error::InvalidMessage(
+            InvalidMessage::InvalidContentType | InvalidMessage::UnknownProtocolVersion,
+        ) => format!(
+            "{host} does not speak TLS on this port; hush sends http:// requests over TLS: \
+             if it serves only plain HTTP, list it in plain_http_allow in [proxy]"
+        ),
+        _ => return tls.to_string(),
+    };
+    format!("{tls}; {fix}")
 }
 
 /// Runs the TLS handshake with full verification of `host`'s certificate.
@@ -145,7 +218,7 @@ pub async fn tls_handshake(
             host: host.to_string(),
             after: limit,
         }),
-        Ok(Err(e)) => Err(fail(e.to_string())),
+        Ok(Err(e)) => Err(fail(tls_failure(host, &e))),
         Ok(Ok(tls)) => Ok(tls),
     }
 }
