@@ -70,34 +70,18 @@ pub fn spans(data: &[u8]) -> Vec<Decoded> {
         }
         budget > 0
     };
-    for (span, encoding) in base64_runs(data) {
-        let engine = match encoding {
-            Encoding::Base64Url => &URL_SAFE_PAD_INDIFFERENT,
-            _ => &STANDARD_PAD_INDIFFERENT,
+    for (span, encoding) in encoded_runs(data) {
+        let text = match encoding {
+            Encoding::Hex => unhex(&data[span.clone()]),
+            _ => unbase64(&data[span.clone()], encoding),
         };
-        // Decoding the first few characters tells most non-text apart before decoding it all.
-        let head = &data[span.start..span.end.min(span.start + 16)];
-        if !engine.decode(head).is_ok_and(|t| is_text(&t)) {
-            continue;
-        }
-        if !keep(span.clone(), encoding, engine.decode(&data[span]).ok()) {
+        if !keep(span, encoding, text) {
             break;
         }
     }
-    for span in hex_runs(data) {
-        if !keep(span.clone(), Encoding::Hex, unhex(&data[span])) {
+    for span in percent_runs(data) {
+        if !keep(span.clone(), Encoding::Percent, Some(unpercent(&data[span]))) {
             break;
-        }
-    }
-    if memchr::memchr(b'%', data).is_some() {
-        for span in percent_runs(data) {
-            if !keep(
-                span.clone(),
-                Encoding::Percent,
-                Some(unpercent(&data[span])),
-            ) {
-                break;
-            }
         }
     }
     for span in escaped_strings(data) {
@@ -121,61 +105,137 @@ fn is_text(bytes: &[u8]) -> bool {
     !text.is_empty() && printable * 100 >= text.chars().count() * MIN_TEXT_PERCENT
 }
 
-fn is_base64_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_')
-}
+/// Byte classes of the encoded-run finder, as bits of [`CLASS`].
+const DIGIT: u8 = 1;
+const UPPER: u8 = 2;
+const LOWER: u8 = 4;
+/// `+` and `/`: standard base64 only.
+const STANDARD: u8 = 8;
+/// `-` and `_`: base64url only.
+const URL_SAFE: u8 = 16;
+/// Not a hex digit (a letter past `f`, or a base64 symbol).
+const NOT_HEX: u8 = 32;
 
-/// Maximal runs of base64 characters (with their `=` padding) of at least `MIN_BASE64`, which
-/// alphabet each uses; a run mixing both alphabets, or that is one plain word, is no base64.
-fn base64_runs(data: &[u8]) -> impl Iterator<Item = (Range<usize>, Encoding)> + '_ {
-    runs(data, is_base64_byte).filter_map(move |run| {
-        let mut end = run.end;
-        while end < data.len() && end - run.end < 2 && data[end] == b'=' {
-            end += 1;
-        }
-        let text = &data[run.clone()];
-        if text.len() < MIN_BASE64 || text.len() % 4 == 1 {
-            return None;
-        }
-        let standard = text.iter().any(|b| matches!(b, b'+' | b'/'));
-        let url = text.iter().any(|b| matches!(b, b'-' | b'_'));
-        // A word of letters only (an identifier) decodes to noise; base64 of text has digits or
-        // mixed case in nearly every 16 characters.
-        let mixed = text.iter().any(u8::is_ascii_digit)
-            || (text.iter().any(u8::is_ascii_uppercase) && text.iter().any(u8::is_ascii_lowercase));
-        let encoding = match (standard, url) {
-            (true, true) => return None,
-            (false, true) => Encoding::Base64Url,
-            _ => Encoding::Base64,
+/// The class bits of every byte; zero for a byte outside both base64 alphabets.
+static CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = match c {
+            b'0'..=b'9' => DIGIT,
+            b'A'..=b'F' => UPPER,
+            b'G'..=b'Z' => UPPER | NOT_HEX,
+            b'a'..=b'f' => LOWER,
+            b'g'..=b'z' => LOWER | NOT_HEX,
+            b'+' | b'/' => STANDARD | NOT_HEX,
+            b'-' | b'_' => URL_SAFE | NOT_HEX,
+            _ => 0,
         };
-        mixed.then_some((run.start..end, encoding))
+        b += 1;
+    }
+    table
+};
+
+/// The runs of `data` that may be base64, base64url or hex, in one pass over it: maximal runs of
+/// the base64 alphabets (with their `=` padding) of at least `MIN_BASE64` bytes, hex when they
+/// are all hex digits of even length at least `MIN_HEX`. A run mixing the two base64 alphabets,
+/// or of one letter case and no digit (an identifier, a word), is neither.
+fn encoded_runs(data: &[u8]) -> impl Iterator<Item = (Range<usize>, Encoding)> + '_ {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while at < data.len() {
+            if CLASS[usize::from(data[at])] == 0 {
+                at += 1;
+                continue;
+            }
+            let start = at;
+            let mut seen = 0;
+            while let Some(&b) = data.get(at) {
+                let class = CLASS[usize::from(b)];
+                if class == 0 {
+                    break;
+                }
+                seen |= class;
+                at += 1;
+            }
+            let len = at - start;
+            if len < MIN_BASE64 {
+                continue;
+            }
+            let mixed = seen & DIGIT != 0 || seen & (UPPER | LOWER) == UPPER | LOWER;
+            if !mixed || seen & (STANDARD | URL_SAFE) == STANDARD | URL_SAFE {
+                continue;
+            }
+            if seen & NOT_HEX == 0 && seen & (UPPER | LOWER) != UPPER | LOWER {
+                if len >= MIN_HEX && len % 2 == 0 && seen & DIGIT != 0 {
+                    return Some((start..at, Encoding::Hex));
+                }
+                continue;
+            }
+            let mut end = at;
+            while end < data.len() && end - at < 2 && data[end] == b'=' {
+                end += 1;
+            }
+            if len % 4 == 1 {
+                continue;
+            }
+            let encoding = match seen & URL_SAFE {
+                0 => Encoding::Base64,
+                _ => Encoding::Base64Url,
+            };
+            return Some((start..end, encoding));
+        }
+        None
     })
 }
 
-/// Maximal runs of hex digits of even length at least `MIN_HEX`, holding letters and digits.
-fn hex_runs(data: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
-    runs(data, |b| b.is_ascii_hexdigit()).filter(move |run| {
-        let text = &data[run.clone()];
-        text.len() >= MIN_HEX
-            && text.len() % 2 == 0
-            && text.iter().any(u8::is_ascii_digit)
-            && text.iter().any(u8::is_ascii_alphabetic)
-    })
+/// Decodes a base64 run; `None` unless it decodes, and its first bytes look like text (most
+/// runs in source code are not base64, and this tells them apart without allocating).
+fn unbase64(run: &[u8], encoding: Encoding) -> Option<Vec<u8>> {
+    let engine = match encoding {
+        Encoding::Base64Url => &URL_SAFE_PAD_INDIFFERENT,
+        _ => &STANDARD_PAD_INDIFFERENT,
+    };
+    let mut head = [0u8; 12];
+    let written = engine.decode_slice(&run[..16], &mut head).ok()?;
+    let control = head[..written]
+        .iter()
+        .filter(|&&b| (b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t')) || b == 0x7f)
+        .count();
+    if control > 0 {
+        return None;
+    }
+    engine.decode(run).ok()
 }
 
-/// Maximal runs of URL characters holding at least `MIN_PERCENT_ESCAPES` `%XX` escapes.
+/// Maximal runs of URL characters holding at least `MIN_PERCENT_ESCAPES` `%XX` escapes, found
+/// from each `%` (rare in most text) rather than by walking every run.
 fn percent_runs(data: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
     let url_byte = |b: u8| b.is_ascii_graphic() && !matches!(b, b'"' | b'\'' | b'<' | b'>' | b'`');
-    runs(data, url_byte).filter(move |run| {
-        let text = &data[run.clone()];
-        if text.len() < MIN_ESCAPED || memchr::memchr(b'%', text).is_none() {
-            return false;
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while let Some(i) = memchr::memchr(b'%', &data[at..]) {
+            let percent = at + i;
+            let start = data[..percent]
+                .iter()
+                .rposition(|&b| !url_byte(b))
+                .map_or(0, |n| n + 1);
+            let end = data[percent..]
+                .iter()
+                .position(|&b| !url_byte(b))
+                .map_or(data.len(), |n| percent + n);
+            at = end.max(percent + 1);
+            let text = &data[start..end];
+            let escapes = text
+                .windows(3)
+                .filter(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit())
+                .count();
+            if text.len() >= MIN_ESCAPED && escapes >= MIN_PERCENT_ESCAPES {
+                return Some(start..end);
+            }
         }
-        let escapes = text
-            .windows(3)
-            .filter(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit())
-            .count();
-        escapes >= MIN_PERCENT_ESCAPES
+        None
     })
 }
 
@@ -206,23 +266,6 @@ fn escaped_strings(data: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
             }
         }
         None
-    })
-}
-
-/// Maximal runs of bytes for which `is` holds.
-fn runs<'a>(
-    data: &'a [u8],
-    is: impl Fn(u8) -> bool + 'a,
-) -> impl Iterator<Item = Range<usize>> + 'a {
-    let mut at = 0;
-    std::iter::from_fn(move || {
-        let start = at + data[at..].iter().position(|&b| is(b))?;
-        let end = data[start..]
-            .iter()
-            .position(|&b| !is(b))
-            .map_or(data.len(), |n| start + n);
-        at = end;
-        Some(start..end)
     })
 }
 
