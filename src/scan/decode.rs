@@ -80,7 +80,11 @@ pub fn spans(data: &[u8]) -> Vec<Decoded> {
         }
     }
     for span in percent_runs(data) {
-        if !keep(span.clone(), Encoding::Percent, Some(unpercent(&data[span]))) {
+        if !keep(
+            span.clone(),
+            Encoding::Percent,
+            Some(unpercent(&data[span])),
+        ) {
             break;
         }
     }
