@@ -146,24 +146,33 @@ static CLASS: [u8; 256] = {
 /// are all hex digits of even length at least `MIN_HEX`. A run mixing the two base64 alphabets,
 /// or of one letter case and no digit (an identifier, a word), is neither.
 fn encoded_runs(data: &[u8]) -> impl Iterator<Item = (Range<usize>, Encoding)> + '_ {
+    let class = |b: u8| CLASS[usize::from(b)];
+    // Every run still to be found starts at `at` or later, and the byte before `at` (if any) is
+    // outside the alphabets. A run is at least `MIN_BASE64` long, so the search looks at the
+    // last byte a run starting at `at` would need, and back from there: one byte outside the
+    // alphabets moves `at` past it, and most of the text is never looked at byte by byte.
     let mut at = 0;
     std::iter::from_fn(move || {
-        while at < data.len() {
-            if CLASS[usize::from(data[at])] == 0 {
-                at += 1;
+        while at + MIN_BASE64 <= data.len() {
+            let window = &data[at..at + MIN_BASE64];
+            if let Some(k) = window.iter().rposition(|&b| class(b) == 0) {
+                at += k + 1;
                 continue;
             }
             let start = at;
-            let mut seen = 0;
+            let mut seen = window.iter().fold(0, |seen, &b| seen | class(b));
+            at += MIN_BASE64;
             while let Some(&b) = data.get(at) {
-                let class = CLASS[usize::from(b)];
-                if class == 0 {
+                if class(b) == 0 {
                     break;
                 }
-                seen |= class;
+                seen |= class(b);
                 at += 1;
             }
-            let len = at - start;
+            let run_end = at;
+            // The byte at `run_end` is outside the alphabets: the next run starts after it.
+            at += 1;
+            let len = run_end - start;
             if len < MIN_BASE64 {
                 continue;
             }
@@ -173,12 +182,12 @@ fn encoded_runs(data: &[u8]) -> impl Iterator<Item = (Range<usize>, Encoding)> +
             }
             if seen & NOT_HEX == 0 && seen & (UPPER | LOWER) != UPPER | LOWER {
                 if len >= MIN_HEX && len % 2 == 0 && seen & DIGIT != 0 {
-                    return Some((start..at, Encoding::Hex));
+                    return Some((start..run_end, Encoding::Hex));
                 }
                 continue;
             }
-            let mut end = at;
-            while end < data.len() && end - at < 2 && data[end] == b'=' {
+            let mut end = run_end;
+            while end < data.len() && end - run_end < 2 && data[end] == b'=' {
                 end += 1;
             }
             if len % 4 == 1 {
@@ -385,6 +394,55 @@ mod tests {
         assert_eq!(unescape(br"\ud83d\udd11").unwrap(), "\u{1F511}".as_bytes());
         assert!(unescape(br"\q").is_none());
         assert!(unescape(br"\u12").is_none());
+    }
+
+    #[test]
+    fn the_run_finder_skipping_ahead_finds_what_a_byte_by_byte_walk_finds() {
+        // Every maximal run of the alphabets of at least MIN_BASE64 bytes, walked plainly.
+        let naive = |data: &[u8]| -> Vec<Range<usize>> {
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < data.len() {
+                let start = i;
+                while i < data.len() && CLASS[usize::from(data[i])] != 0 {
+                    i += 1;
+                }
+                if i - start >= MIN_BASE64 {
+                    out.push(start..i);
+                }
+                i = i.max(start + 1);
+            }
+            out
+        };
+        let pieces = [
+            "aGVsbG8g", "d29ybGQs", " ", "+/", "-_", "==", "\n", "x", "Q1", ".",
+        ];
+        let mut state: u32 = 7;
+        for _ in 0..300 {
+            let mut text = String::new();
+            for _ in 0..40 {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                text.push_str(pieces[(state >> 16) as usize % pieces.len()]);
+            }
+            let data = text.as_bytes();
+            let found: Vec<usize> = encoded_runs(data).map(|(r, _)| r.start).collect();
+            let all: Vec<usize> = naive(data).into_iter().map(|r| r.start).collect();
+            // The finder reports a subset (it drops runs that cannot be base64 or hex), and
+            // each at a start the plain walk found.
+            assert!(found.iter().all(|s| all.contains(s)), "{text:?}");
+            let mixed_ok = naive(data).into_iter().filter(|r| {
+                let t = &data[r.clone()];
+                let url = t.iter().any(|b| matches!(b, b'-' | b'_'));
+                let std = t.iter().any(|b| matches!(b, b'+' | b'/'));
+                !(url && std)
+                    && t.len() % 4 != 1
+                    && t.iter().any(u8::is_ascii_digit)
+                    && t.iter().any(|b| CLASS[usize::from(*b)] & NOT_HEX != 0)
+            });
+            for r in mixed_ok {
+                assert!(found.contains(&r.start), "{text:?} lacks {r:?}");
+            }
+        }
     }
 
     #[test]
