@@ -1,7 +1,6 @@
 //! hush: one scanning engine behind a commit guard, a history scanner and an egress proxy.
 //! Dependencies flow one way: cmd → {source, report, proxy} → scan → rules.
 
-mod base64;
 pub mod cmd;
 pub mod hook;
 pub mod proxy;

@@ -1,7 +1,7 @@
 //! The rule files are their own test suite: every rule's true positives must be found by that
 //! rule, and every false positive by no rule at all. A rule without examples fails.
 
-use hush::rules::{compile, Allow, RuleSet};
+use hush::rules::{compile, Allow, Confidence, RuleSet};
 use hush::scan::Scanner;
 
 fn defaults() -> RuleSet {
@@ -71,6 +71,14 @@ fn every_true_positive_is_found_by_its_rule() {
             if scanner.scan(example.as_bytes()).is_empty() {
                 missed.push(format!("{}: {example:?}", rule.id));
             }
+            // The same line in the middle of a file: `^` and `$` that mean the start and end
+            // of the whole input would miss it there.
+            for newline in ["\n", "\r\n"] {
+                let embedded = format!("first line{newline}{example}{newline}last line{newline}");
+                if scanner.scan(embedded.as_bytes()).is_empty() {
+                    missed.push(format!("{} (mid-file, {newline:?}): {example:?}", rule.id));
+                }
+            }
         }
     }
     assert!(
@@ -121,4 +129,38 @@ fn file_rules_match_their_example_paths() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn confidence_follows_what_a_rule_can_know() {
+    let set = defaults();
+    for rule in &set.rules {
+        let c = rule.confidence();
+        if rule.id.starts_with("generic-") {
+            assert_eq!(
+                c,
+                Confidence::Low,
+                "{}: a generic rule knows only context",
+                rule.id
+            );
+        }
+        if rule.checksum.is_some() && rule.id != "http-basic-auth-header" {
+            assert_eq!(
+                c,
+                Confidence::High,
+                "{}: a checksum is proof of shape",
+                rule.id
+            );
+        }
+        if rule.id.contains("encrypted") {
+            assert!(
+                c < Confidence::High,
+                "{}: an encrypted key is less",
+                rule.id
+            );
+        }
+    }
+    let count = |level| set.rules.iter().filter(|r| r.confidence() == level).count();
+    // Most rules are sure of their shape: the default level (low) reports as much as before.
+    assert!(count(Confidence::High) > count(Confidence::Low) * 4);
 }

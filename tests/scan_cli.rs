@@ -1174,3 +1174,272 @@ fn the_temporary_report_file_is_private_and_unpredictable_while_written() {
         .collect();
     assert_eq!(names, ["full.txt"], "temporary files left behind");
 }
+
+/// A generic password assignment: found by a `low`-confidence rule only.
+fn generic_password_line() -> String {
+    ["db_password = \"Zq8", "vT3mWx9Lr2Kp\"\n"].concat()
+}
+
+#[test]
+fn findings_carry_their_rules_confidence_and_min_confidence_keeps_the_surer() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!("TOKEN = \"{}\"\n{}", token(), generic_password_line());
+    fs::write(dir.path().join("app.py"), body).unwrap();
+    let levels = |args: &[&str]| -> Vec<(String, String)> {
+        let doc = json(&run(dir.path(), args));
+        let findings = doc["findings"].as_array().expect("findings").clone();
+        findings
+            .iter()
+            .map(|f| {
+                let rule = f["rule_id"].as_str().unwrap().to_string();
+                (rule, f["confidence"].as_str().unwrap().to_string())
+            })
+            .collect()
+    };
+    let all = levels(&["scan", "--format", "json", "."]);
+    assert!(
+        all.contains(&("github-pat".into(), "high".into())),
+        "{all:?}"
+    );
+    assert!(all.iter().any(|(_, c)| c == "low"), "{all:?}");
+    for args in [
+        &[
+            "scan",
+            "--format",
+            "json",
+            "--min-confidence",
+            "medium",
+            ".",
+        ][..],
+        &["scan", "--format", "json", "--min-confidence", "high", "."][..],
+    ] {
+        assert_eq!(levels(args), [("github-pat".into(), "high".into())]);
+    }
+    // The config key does the same, and the flag overrides it.
+    fs::write(dir.path().join(".hush.toml"), "min_confidence = \"high\"\n").unwrap();
+    assert_eq!(levels(&["scan", "--format", "json", "."]).len(), 1);
+    let flagged = levels(&["scan", "--format", "json", "--min-confidence", "low", "."]);
+    assert_eq!(flagged.len(), all.len());
+    // SARIF carries it too.
+    let doc = json(&run(dir.path(), &["scan", "--format", "sarif", "."]));
+    let result = &doc["runs"][0]["results"][0];
+    assert_eq!(result["properties"]["confidence"], "high");
+    let bad = run(dir.path(), &["scan", "--min-confidence", "sure", "."]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+}
+
+#[test]
+fn sarif_columns_count_utf16_units_however_far_into_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    // 300 two-byte letters and one four-byte emoji (two UTF-16 units) before the token: past
+    // the 240 bytes of context a finding keeps, so the column cannot come from the context.
+    let line = format!("{} \u{1F511} = \"{}\"\n", "é".repeat(300), token());
+    fs::write(dir.path().join("wide.txt"), &line).unwrap();
+    let doc = json(&run(dir.path(), &["scan", "--format", "json", "wide.txt"]));
+    let byte_column = line.find("ghp_").unwrap() + 1;
+    assert_eq!(doc["findings"][0]["column"], byte_column);
+    let doc = json(&run(dir.path(), &["scan", "--format", "sarif", "wide.txt"]));
+    let region = &doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"];
+    let units = line[..byte_column - 1].encode_utf16().count() + 1;
+    assert_eq!(units, 300 + 1 + 2 + 4 + 1);
+    assert_eq!(region["startColumn"], units);
+}
+
+#[test]
+fn an_encrypted_private_key_is_reported_with_less_confidence_than_a_plain_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = "MIIFHzBJBgkqhkiG9w0BBQ0wPDAbBgkqhkiG9w0BBQwwDgQIvQ1cZ3pW7T8CAggA\n\
+                MB0GCWCGSAFlAwQBKgQQk2Jp3X8mN4vL6qR1sT9wYgSCBNB7x2Kq9pLm3vN8rT5w\n";
+    let pem = |kind: &str| format!("-----BEGIN {kind}-----\n{body}-----END {kind}-----\n");
+    fs::write(dir.path().join("enc.pem"), pem("ENCRYPTED PRIVATE KEY")).unwrap();
+    fs::write(dir.path().join("plain.pem"), pem("PRIVATE KEY")).unwrap();
+    let doc = json(&run(dir.path(), &["scan", "--format", "json", "."]));
+    let confidence = |path: &str| {
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["path"] == path && f["column"].is_number())
+            .map(|f| f["confidence"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(confidence("enc.pem"), ["medium"], "{doc}");
+    assert_eq!(confidence("plain.pem"), ["high"], "{doc}");
+}
+
+/// Base64 of `bytes` (standard alphabet, padded): test inputs only.
+fn b64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().fold(0u32, |n, &b| n << 8 | u32::from(b)) << (8 * (3 - chunk.len()));
+        for i in 0..4 {
+            let c = if i <= chunk.len() {
+                ABC[(n >> (18 - 6 * i)) as usize & 63]
+            } else {
+                b'='
+            };
+            out.push(char::from(c));
+        }
+    }
+    out
+}
+
+/// Findings of `hush scan --format json` on `dir`, and the raw report (to search for leaks).
+fn scan_json(dir: &Path) -> (Vec<Value>, String) {
+    let out = run(dir, &["scan", "--format", "json", "."]);
+    let raw = String::from_utf8_lossy(&out.stdout).into_owned();
+    (
+        json(&out)["findings"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+        raw,
+    )
+}
+
+#[test]
+fn a_token_in_a_kubernetes_secret_is_found_decoded_where_it_is_encoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let encoded = b64(token().as_bytes());
+    let manifest = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: ci\ndata:\n  GITHUB_TOKEN: {encoded}\n"
+    );
+    fs::write(dir.path().join("secret.yaml"), &manifest).unwrap();
+    let (findings, raw) = scan_json(dir.path());
+    // One finding: the generic `token: value` rule that matched the encoded text stands aside
+    // for the surer rule that matched it decoded.
+    assert_eq!(findings.len(), 1, "{raw}");
+    let f = &findings[0];
+    assert_eq!(f["rule_id"], "github-pat");
+    assert_eq!(f["decoded"], "base64");
+    assert_eq!(f["line"], 6);
+    assert_eq!(f["column"], 17);
+    assert_eq!(f["secret"], "ghp_…");
+    assert!(!raw.contains(&token()) && !raw.contains(&encoded), "{raw}");
+    // Shown to people, the encoded text is masked on its line like any secret.
+    let human = text(&run(dir.path(), &["scan", "--no-color", "."]));
+    assert!(human.contains("(decoded: base64)"), "{human}");
+    assert!(!human.contains(&encoded[..12]), "{human}");
+    // An allow comment on the line allows it, as for a secret written plainly.
+    fs::write(
+        dir.path().join("secret.yaml"),
+        manifest.replace(&encoded, &format!("{encoded} # hush:allow")),
+    )
+    .unwrap();
+    assert!(scan_json(dir.path()).0.is_empty());
+}
+
+#[test]
+fn nested_percent_hex_and_escaped_encodings_are_decoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = token();
+    // .dockerconfigjson: base64 of JSON whose `auth` is base64 again.
+    let inner = format!(
+        "{{\"auths\":{{\"r.example\":{{\"auth\":\"{}\"}}}}}}",
+        b64(t.as_bytes())
+    );
+    fs::write(
+        dir.path().join("pull.yaml"),
+        format!("data:\n  .dockerconfigjson: {}\n", b64(inner.as_bytes())),
+    )
+    .unwrap();
+    let pct = t.replacen('_', "%5F", 1);
+    fs::write(
+        dir.path().join("url.txt"),
+        format!("https://ci.example/hook?token={pct}&note=a%20b\n"),
+    )
+    .unwrap();
+    let hex: String = t.bytes().map(|b| format!("{b:02x}")).collect();
+    fs::write(dir.path().join("hex.txt"), format!("blob = {hex}\n")).unwrap();
+    let escaped = t.replacen('_', "\\u005f", 1);
+    fs::write(
+        dir.path().join("esc.json"),
+        format!("{{\"note\": \"line one\\nline two {escaped}\"}}\n"),
+    )
+    .unwrap();
+    let (findings, raw) = scan_json(dir.path());
+    let chain = |path: &str| {
+        findings
+            .iter()
+            .filter(|f| f["path"] == path && f["rule_id"] == "github-pat")
+            .map(|f| f["decoded"].as_str().unwrap_or("").to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(chain("pull.yaml"), ["base64>base64"], "{raw}");
+    assert_eq!(chain("url.txt"), ["percent"], "{raw}");
+    assert_eq!(chain("hex.txt"), ["hex"], "{raw}");
+    assert_eq!(chain("esc.json"), ["escapes"], "{raw}");
+    assert!(!raw.contains(&t) && !raw.contains(&hex), "{raw}");
+}
+
+#[test]
+fn a_secret_found_as_written_is_not_reported_again_decoded() {
+    let dir = tempfile::tempdir().unwrap();
+    // Plain text that also happens to be valid base64 of nothing: one finding, not two.
+    fs::write(
+        dir.path().join("a.py"),
+        format!("TOKEN = \"{}\"\n", token()),
+    )
+    .unwrap();
+    let (findings, raw) = scan_json(dir.path());
+    assert_eq!(findings.len(), 1, "{raw}");
+    assert!(findings[0].get("decoded").is_none(), "{raw}");
+}
+
+/// Key-shaped base64 (a fixed pseudo-random sequence), `lines` lines of 64 characters.
+fn key_body(lines: usize) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut out = String::from("MIIEpAIBAAKCAQEA");
+    while out.len() < lines * 64 {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        out.push(char::from(ABC[(state >> 58) as usize]));
+    }
+    out.as_bytes()
+        .chunks(64)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn key_material_is_found_in_the_forms_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let pem = format!(
+        "-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\n",
+        key_body(8)
+    );
+    // Base64 of the whole PEM (LS0tLS1CRUdJTi...), as a Kubernetes Secret holds a TLS key.
+    fs::write(
+        dir.path().join("tls.yaml"),
+        format!("data:\n  tls.key: {}\n", b64(pem.as_bytes())),
+    )
+    .unwrap();
+    // In a JSON string, newlines escaped.
+    fs::write(
+        dir.path().join("sa.json"),
+        format!("{{\"private_key\": \"{}\"}}\n", pem.replace('\n', "\\n")),
+    )
+    .unwrap();
+    // Behind a comment's ` * ` on every line.
+    let commented: String = pem.lines().map(|l| format!(" * {l}\n")).collect();
+    fs::write(dir.path().join("key.c"), format!("/*\n{commented} */\n")).unwrap();
+    let (findings, raw) = scan_json(dir.path());
+    let rules = |path: &str| {
+        findings
+            .iter()
+            .filter(|f| f["path"] == path)
+            .map(|f| {
+                let decoded = f["decoded"].as_str().unwrap_or("-");
+                format!("{} {decoded}", f["rule_id"].as_str().unwrap())
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(rules("tls.yaml"), ["private-key-rsa base64"], "{raw}");
+    assert_eq!(rules("sa.json"), ["private-key-rsa -"], "{raw}");
+    assert_eq!(rules("key.c"), ["private-key-rsa -"], "{raw}");
+    assert!(!raw.contains(&key_body(8)[..40]), "{raw}");
+}

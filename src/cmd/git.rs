@@ -539,7 +539,7 @@ impl Sink for Recording {
         if let Ok(mut blocked) = self.blocked.lock() {
             blocked.push(Blocked {
                 path: finding.shown_path(Style::default()),
-                line: finding.line,
+                line: finding.line(),
                 rule_id: finding.rule_id.clone(),
                 fingerprint: allow_entry(&finding.rule_id, &finding.fingerprint, &finding.secret.0),
             });

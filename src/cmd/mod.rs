@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::sync::mpsc::Receiver;
 
 use crate::report::{self, Format, Sink, Style};
-use crate::rules::{Config, RuleSet};
+use crate::rules::{Confidence, Config, RuleSet};
 use crate::scan::{Allowlist, Scanner};
 use crate::source::Event;
 
@@ -42,6 +42,10 @@ pub struct ReportArgs {
     /// Skip (and count) files larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_file_size: u64,
+    /// Run only the rules at least this sure (`min_confidence` in the config; default `low`,
+    /// every rule).
+    #[arg(long, value_enum, value_name = "LEVEL", env = "HUSH_MIN_CONFIDENCE")]
+    pub min_confidence: Option<Confidence>,
 }
 
 /// A failure that ends a command with exit 2.
@@ -101,7 +105,8 @@ pub fn warn(message: &str) {
 /// The scanner and allowlist for a run rooted at `root`, from the built-in rules, the config,
 /// `.hushignore` and any baseline.
 pub fn prepare(root: &Path, args: &ReportArgs) -> Result<(Scanner, Allowlist), CmdError> {
-    let config = Config::discover(args.config.as_deref(), root)?;
+    let mut config = Config::discover(args.config.as_deref(), root)?;
+    config.min_confidence = args.min_confidence.or(config.min_confidence);
     let rules = RuleSet::with_config(&config)?;
     let scanner = Scanner::new(&rules)?;
     let mut allow = Allowlist::new(&rules.allow.paths)?;

@@ -27,10 +27,13 @@ pub fn run(args: &RulesArgs) -> Result<ExitCode, CmdError> {
         let rules: Vec<_> = set
             .rules
             .iter()
-            .map(|r| serde_json::json!({"id": r.id, "description": r.description, "keywords": r.keywords}))
-            .chain(set.files.iter().map(|f| {
-                serde_json::json!({"id": f.id, "description": f.description, "paths": f.paths})
-            }))
+            .map(|r| {
+                serde_json::json!({"id": r.id, "description": r.description,
+                    "keywords": r.keywords, "confidence": r.confidence().as_str()})
+            })
+            .chain(set.files.iter().map(
+                |f| serde_json::json!({"id": f.id, "description": f.description, "paths": f.paths}),
+            ))
             .collect();
         serde_json::to_writer_pretty(&mut out, &rules)
             .map_err(std::io::Error::from)
@@ -41,8 +44,9 @@ pub fn run(args: &RulesArgs) -> Result<ExitCode, CmdError> {
             result = result.and_then(|()| {
                 writeln!(
                     out,
-                    "{:<40} {}  [{}]",
+                    "{:<40} {:<6} {}  [{}]",
                     r.id,
+                    r.confidence().as_str(),
                     r.description,
                     r.keywords.join(", ")
                 )
@@ -52,8 +56,9 @@ pub fn run(args: &RulesArgs) -> Result<ExitCode, CmdError> {
             result = result.and_then(|()| {
                 writeln!(
                     out,
-                    "{:<40} {}  [{}]",
+                    "{:<40} {:<6} {}  [{}]",
                     f.id,
+                    "high",
                     f.description,
                     f.paths.join(", ")
                 )

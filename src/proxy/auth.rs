@@ -2,6 +2,8 @@
 //! as the password (any user name). Compared in constant time over SHA-256 digests, so neither the
 //! content nor the length of the token leaks through timing.
 
+use base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT;
+use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 pub struct Token {
@@ -23,7 +25,7 @@ impl Token {
         if scheme.eq_ignore_ascii_case(b"bearer") {
             self.matches(rest)
         } else if scheme.eq_ignore_ascii_case(b"basic") {
-            let Some(decoded) = crate::base64::decode(rest) else {
+            let Ok(decoded) = STANDARD_PAD_INDIFFERENT.decode(rest) else {
                 return false;
             };
             let password = match decoded.iter().position(|&b| b == b':') {

@@ -44,15 +44,18 @@ impl Sink for Human {
         sort(&mut findings);
         for f in &findings {
             let path = f.shown_path(self.style);
-            let location = match f.column {
-                Some(column) => format!("{path}:{}:{column}", f.line),
-                None => format!("{path}:{}", f.line),
+            let location = match f.column() {
+                Some(column) => format!("{path}:{}:{column}", f.line()),
+                None => format!("{path}:{}", f.line()),
             };
-            let secret = if f.secret.0.is_empty() {
+            let mut secret = if f.secret.0.is_empty() {
                 String::new()
             } else {
                 format!(" {}", self.paint("33", &f.shown_secret(self.style)))
             };
+            if let Some(chain) = f.decoded_chain() {
+                secret.push_str(&format!(" (decoded: {chain})"));
+            }
             writeln!(
                 self.out,
                 "{}: {} {}{}",
@@ -71,7 +74,7 @@ impl Sink for Human {
                 )?;
             }
             if !f.context.is_empty() {
-                writeln!(self.out, "{:>6} | {}", f.line, masked(f, self.style))?;
+                writeln!(self.out, "{:>6} | {}", f.line(), masked(f, self.style))?;
             }
         }
         let files: std::collections::HashSet<&[u8]> = findings

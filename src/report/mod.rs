@@ -10,6 +10,9 @@ use std::ops::Range;
 
 use serde::Serialize;
 
+use crate::rules::Confidence;
+use crate::scan::decode::Encoding;
+
 pub use human::Human;
 
 /// How findings are written.
@@ -44,6 +47,36 @@ impl fmt::Debug for Secret {
 /// line from the start whenever the finding's column is within this reach of it.
 pub const CONTEXT_REACH: usize = 240;
 
+/// Where in its blob a finding lies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// The file itself is the finding (a sensitive file such as `.env`); `empty` when it has no
+    /// line at all.
+    File { empty: bool },
+    /// A secret in the content.
+    Content(Position),
+}
+
+impl Default for Location {
+    fn default() -> Location {
+        Location::File { empty: false }
+    }
+}
+
+/// Where a secret in a blob's content is reported, in the blob as stored (a UTF-16 file's
+/// bytes, say, not its decoded text): every output format computes its positions from this.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Position {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column in bytes of the line.
+    pub column: usize,
+    /// The same column in UTF-16 code units of the line's text, as SARIF counts it.
+    pub column_utf16: usize,
+    /// The secret's bytes in the blob.
+    pub span: Range<usize>,
+}
+
 /// One reported finding.
 #[derive(Debug, Clone, Default)]
 pub struct Finding {
@@ -56,10 +89,12 @@ pub struct Finding {
     /// Where secrets lie in the path (byte ranges of `path_bytes`, or of `path` when that is
     /// none): a file named after a token is shown masked like the token.
     pub path_secrets: Vec<Range<usize>>,
-    /// 1-based; 1 for a sensitive file (0 when it is empty).
-    pub line: usize,
-    /// 1-based byte column; none for a sensitive-file finding.
-    pub column: Option<usize>,
+    pub location: Location,
+    /// How sure the rule that found it is (a sensitive file's is `High`).
+    pub confidence: Confidence,
+    /// The encodings undone to find the secret, outermost first; empty when it was found as
+    /// written. A decoded secret is reported at its encoded span, and shown decoded.
+    pub decoded: Vec<Encoding>,
     pub commit: Option<Commit>,
     pub secret: Secret,
     pub fingerprint: String,
@@ -97,6 +132,34 @@ pub struct Style {
 }
 
 impl Finding {
+    /// 1-based line; 1 for a sensitive file, 0 for an empty one.
+    pub fn line(&self) -> usize {
+        match &self.location {
+            Location::Content(at) => at.line,
+            Location::File { empty } => usize::from(!empty),
+        }
+    }
+
+    /// 1-based byte column of a secret; none for a sensitive-file finding.
+    pub fn column(&self) -> Option<usize> {
+        match &self.location {
+            Location::Content(at) => Some(at.column),
+            Location::File { .. } => None,
+        }
+    }
+
+    /// The decoding chain as reports give it (`"base64"`, `"base64>escapes"`); none for a
+    /// secret found as written.
+    pub fn decoded_chain(&self) -> Option<String> {
+        let names: Vec<&str> = self.decoded.iter().map(|e| e.as_str()).collect();
+        (!names.is_empty()).then(|| names.join(">"))
+    }
+
+    /// Whether the finding is about content (a secret), not the file as a whole.
+    pub fn in_content(&self) -> bool {
+        matches!(self.location, Location::Content(_))
+    }
+
     /// The secret as output shows it: redacted unless the user asked for it in full.
     pub fn shown_secret(&self, style: Style) -> String {
         if style.show_secrets {
@@ -135,8 +198,10 @@ impl Finding {
                 .path_bytes
                 .is_some()
                 .then(|| percent_encode(&self.shown_path_bytes(style))),
-            line: self.line,
-            column: self.column,
+            line: self.line(),
+            column: self.column(),
+            confidence: self.confidence.as_str(),
+            decoded: self.decoded_chain(),
             commit: self.commit.as_ref().map(|c| c.id.as_str()),
             author: self.commit.as_ref().map(|c| c.author.as_str()),
             date: self.commit.as_ref().map(|c| c.date.as_str()),
@@ -156,6 +221,9 @@ struct JsonFinding<'a> {
     line: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     column: Option<usize>,
+    confidence: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decoded: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     commit: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -233,7 +301,8 @@ pub fn sink(format: Format, style: Style, out: Box<dyn Write + Send>) -> Box<dyn
 /// Sorts findings into a stable, readable order: by path, position, rule.
 pub fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
-        (&a.path, a.line, a.column, &a.rule_id).cmp(&(&b.path, b.line, b.column, &b.rule_id))
+        let key = |f: &Finding| (f.line(), f.column());
+        (&a.path, key(a), &a.rule_id).cmp(&(&b.path, key(b), &b.rule_id))
     });
 }
 

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::{Finding, Style, CONTEXT_REACH};
+use super::{Finding, Location, Style};
 
 /// A reported path as a SARIF `uri`: a relative reference for a relative path, a `file` URI for
 /// an absolute one, with every byte outside RFC 3986's unreserved set (and `/`) percent-encoded,
@@ -19,19 +19,6 @@ fn uri(path: &[u8]) -> String {
     }
 }
 
-/// The 1-based byte `column` of a finding in UTF-16 code units, as dashboards count them. The
-/// finding's context holds its line from the start when the column is within `CONTEXT_REACH`
-/// of it (all but minified lines); beyond that the byte column is kept.
-fn utf16_column(f: &Finding, column: usize) -> usize {
-    let before = (column - 1 <= CONTEXT_REACH)
-        .then(|| f.context.get(..column - 1))
-        .flatten();
-    match before {
-        Some(before) => String::from_utf8_lossy(before).encode_utf16().count() + 1,
-        None => column,
-    }
-}
-
 pub(super) fn document(findings: &[Finding], style: Style) -> Value {
     let mut rules: Vec<(&str, &str)> = findings
         .iter()
@@ -42,9 +29,9 @@ pub(super) fn document(findings: &[Finding], style: Style) -> Value {
     let results: Vec<Value> = findings
         .iter()
         .map(|f| {
-            let mut region = json!({ "startLine": f.line.max(1) });
-            if let Some(column) = f.column {
-                region["startColumn"] = utf16_column(f, column).into();
+            let mut region = json!({ "startLine": f.line().max(1) });
+            if let Location::Content(at) = &f.location {
+                region["startColumn"] = at.column_utf16.into();
             }
             let message = if f.secret.0.is_empty() {
                 f.description.clone()
@@ -63,10 +50,15 @@ pub(super) fn document(findings: &[Finding], style: Style) -> Value {
                 }],
                 "partialFingerprints": { "hush/v2": f.fingerprint },
             });
+            result["properties"] = json!({ "confidence": f.confidence.as_str() });
+            if let Some(chain) = f.decoded_chain() {
+                result["properties"]["decoded"] = chain.into();
+            }
             if let Some(commit) = &f.commit {
-                result["properties"] = json!({
-                    "commit": commit.id, "author": commit.author, "date": commit.date,
-                });
+                let properties = &mut result["properties"];
+                properties["commit"] = commit.id.as_str().into();
+                properties["author"] = commit.author.as_str().into();
+                properties["date"] = commit.date.as_str().into();
             }
             result
         })

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{FileRule, Rule, RuleError};
+use super::{Confidence, FileRule, Rule, RuleError};
 
 /// A parsed `.hush.toml` (or `--config FILE`).
 #[derive(Debug, Clone, Deserialize)]
@@ -23,6 +23,8 @@ pub struct Config {
     /// Extra sensitive-file rules.
     #[serde(default)]
     pub file: Vec<FileRule>,
+    /// Secret rules less sure than this are not run (`--min-confidence` overrides it).
+    pub min_confidence: Option<Confidence>,
     /// `hush proxy`'s settings.
     #[serde(default)]
     pub proxy: Option<crate::proxy::config::ProxyTable>,

@@ -35,10 +35,37 @@ pub struct Rule {
     /// The match may span lines (PEM blocks): the regex sees up to 64 KiB after the keyword.
     #[serde(default)]
     pub multiline: bool,
+    /// How sure a match is to be a live secret; see [`Rule::confidence`] for the default.
+    pub confidence: Option<Confidence>,
     #[serde(default)]
     pub true_positives: Vec<String>,
     #[serde(default)]
     pub false_positives: Vec<String>,
+}
+
+/// How sure a finding is to be a real secret, by what its rule can know: `High` for a checksum
+/// or an unmistakable prefix (`ghp_`, `AKIA`, a PEM header), `Medium` for a distinctive shape
+/// that needs a context word, `Low` for a generic assignment (`password = ...`) that only its
+/// context suggests. Ordered: `Low < Medium < High`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    #[default]
+    Low,
+    Medium,
+    High,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
 }
 
 /// Offline structure checks: a token whose checksum or structure fails is not a real token.
@@ -175,6 +202,7 @@ impl RuleSet {
             }
         }
         set.allow = config.allow.clone();
+        set.keep_confident(config.min_confidence.unwrap_or_default());
         set.validate(&config.origin, false)?;
         // Config rules are few: compile them now so a typo fails before the scan, not during it.
         let own = RuleSet {
@@ -184,6 +212,12 @@ impl RuleSet {
         };
         own.validate(&config.origin, true)?;
         Ok(set)
+    }
+
+    /// Drops the secret rules less sure than `min`: they are not run at all. Sensitive-file
+    /// rules stay: a file's presence is certain.
+    pub fn keep_confident(&mut self, min: Confidence) {
+        self.rules.retain(|r| r.confidence() >= min);
     }
 
     /// Checks ids, keywords and globs; with `compile`, also every regex (the defaults' regexes are
@@ -242,6 +276,16 @@ impl Rule {
     pub fn secret_group(&self) -> usize {
         self.secret_group.unwrap_or(1)
     }
+
+    /// The rule's stated confidence; without one, `High` for a rule with a checksum and
+    /// `Medium` for any other.
+    pub fn confidence(&self) -> Confidence {
+        match (self.confidence, self.checksum) {
+            (Some(c), _) => c,
+            (None, Some(_)) => Confidence::High,
+            (None, None) => Confidence::Medium,
+        }
+    }
 }
 
 impl fmt::Display for Checksum {
@@ -273,11 +317,13 @@ pub(crate) fn toml_error(e: &toml::de::Error, text: &str, origin: &str) -> RuleE
     }
 }
 
-/// Compiles a rule's regex. Unicode is off: secrets are ASCII, and Unicode-aware `\w` or `.` make
+/// Compiles a rule's regex, as the scanner does: `^` and `$` match at line ends. Unicode is off: secrets are ASCII, and Unicode-aware `\w` or `.` make
 /// automata many times larger and slower for no gain. Any byte still matches `.` and `[^x]`.
 pub fn compile(pattern: &str) -> Result<regex::bytes::Regex, regex::Error> {
     regex::bytes::RegexBuilder::new(pattern)
         .unicode(false)
+        .multi_line(true)
+        .crlf(true)
         .build()
 }
 

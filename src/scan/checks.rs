@@ -2,6 +2,8 @@
 //! shared placeholder stop-list.
 
 use crate::rules::Checksum;
+use base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT;
+use base64::Engine as _;
 
 /// Shannon entropy in bits per byte. Percent-escapes count as the byte they stand for: `%20`
 /// would otherwise make `pass%20word` look three characters more random than `pass word`.
@@ -62,7 +64,7 @@ pub fn verify_checksum(kind: Checksum, token: &[u8]) -> bool {
             decode_base62(check) == Some(crc32fast::hash(body))
         }
         Checksum::Basic => {
-            let Some(decoded) = crate::base64::decode(token) else {
+            let Ok(decoded) = STANDARD_PAD_INDIFFERENT.decode(token) else {
                 return false;
             };
             let Some(colon) = decoded.iter().position(|&b| b == b':') else {
@@ -122,7 +124,7 @@ const PUBLIC_KEY_PREFIXES: [&[u8]; 4] = [
 /// refresh token, code, client secret and its Basic header), RFC 5849 (OAuth 1.0 client and
 /// token credentials), the signatures of jwt.io's and PyJWT's example tokens, and Stripe's
 /// documentation test keys.
-const DOCUMENTED_EXAMPLES: [&[u8]; 18] = [
+const DOCUMENTED_EXAMPLES: [&[u8]; 20] = [
     b"2YotnFZFEjr1zCsicMWpAA",
     b"tGzv3JOkF0XG5Qx2TlKWIA",
     b"SplxlOBeZQQYbYS6WxSbIA",
@@ -141,6 +143,9 @@ const DOCUMENTED_EXAMPLES: [&[u8]; 18] = [
     b"4twFt5NiznN84AWoo1d7KO1T_yoc0Z6XOpOVswacPZg",
     b"sk_test_4eC39HqLyjWDarjtT1zdp7dc",
     b"pk_test_TYooMQauvdEDq54NiTphI7jx",
+    // WunderGraph Cosmo's demo key and the wg(8) manual's example WireGuard key.
+    b"cosmo_669b576aaadc10ee1ae81d9193425705",
+    b"yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=",
 ];
 
 /// Whether `secret` is not a credential after all: a stop-word (case-insensitive), too few

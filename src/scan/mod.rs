@@ -5,6 +5,7 @@
 
 mod allow;
 mod checks;
+pub mod decode;
 mod files;
 pub mod fingerprint;
 mod pass;
@@ -48,6 +49,21 @@ pub struct Match {
     /// 1-based line of `at`.
     pub line: usize,
     /// 1-based byte column of `at`.
+    pub column: usize,
+}
+
+/// A secret found in the decoded text of an encoded span, reported at that span.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodedMatch {
+    pub rule: usize,
+    /// The secret as decoded.
+    pub secret: Vec<u8>,
+    /// The outermost encoded span holding it, in the blob.
+    pub span: Range<usize>,
+    /// The encodings undone, outermost first.
+    pub chain: Vec<decode::Encoding>,
+    /// 1-based line and byte column of the span's start.
+    pub line: usize,
     pub column: usize,
 }
 
@@ -199,6 +215,85 @@ impl Scanner {
         Scanned {
             matches: found,
             cut: cut.map(|(at, why)| Cut::at(data, at, why)),
+        }
+    }
+
+    /// The secrets in the encoded spans of `data` (see [`decode`]), two levels deep, in order
+    /// of position. One is left out when it lies on a line with an allow comment, or when a
+    /// match of the plain scan (`plain`) overlapping its span is at least as sure: a secret
+    /// found as written is not reported again decoded. A plain match that a surer decoded one
+    /// stands for (a generic `token: <base64>` holding a GitHub token) is dropped from `plain`.
+    pub fn scan_decoded(&self, data: &[u8], plain: &mut Vec<Match>) -> Vec<DecodedMatch> {
+        let mut found = Vec::new();
+        for outer in decode::spans(data) {
+            let span = outer.span.clone();
+            self.scan_one_decoded(&outer.text, &span, &[outer.encoding], &mut found);
+            for inner in decode::spans(&outer.text) {
+                let chain = [outer.encoding, inner.encoding];
+                self.scan_one_decoded(&inner.text, &span, &chain, &mut found);
+            }
+            if found.len() >= MAX_FINDINGS {
+                break;
+            }
+        }
+        if found.is_empty() {
+            return found;
+        }
+        let allowed = pass::allowed_lines(data);
+        found.retain(|d| {
+            let confidence = self.rule(d.rule).confidence();
+            let on_allowed_line = allowed
+                .iter()
+                .any(|&(start, end)| (start..=end).contains(&d.span.start));
+            let known = plain.iter().any(|m| {
+                m.secret.start < d.span.end
+                    && d.span.start < m.secret.end
+                    && self.rule(m.rule).confidence() >= confidence
+            });
+            !on_allowed_line && !known
+        });
+        found.sort_by(|a, b| {
+            (a.span.start, a.rule, &a.secret).cmp(&(b.span.start, b.rule, &b.secret))
+        });
+        found.dedup_by(|a, b| a.span == b.span && a.rule == b.rule && a.secret == b.secret);
+        found.truncate(MAX_FINDINGS);
+        plain.retain(|m| {
+            let confidence = self.rule(m.rule).confidence();
+            !found.iter().any(|d| {
+                m.secret.start < d.span.end
+                    && d.span.start < m.secret.end
+                    && self.rule(d.rule).confidence() > confidence
+            })
+        });
+        let (mut line, mut line_start, mut pos) = (1, 0, 0);
+        for d in &mut found {
+            let at = d.span.start;
+            for nl in memchr::memchr_iter(b'\n', &data[pos..at]) {
+                line += 1;
+                line_start = pos + nl + 1;
+            }
+            pos = at;
+            (d.line, d.column) = (line, at - line_start + 1);
+        }
+        found
+    }
+
+    fn scan_one_decoded(
+        &self,
+        text: &[u8],
+        span: &Range<usize>,
+        chain: &[decode::Encoding],
+        found: &mut Vec<DecodedMatch>,
+    ) {
+        for m in self.scan_limited(text, MAX_FINDINGS).matches {
+            found.push(DecodedMatch {
+                rule: m.rule,
+                secret: text[m.secret].to_vec(),
+                span: span.clone(),
+                chain: chain.to_vec(),
+                line: 0,
+                column: 0,
+            });
         }
     }
 

@@ -509,7 +509,8 @@ impl<'a> AllowedLines<'a> {
     }
 }
 
-fn allowed_lines(data: &[u8]) -> Vec<(usize, usize)> {
+/// The lines (start, end) holding an allow comment, in order.
+pub(super) fn allowed_lines(data: &[u8]) -> Vec<(usize, usize)> {
     let mut lines = Vec::new();
     for marker in ALLOW_MARKERS {
         let finder = memchr::memmem::Finder::new(marker);

@@ -54,9 +54,14 @@ pub fn compile(pattern: &str) -> Option<Regex> {
                 .hybrid_cache_capacity(2 * (1 << 20)),
         )
         .syntax(
+            // `^` and `$` are line anchors (`\r\n` too): the scanner searches a line's window
+            // within the whole blob, so input anchors would hold only on its first and last
+            // line, and `KEY=token` at the end of any other line would be missed.
             regex_automata::util::syntax::Config::new()
                 .unicode(false)
-                .utf8(false),
+                .utf8(false)
+                .multi_line(true)
+                .crlf(true),
         )
         .build(pattern)
         .ok()

@@ -3,6 +3,8 @@
 //! look binary: it is recognised, decoded to UTF-8 for the scanner, and positions found in the
 //! decoded text are mapped back to byte offsets of the original.
 
+use std::ops::Range;
+
 /// How much of a blob decides whether it is binary (as git decides).
 pub const PROBE: usize = 8192;
 
@@ -168,16 +170,22 @@ fn wide_bom_len(data: &[u8], wide: Wide) -> usize {
 }
 
 /// Gives the columns of a scan of the decoded text of `data` as byte columns of `data` itself
-/// (lines are the same: each newline decodes to one newline).
-pub fn relocate(data: &[u8], wide: Wide, scanned: &mut super::Scanned) {
+/// (lines are the same: each newline decodes to one newline), and returns where each match's
+/// secret lies in `data`.
+pub fn relocate(data: &[u8], wide: Wide, scanned: &mut super::Scanned) -> Vec<Range<usize>> {
     // A position and the start of its line, both in the decoded text.
     let points = |at: usize, column: usize| [at + 1 - column, at];
+    let secrets = scanned
+        .matches
+        .iter()
+        .flat_map(|m| [m.secret.start, m.secret.end]);
     let mut offsets: Vec<usize> = scanned
         .matches
         .iter()
         .map(|m| (m.at, m.column))
         .chain(scanned.cut.map(|c| (c.at, c.column)))
         .flat_map(|(at, column)| points(at, column))
+        .chain(secrets)
         .collect();
     offsets.sort_unstable();
     offsets.dedup();
@@ -199,6 +207,67 @@ pub fn relocate(data: &[u8], wide: Wide, scanned: &mut super::Scanned) {
     if let Some(cut) = &mut scanned.cut {
         cut.column = column(cut.at, cut.column);
     }
+    scanned
+        .matches
+        .iter()
+        .map(|m| original(m.secret.start)..original(m.secret.end))
+        .collect()
+}
+
+/// How many UTF-16 code units the UTF-8 `bytes` take (an invalid byte counts as one).
+pub fn utf16_units(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .map(|&b| match b {
+            0x80..=0xbf => 0,
+            0xf0..=0xff => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// [`relocate`] for the matches of the decoding layer: their spans and columns in the decoded
+/// text become byte offsets and columns of `data` itself.
+pub fn relocate_decoded(data: &[u8], wide: Wide, found: &mut [super::DecodedMatch]) {
+    let mut offsets: Vec<usize> = found
+        .iter()
+        .flat_map(|d| [d.span.start + 1 - d.column, d.span.start, d.span.end])
+        .collect();
+    offsets.sort_unstable();
+    offsets.dedup();
+    let mapped = original_offsets(data, wide, &offsets);
+    let original = |at: usize| mapped[offsets.partition_point(|&o| o < at)];
+    for d in found {
+        let line_start = d.span.start + 1 - d.column;
+        let line_start = if line_start == 0 {
+            0
+        } else {
+            original(line_start)
+        };
+        d.column = original(d.span.start) - line_start + 1;
+        d.span = original(d.span.start)..original(d.span.end);
+    }
+}
+
+/// The 1-based UTF-16 column of each match's `at` in `text` (UTF-8, invalid bytes counted as
+/// one unit each), from their decoded-text columns: for matches sorted by position, linear in
+/// the text before the last match, however many matches share a minified line.
+pub fn utf16_columns(text: &[u8], matches: &[super::Match]) -> Vec<usize> {
+    let units = utf16_units;
+    let (mut line_start, mut last, mut count) = (usize::MAX, 0, 0);
+    matches
+        .iter()
+        .map(|m| {
+            let start = m.at + 1 - m.column;
+            // A new line, or (a multi-line match reported at its start) a step back.
+            if start != line_start || m.at < last {
+                (line_start, last, count) = (start, start, 0);
+            }
+            count += units(&text[last..m.at]);
+            last = m.at;
+            count + 1
+        })
+        .collect()
 }
 
 #[cfg(test)]

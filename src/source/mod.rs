@@ -6,7 +6,8 @@ pub mod git;
 
 use std::ops::Range;
 
-use crate::report::{mask, Commit, Finding, Secret, CONTEXT_REACH};
+use crate::report::{mask, Commit, Finding, Location, Position, Secret, CONTEXT_REACH};
+use crate::rules::Confidence;
 use crate::scan::{
     fingerprint_bytes, is_binary, text, Allowlist, Candidate, Cut, Overflow, Scanner, MAX_FINDINGS,
     TOO_MANY_FINDINGS,
@@ -88,8 +89,10 @@ impl Examiner<'_> {
                         rule_id: rule.id.clone(),
                         description: rule.description.clone(),
                         path: shown.to_string(),
-                        line: usize::from(data.is_none_or(|d| !d.is_empty())),
-                        column: None,
+                        location: Location::File {
+                            empty: data.is_some_and(<[u8]>::is_empty),
+                        },
+                        confidence: Confidence::High,
                         commit: commit.cloned(),
                         secret: Secret::default(),
                         ..Finding::default()
@@ -121,53 +124,91 @@ impl Examiner<'_> {
     ) {
         let wide = text::wide(data);
         let decoded = wide.map(|wide| text::decode(data, wide));
-        let mut scanned = self
+        let text = decoded.as_deref().unwrap_or(data);
+        let mut scanned = self.scanner.scan_limited(text, MAX_FINDINGS);
+        // The decoding layer looks only where the plain scan did.
+        let scanned_to = scanned.cut.map_or(text.len(), |c| c.at);
+        let mut unwrapped = self
             .scanner
-            .scan_limited(decoded.as_deref().unwrap_or(data), MAX_FINDINGS);
-        if let Some(wide) = wide {
-            text::relocate(data, wide, &mut scanned);
-        }
-        let data = decoded.as_deref().unwrap_or(data);
-        // Sorted by position and never overlapping, so the secrets on a shown line are found by
-        // a binary search, not by clipping every secret of the blob for every finding.
-        let mut spans: Vec<Range<usize>> =
-            scanned.matches.iter().map(|m| m.secret.clone()).collect();
+            .scan_decoded(&text[..scanned_to], &mut scanned.matches);
+        // Positions and contexts are taken from the text scanned, before a wide file's are
+        // mapped back to its bytes.
+        let columns_utf16 = text::utf16_columns(text, &scanned.matches);
+        let unwrapped_utf16: Vec<usize> = unwrapped
+            .iter()
+            .map(|d| text::utf16_units(&text[d.span.start + 1 - d.column..d.span.start]) + 1)
+            .collect();
+        let mut spans: Vec<Range<usize>> = (scanned.matches.iter().map(|m| m.secret.clone()))
+            .chain(unwrapped.iter().map(|d| d.span.clone()))
+            .collect();
         spans.sort_unstable_by_key(|s| s.start);
-        for m in scanned.matches {
-            let rule = self.scanner.rule(m.rule);
-            let secret = &data[m.secret.clone()];
-            let window = line_around(data, m.at, m.secret.end);
-            let clip = |s: &Range<usize>| {
-                let [start, end] = [s.start, s.end].map(|o| o.clamp(window.start, window.end));
-                start - window.start..end - window.start
+        let contexts: Vec<Context> = (scanned.matches.iter())
+            .map(|m| Context::of(text, &spans, m.at, &m.secret))
+            .collect();
+        let unwrapped_contexts: Vec<Context> = (unwrapped.iter())
+            .map(|d| Context::of(text, &spans, d.span.start, &d.span))
+            .collect();
+        let originals = match wide {
+            Some(wide) => {
+                text::relocate_decoded(data, wide, &mut unwrapped);
+                text::relocate(data, wide, &mut scanned)
+            }
+            None => scanned.matches.iter().map(|m| m.secret.clone()).collect(),
+        };
+        let plain = (scanned.matches.into_iter().zip(columns_utf16))
+            .zip(originals)
+            .zip(contexts);
+        for (((m, column_utf16), span), context) in plain {
+            let position = Position {
+                line: m.line,
+                column: m.column,
+                column_utf16,
+                span,
             };
-            let first = spans.partition_point(|s| s.end <= window.start);
-            let secrets_in_context = spans[first..]
-                .iter()
-                .take_while(|s| s.start < window.end)
-                .map(clip)
-                .filter(|s| !s.is_empty())
-                .collect();
-            self.push(
-                findings,
-                raw_path,
-                Finding {
-                    rule_id: rule.id.clone(),
-                    description: rule.description.clone(),
-                    path: shown.to_string(),
-                    line: m.line,
-                    column: Some(m.column),
-                    commit: commit.cloned(),
-                    secret: Secret(secret.to_vec()),
-                    context: data[window.clone()].to_vec(),
-                    secret_in_context: clip(&m.secret),
-                    secrets_in_context,
-                    ..Finding::default()
-                },
-            );
+            let secret = text[m.secret.clone()].to_vec();
+            let finding = self.content_finding(shown, commit, m.rule, position, secret, context);
+            self.push(findings, raw_path, finding);
+        }
+        let unwrapped = (unwrapped.into_iter().zip(unwrapped_utf16)).zip(unwrapped_contexts);
+        for ((d, column_utf16), context) in unwrapped {
+            let position = Position {
+                line: d.line,
+                column: d.column,
+                column_utf16,
+                span: d.span,
+            };
+            let mut finding =
+                self.content_finding(shown, commit, d.rule, position, d.secret, context);
+            finding.decoded = d.chain;
+            self.push(findings, raw_path, finding);
         }
         if let Some(cut) = scanned.cut {
             self.push(findings, raw_path, rest_not_scanned(shown, cut, commit));
+        }
+    }
+
+    fn content_finding(
+        &self,
+        shown: &str,
+        commit: Option<&Commit>,
+        rule: usize,
+        position: Position,
+        secret: Vec<u8>,
+        context: Context,
+    ) -> Finding {
+        let rule = self.scanner.rule(rule);
+        Finding {
+            rule_id: rule.id.clone(),
+            description: rule.description.clone(),
+            path: shown.to_string(),
+            location: Location::Content(position),
+            confidence: rule.confidence(),
+            commit: commit.cloned(),
+            secret: Secret(secret),
+            context: context.line,
+            secret_in_context: context.secret,
+            secrets_in_context: context.secrets,
+            ..Finding::default()
         }
     }
 
@@ -232,10 +273,56 @@ fn rest_not_scanned(shown: &str, cut: Cut, commit: Option<&Commit>) -> Finding {
         rule_id: TOO_MANY_FINDINGS.to_string(),
         description,
         path: shown.to_string(),
-        line: cut.line,
-        column: Some(cut.column),
+        location: Location::Content(Position {
+            line: cut.line,
+            column: cut.column,
+            column_utf16: cut.column,
+            span: cut.at..cut.at,
+        }),
+        confidence: Confidence::High,
         commit: commit.cloned(),
         ..Finding::default()
+    }
+}
+
+/// The line a finding is shown with: its bytes, where the finding's secret lies in it, and where
+/// every secret found on it does (all masked when it is shown).
+struct Context {
+    line: Vec<u8>,
+    secret: Range<usize>,
+    secrets: Vec<Range<usize>>,
+}
+
+impl Context {
+    /// The context of a secret at `secret` reported at `at`; `spans` are every secret's bytes
+    /// in `text`, sorted by start, so those on the line are found by a binary search, not by
+    /// clipping every secret of the blob for every finding.
+    fn of(text: &[u8], spans: &[Range<usize>], at: usize, secret: &Range<usize>) -> Context {
+        let window = line_around(text, at, secret.end);
+        let clip = |s: &Range<usize>| {
+            let [start, end] = [s.start, s.end].map(|o| o.clamp(window.start, window.end));
+            start - window.start..end - window.start
+        };
+        let first = spans.partition_point(|s| s.end <= window.start);
+        let mut secrets: Vec<Range<usize>> = spans[first..]
+            .iter()
+            .take_while(|s| s.start < window.end)
+            .map(clip)
+            .filter(|s| !s.is_empty())
+            .collect();
+        // A decoded secret's span may hold or overlap a secret found as written: one mask.
+        secrets.dedup_by(|next, kept| {
+            let overlaps = next.start < kept.end;
+            if overlaps {
+                kept.end = kept.end.max(next.end);
+            }
+            overlaps
+        });
+        Context {
+            line: text[window.clone()].to_vec(),
+            secret: clip(secret),
+            secrets,
+        }
     }
 }
 

@@ -609,7 +609,7 @@ fn scan_blob(
     // The content is scanned once. Another path needs a second look only if the content holds
     // something (findings, or an allowlisted first path hid them) or its name may be sensitive.
     let content =
-        examined.findings.iter().any(|f| f.column.is_some()) || examiner.allow.path_allowed(&shown);
+        examined.findings.iter().any(|f| f.in_content()) || examiner.allow.path_allowed(&shown);
     let mut found: Vec<Found> = examined.findings.into_iter().map(tag(0)).collect();
     for (at, place) in places.iter().enumerate().skip(1) {
         let shown = place.path.to_str_lossy();
@@ -659,7 +659,7 @@ fn scan_commit_texts(
         let mut found = Vec::new();
         for (source, text) in texts {
             let examined = examiner.examine(source, source, Some(&text), None);
-            found.extend(examined.findings.into_iter().filter(|f| f.column.is_some()));
+            found.extend(examined.findings.into_iter().filter(|f| f.in_content()));
         }
         Ok(found)
     })?;
@@ -733,7 +733,7 @@ impl Moves<'_> {
                     .examine_raw(path, path, Some(&blob.data), None)
                     .findings
                     .into_iter()
-                    .filter(|f| f.column.is_some())
+                    .filter(|f| f.in_content())
                     .map(|f| (f.rule_id, f.secret.0))
                     .collect()
             })

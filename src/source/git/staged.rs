@@ -18,7 +18,7 @@ use super::renames::{best_source, pair_exact};
 use super::{
     count_read, guard_blob, is_lfs_pointer, parallel, read_error, send, send_findings, GitError,
 };
-use crate::report::Finding;
+use crate::report::{Finding, Location};
 use crate::source::fs::Counters;
 use crate::source::{Event, Examiner};
 
@@ -381,7 +381,7 @@ impl Judge<'_> {
             return Ok(found.findings);
         }
         let mut change = change.clone();
-        if change.is_new_path() && found.findings.iter().any(|f| f.column.is_some()) {
+        if change.is_new_path() && found.findings.iter().any(|f| f.in_content()) {
             self.find_rename_source(repo, &mut change, data);
         }
         let added = added_mask(repo, &change, data, &shown)?;
@@ -390,17 +390,17 @@ impl Judge<'_> {
         Ok(found
             .findings
             .into_iter()
-            .filter(|f| match f.column {
+            .filter(|f| match &f.location {
                 // A sensitive-file finding stands for the whole file: new only if the path is,
                 // or if the file it was renamed from did not already raise it.
-                None => {
+                Location::File { .. } => {
                     new_path
                         || renamed_rules
                             .as_ref()
                             .is_some_and(|rules| !rules.contains(&f.rule_id))
                 }
-                Some(_) => added.as_ref().is_none_or(|mask| {
-                    f.line
+                Location::Content(at) => added.as_ref().is_none_or(|mask| {
+                    at.line
                         .checked_sub(1)
                         .and_then(|i| mask.get(i))
                         .copied()
@@ -431,7 +431,7 @@ impl Judge<'_> {
             found
                 .findings
                 .into_iter()
-                .filter(|f| f.column.is_none())
+                .filter(|f| !f.in_content())
                 .map(|f| f.rule_id)
                 .collect(),
         )
