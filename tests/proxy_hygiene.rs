@@ -556,6 +556,37 @@ async fn malformed_400_says_what_a_proxy_request_is() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heads_hyper_refuses_itself_say_why_too() {
+    // hyper answers these before any request reaches hush's handler; they say why all the same.
+    let p = proxy("").arg("--max-header-size=2048").start();
+    let big = format!(
+        "GET http://x/ HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(4000)
+    );
+    let reply = p.exchange(&big).await;
+    let why = reply.refusal(431);
+    assert!(
+        why.contains("--max-header-size") && why.contains("2048"),
+        "{why}"
+    );
+    let reply = p.exchange("NOT HTTP AT ALL\r\n\r\n").await;
+    let why = reply.refusal(400);
+    assert!(why.starts_with("malformed request"), "{why}");
+    // A refusal from hyper after a request that was served on the same connection, too.
+    let mut tcp = TcpStream::connect(p.addr).await.unwrap();
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_reply(&mut tcp).await.status, 200);
+    tcp.write_all(b"BAD\x01REQUEST\r\n\r\n").await.unwrap();
+    let reply = read_reply(&mut tcp).await;
+    assert!(
+        reply.refusal(400).starts_with("malformed request"),
+        "{reply:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeouts_504_name_the_limit() {
     let silent = silent_upstream().await;
     let p = proxy(LOCAL).arg("--connect-timeout=300ms").start();

@@ -207,9 +207,14 @@ async fn serve_http(
     tunnel_slot: TunnelSlot,
 ) {
     let limits = &shared.limits;
+    let phase = PhaseCell::default();
     let service = {
-        let shared = shared.clone();
-        service_fn(move |req| handle(req, peer, shared.clone(), tunnel_slot.clone()))
+        let (shared, phase) = (shared.clone(), phase.clone());
+        service_fn(move |req| {
+            // A request hyper parsed: whatever is written next is its answer, not hyper's own.
+            phase.set(Phase::Handling);
+            handle(req, peer, shared.clone(), tunnel_slot.clone())
+        })
     };
     let mut builder = http1::Builder::new();
     builder
@@ -218,9 +223,11 @@ async fn serve_http(
         .header_read_timeout(limits.header_timeout)
         .max_header_size(limits.max_header_size)
         .max_buf_size(limits.max_header_size.max(64 * 1024));
-    let phase = PhaseCell::default();
     let conn = builder
-        .serve_connection(TokioIo::new(Watched::new(stream, phase.clone())), service)
+        .serve_connection(
+            TokioIo::new(Watched::new(stream, phase.clone(), limits.max_header_size)),
+            service,
+        )
         .with_upgrades();
     tokio::pin!(conn);
     let start = Instant::now();
@@ -258,7 +265,7 @@ fn rejection(
     let error = |status, reason: &str| Some((Outcome::Error, status, reason.to_string()));
     if e.is_timeout() {
         match phase {
-            Phase::Reading => error(408, "request head not received in time"),
+            Phase::Reading | Phase::Handling => error(408, "request head not received in time"),
             Phase::Answered => Some((
                 Outcome::Closed,
                 0,

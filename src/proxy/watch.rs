@@ -1,6 +1,8 @@
 //! A client connection's socket that notes whether it was last read from or written to, so that
 //! a connection hyper closes for want of a request head can be told apart: a head that was
-//! arriving too slowly (an error, logged `408`) or a connection that was simply idle.
+//! arriving too slowly (an error, logged `408`) or a connection that was simply idle. It also
+//! gives the answers hyper writes by itself, to a head it cannot parse (`400`, `414`, `431`:
+//! no request reaches the proxy's handler), the reason every refusal of hush's carries.
 
 use std::io;
 use std::pin::Pin;
@@ -17,6 +19,8 @@ pub enum Phase {
     Fresh,
     /// Bytes have arrived since the last answer: a request is on its way.
     Reading,
+    /// A request reached the handler; its answer has not gone out yet.
+    Handling,
     /// An answer went out and nothing has arrived since: an idle keep-alive connection.
     /// (A partial head already buffered behind a pipelined request is not seen here.)
     Answered,
@@ -31,15 +35,17 @@ impl PhaseCell {
         match self.0.load(Ordering::Relaxed) {
             0 => Phase::Fresh,
             1 => Phase::Reading,
+            2 => Phase::Handling,
             _ => Phase::Answered,
         }
     }
 
-    fn set(&self, phase: Phase) {
+    pub fn set(&self, phase: Phase) {
         let value = match phase {
             Phase::Fresh => 0,
             Phase::Reading => 1,
-            Phase::Answered => 2,
+            Phase::Handling => 2,
+            Phase::Answered => 3,
         };
         self.0.store(value, Ordering::Relaxed);
     }
@@ -49,11 +55,20 @@ impl PhaseCell {
 pub struct Watched<T> {
     inner: T,
     phase: PhaseCell,
+    /// `--max-header-size`, named in the answer to a head over it.
+    head_limit: usize,
+    /// The rest of a rewritten answer of hyper's, still to be written.
+    rewritten: Option<(Vec<u8>, usize)>,
 }
 
 impl<T> Watched<T> {
-    pub fn new(inner: T, phase: PhaseCell) -> Watched<T> {
-        Watched { inner, phase }
+    pub fn new(inner: T, phase: PhaseCell, head_limit: usize) -> Watched<T> {
+        Watched {
+            inner,
+            phase,
+            head_limit,
+            rewritten: None,
+        }
     }
 
     pub fn into_inner(self) -> T {
@@ -84,6 +99,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if let Some(polled) = this.poll_rewrite(cx, buf) {
+            return polled;
+        }
         let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
         this.wrote(&polled);
         polled
@@ -95,6 +113,12 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        // hyper's own answer goes out as one buffer; only then can it be one of them.
+        if let [only] = bufs {
+            if let Some(polled) = this.poll_rewrite(cx, only) {
+                return polled;
+            }
+        }
         let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
         this.wrote(&polled);
         polled
@@ -111,6 +135,71 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
+}
+
+impl<T: AsyncWrite + Unpin> Watched<T> {
+    /// Writes hush's answer in place of `buf` when `buf` is hyper's own answer to a head it
+    /// could not parse; `None` when it is not. The whole of `buf` counts as written once the
+    /// replacement is: hyper closes the connection after it.
+    fn poll_rewrite(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Option<Poll<io::Result<usize>>> {
+        if self.rewritten.is_none() {
+            let handled = matches!(self.phase.get(), Phase::Handling | Phase::Answered);
+            let answer = (!handled)
+                .then(|| hyper_refusal(buf, self.head_limit))
+                .flatten()?;
+            self.rewritten = Some((answer, 0));
+        }
+        let (answer, sent) = self.rewritten.as_mut()?;
+        while *sent < answer.len() {
+            match Pin::new(&mut self.inner).poll_write(cx, &answer[*sent..]) {
+                Poll::Ready(Ok(0)) => return Some(Poll::Ready(Ok(0))),
+                Poll::Ready(Ok(n)) => *sent += n,
+                other => return Some(other),
+            }
+        }
+        self.rewritten = None;
+        self.phase.set(Phase::Answered);
+        Some(Poll::Ready(Ok(buf.len())))
+    }
+}
+
+/// hush's answer in place of one hyper writes by itself: `400`, `414` or `431` with no body,
+/// before any request reached the handler. The same status, with the reason in `x-hush-error`
+/// and a one-line `text/plain` body.
+fn hyper_refusal(head: &[u8], head_limit: usize) -> Option<Vec<u8>> {
+    let status = head.strip_prefix(b"HTTP/1.1 ")?.get(..3)?;
+    let why = match status {
+        b"400" => "malformed request: not an HTTP/1.1 request head; send an absolute http:// \
+                   URL, or CONNECT host:port for https"
+            .to_string(),
+        b"414" => format!(
+            "request target too long: the head may take {head_limit} bytes \
+                           (--max-header-size)"
+        ),
+        b"431" => format!(
+            "request head too large: over {head_limit} bytes \
+                           (--max-header-size) or 500 header fields"
+        ),
+        _ => return None,
+    };
+    let text = std::str::from_utf8(head).ok()?;
+    let (status_line, rest) = text.split_once("\r\n")?;
+    if !rest.ends_with("\r\n\r\n") || !rest.to_ascii_lowercase().contains("content-length: 0\r\n") {
+        return None;
+    }
+    let body = format!("hush proxy: {why}\n");
+    Some(
+        format!(
+            "{status_line}\r\ncontent-type: text/plain; charset=utf-8\r\nx-hush-error: {why}\r\n\
+             connection: close\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+    )
 }
 
 impl<T> Watched<T> {
@@ -132,7 +221,7 @@ mod tests {
     async fn follows_reads_and_writes() {
         let (ours, mut theirs) = tokio::io::duplex(64);
         let phase = PhaseCell::default();
-        let mut io = Watched::new(ours, phase.clone());
+        let mut io = Watched::new(ours, phase.clone(), 1024);
         assert_eq!(phase.get(), Phase::Fresh);
         theirs.write_all(b"GET").await.unwrap();
         let mut buf = [0u8; 3];
