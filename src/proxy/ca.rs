@@ -209,9 +209,11 @@ pub fn run(args: &CaArgs) -> Result<ExitCode, CaError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The domains the CA may sign for: the registrable domain of every host that any telemetry
-/// rule names, and of every `[proxy] intercept` glob. IP literals are left out: the CA never
-/// signs for an address (see [`init`]).
+/// The names the CA may sign for: every host a telemetry rule names (`*.x.com` as `x.com`, whose
+/// subtree holds its subdomains) and every `[proxy] intercept` glob, and nothing wider. A stolen
+/// key then reaches those hosts alone, not the rest of their domains (`collector.github.com`
+/// must not let it sign for `github.com`). IP literals are left out: the CA never signs for an
+/// address (see [`init`]).
 pub fn scope_domains(config: &Config) -> Vec<String> {
     let mut globs: Vec<&HostGlob> = config.policy.telemetry.iter().map(|r| &r.host).collect();
     if let Some(Intercept::Hosts(hosts)) = &config.intercept {
@@ -220,34 +222,20 @@ pub fn scope_domains(config: &Config) -> Vec<String> {
     let mut domains: Vec<String> = globs
         .into_iter()
         .map(|g| match g {
-            HostGlob::Exact(h) => h.as_str(),
-            HostGlob::Subdomains(suffix) => &suffix[1..],
+            HostGlob::Exact(h) => h.clone(),
+            HostGlob::Subdomains(suffix) => suffix[1..].to_string(),
         })
         .filter(|h| h.parse::<IpAddr>().is_err())
-        .map(registrable_domain)
         .collect();
     domains.sort();
     domains.dedup();
-    domains
-}
-
-/// The registrable domain of a host, near enough without the public-suffix list: the last two
-/// labels, or three under a two-letter country code whose second level is a generic one
-/// (`example.co.uk`, `example.com.au`). Erring wide only widens the constraint to a domain the
-/// scope already names a part of.
-pub fn registrable_domain(host: &str) -> String {
-    let labels: Vec<&str> = host.split('.').collect();
-    let n = labels.len();
-    if n <= 2 {
-        return host.to_string();
-    }
-    let generic = ["ac", "co", "com", "edu", "gov", "ne", "net", "or", "org"];
-    let keep = if labels[n - 1].len() == 2 && generic.contains(&labels[n - 2]) {
-        3
-    } else {
-        2
+    // A name whose parent is listed too adds nothing: the parent's subtree holds it.
+    let covered = |d: &String| {
+        domains.iter().any(|p| {
+            d.len() > p.len() && d.ends_with(p.as_str()) && d[..d.len() - p.len()].ends_with('.')
+        })
     };
-    labels[n - keep.min(n)..].join(".")
+    domains.iter().filter(|d| !covered(d)).cloned().collect()
 }
 
 /// Creates the CA; `constraints` are the permitted DNS domains (`None`: unconstrained).
@@ -744,25 +732,46 @@ mod tests {
     }
 
     #[test]
-    fn registrable_domains() {
-        for (host, want) in [
-            ("us.i.posthog.com", "posthog.com"),
-            ("posthog.com", "posthog.com"),
-            ("localhost", "localhost"),
-            ("a.b.example.co.uk", "example.co.uk"),
-            ("x.y.example.com.au", "example.com.au"),
-            ("o1.ingest.sentry.io", "sentry.io"),
-        ] {
-            assert_eq!(registrable_domain(host), want, "{host}");
-        }
-    }
-
-    #[test]
     fn reads_back_the_facts_of_a_ca_it_made() {
         let (_dir, ca) = temp_ca(Some(&["example.com".into()]));
         let now = unix_now();
         assert!(ca.not_before <= now && now < ca.not_after);
         assert!(ca.not_after - now > 4 * 365 * 24 * 3600);
+    }
+
+    #[test]
+    fn the_constraints_name_the_hosts_in_scope_and_nothing_wider() {
+        let config = Config::parse(
+            "[proxy]\nintercept = [\"*.corp-analytics.example\"]\n",
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        let domains = scope_domains(&config);
+        assert!(domains.contains(&"corp-analytics.example".to_string()));
+        assert!(
+            domains.contains(&"api.segment.io".to_string()),
+            "{domains:?}"
+        );
+        // Telemetry hosts under big shared domains do not widen the CA to the whole domain.
+        for wide in [
+            "github.com",
+            "amazonaws.com",
+            "azure.com",
+            "cloudflare.com",
+            "google.com",
+        ] {
+            assert!(
+                !domains.contains(&wide.to_string()),
+                "{wide} in {domains:?}"
+            );
+        }
+        // Each name is a host (or glob suffix) of the list, and none lies under another.
+        for d in &domains {
+            assert!(
+                !domains.iter().any(|p| d.ends_with(&format!(".{p}"))),
+                "{d}"
+            );
+        }
     }
 
     #[test]
