@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use hyper::body::Incoming;
 use hyper::header;
 use hyper::http::uri::Authority;
-use hyper::server::conn::{http1, http2};
+use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -26,7 +26,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::audit::{path_only, Outcome, Pending, Record};
 use super::policy::Kind;
-use super::server::{carry_out, Ctx, ProxyBody, Shared, MAX_HEADERS};
+use super::server::{carry_out, http1_server, Ctx, ProxyBody, Shared};
 use super::telemetry::normalize_host;
 
 /// An intercepted `CONNECT`, answered `200`, waiting for hyper to hand the client over.
@@ -155,14 +155,7 @@ where
         let conn = builder.serve_connection(io, service);
         drive!(conn, stop, activity, idle)
     } else {
-        let mut builder = http1::Builder::new();
-        builder
-            .max_headers(MAX_HEADERS)
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_timeout)
-            .max_header_size(limits.max_header_size)
-            .max_buf_size(limits.max_header_size.max(64 * 1024));
-        let conn = builder.serve_connection(io, service);
+        let conn = http1_server(&limits).serve_connection(io, service);
         drive!(conn, stop, activity, idle)
     }
 }

@@ -198,6 +198,19 @@ async fn connection(
     }
 }
 
+/// The HTTP/1 server settings of every client connection, and of the plain HTTP inside an
+/// intercepted tunnel: the limits that `--header-timeout` and `--max-header-size` set.
+pub(super) fn http1_server(limits: &Limits) -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    builder
+        .max_headers(MAX_HEADERS)
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_header_size(limits.max_header_size)
+        .max_buf_size(limits.max_header_size.max(64 * 1024));
+    builder
+}
+
 /// Serves HTTP/1 requests on one client connection until it closes, upgrades or is drained.
 async fn serve_http(
     stream: TcpStream,
@@ -216,14 +229,7 @@ async fn serve_http(
             handle(req, peer, shared.clone(), tunnel_slot.clone())
         })
     };
-    let mut builder = http1::Builder::new();
-    builder
-        .max_headers(MAX_HEADERS)
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
-        .max_header_size(limits.max_header_size)
-        .max_buf_size(limits.max_header_size.max(64 * 1024));
-    let conn = builder
+    let conn = http1_server(limits)
         .serve_connection(
             TokioIo::new(Watched::new(stream, phase.clone(), limits.max_header_size)),
             service,
