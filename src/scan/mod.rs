@@ -265,15 +265,9 @@ impl Scanner {
                     && self.rule(d.rule).confidence() > confidence
             })
         });
-        let (mut line, mut line_start, mut pos) = (1, 0, 0);
+        let mut lines = Lines::new(data);
         for d in &mut found {
-            let at = d.span.start;
-            for nl in memchr::memchr_iter(b'\n', &data[pos..at]) {
-                line += 1;
-                line_start = pos + nl + 1;
-            }
-            pos = at;
-            (d.line, d.column) = (line, at - line_start + 1);
+            (d.line, d.column) = lines.at(d.span.start);
         }
         found
     }
@@ -393,16 +387,39 @@ fn resolve_overlaps(found: &mut Vec<Match>) {
 /// Fills in 1-based line and byte column of each match's `at`, in one pass over matches sorted
 /// by position.
 pub fn locate(data: &[u8], found: &mut [Match]) {
-    let (mut line, mut line_start, mut pos) = (1, 0, 0);
+    let mut lines = Lines::new(data);
     for m in found.iter_mut() {
-        let at = m.at;
-        for nl in memchr::memchr_iter(b'\n', &data[pos..at]) {
-            line += 1;
-            line_start = pos + nl + 1;
+        (m.line, m.column) = lines.at(m.at);
+    }
+}
+
+/// 1-based line and byte column of offsets asked for in increasing order, counting the
+/// newlines between one and the next only: linear in the blob however many are asked for.
+struct Lines<'d> {
+    data: &'d [u8],
+    line: usize,
+    line_start: usize,
+    pos: usize,
+}
+
+impl<'d> Lines<'d> {
+    fn new(data: &'d [u8]) -> Lines<'d> {
+        Lines {
+            data,
+            line: 1,
+            line_start: 0,
+            pos: 0,
         }
-        pos = at;
-        m.line = line;
-        m.column = at - line_start + 1;
+    }
+
+    /// Line and column of `at`, which is not before the offset asked for last.
+    fn at(&mut self, at: usize) -> (usize, usize) {
+        for nl in memchr::memchr_iter(b'\n', &self.data[self.pos..at]) {
+            self.line += 1;
+            self.line_start = self.pos + nl + 1;
+        }
+        self.pos = at;
+        (self.line, at - self.line_start + 1)
     }
 }
 
