@@ -1443,3 +1443,21 @@ fn key_material_is_found_in_the_forms_it_is_written() {
     assert_eq!(rules("key.c"), ["private-key-rsa -"], "{raw}");
     assert!(!raw.contains(&key_body(8)[..40]), "{raw}");
 }
+
+#[test]
+fn a_decoded_secret_in_utf16_text_is_reported_at_its_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("data:\r\n  GITHUB_TOKEN: {}\r\n", b64(token().as_bytes()));
+    let bytes: Vec<u8> = [0xfeffu16]
+        .into_iter()
+        .chain(text.encode_utf16())
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    fs::write(dir.path().join("secret.yaml"), bytes).unwrap();
+    let (findings, raw) = scan_json(dir.path());
+    assert_eq!(findings.len(), 1, "{raw}");
+    assert_eq!(findings[0]["decoded"], "base64");
+    assert_eq!(findings[0]["line"], 2);
+    // The 17th character of its line: 16 UTF-16 units, 32 bytes, before it.
+    assert_eq!(findings[0]["column"], 33, "{raw}");
+}

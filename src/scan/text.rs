@@ -173,45 +173,74 @@ fn wide_bom_len(data: &[u8], wide: Wide) -> usize {
 /// (lines are the same: each newline decodes to one newline), and returns where each match's
 /// secret lies in `data`.
 pub fn relocate(data: &[u8], wide: Wide, scanned: &mut super::Scanned) -> Vec<Range<usize>> {
-    // A position and the start of its line, both in the decoded text.
-    let points = |at: usize, column: usize| [at + 1 - column, at];
-    let secrets = scanned
-        .matches
-        .iter()
-        .flat_map(|m| [m.secret.start, m.secret.end]);
-    let mut offsets: Vec<usize> = scanned
-        .matches
-        .iter()
-        .map(|m| (m.at, m.column))
-        .chain(scanned.cut.map(|c| (c.at, c.column)))
-        .flat_map(|(at, column)| points(at, column))
-        .chain(secrets)
-        .collect();
-    offsets.sort_unstable();
-    offsets.dedup();
-    let mapped = original_offsets(data, wide, &offsets);
-    let original = |at: usize| mapped[offsets.partition_point(|&o| o < at)];
-    let column = |at: usize, column: usize| {
-        let [line_start, at] = points(at, column);
-        // The first line starts at the file's first byte, before any byte order mark.
-        let line_start = if line_start == 0 {
-            0
-        } else {
-            original(line_start)
-        };
-        original(at) - line_start + 1
-    };
+    let points = (scanned.matches.iter())
+        .flat_map(|m| Relocation::points(m.at, m.column).chain([m.secret.start, m.secret.end]))
+        .chain(
+            scanned
+                .cut
+                .iter()
+                .flat_map(|c| Relocation::points(c.at, c.column)),
+        );
+    let map = Relocation::new(data, wide, points);
     for m in &mut scanned.matches {
-        m.column = column(m.at, m.column);
+        m.column = map.column(m.at, m.column);
     }
     if let Some(cut) = &mut scanned.cut {
-        cut.column = column(cut.at, cut.column);
+        cut.column = map.column(cut.at, cut.column);
     }
-    scanned
-        .matches
-        .iter()
-        .map(|m| original(m.secret.start)..original(m.secret.end))
+    (scanned.matches.iter())
+        .map(|m| map.original(m.secret.start)..map.original(m.secret.end))
         .collect()
+}
+
+/// Offsets of a wide file's decoded text mapped back to the file's bytes: those asked for at
+/// construction, found in one pass over the file.
+struct Relocation {
+    offsets: Vec<usize>,
+    mapped: Vec<usize>,
+}
+
+impl Relocation {
+    fn new(data: &[u8], wide: Wide, points: impl Iterator<Item = usize>) -> Relocation {
+        let mut offsets: Vec<usize> = points.collect();
+        offsets.sort_unstable();
+        offsets.dedup();
+        let mapped = original_offsets(data, wide, &offsets);
+        Relocation { offsets, mapped }
+    }
+
+    /// The points a position with its 1-based decoded `column` needs: it and its line's start.
+    fn points(at: usize, column: usize) -> impl Iterator<Item = usize> {
+        [at + 1 - column, at].into_iter()
+    }
+
+    /// Where decoded offset `at` (one of those asked for) lies in the file.
+    fn original(&self, at: usize) -> usize {
+        self.mapped[self.offsets.partition_point(|&o| o < at)]
+    }
+
+    /// The 1-based byte column in the file of decoded offset `at` at decoded `column`.
+    fn column(&self, at: usize, column: usize) -> usize {
+        let line_start = at + 1 - column;
+        // The first line starts at the file's first byte, before any byte order mark.
+        let line_start = match line_start {
+            0 => 0,
+            start => self.original(start),
+        };
+        self.original(at) - line_start + 1
+    }
+}
+
+/// [`relocate`] for the matches of the decoding layer: their spans and columns in the decoded
+/// text become byte offsets and columns of `data` itself.
+pub fn relocate_decoded(data: &[u8], wide: Wide, found: &mut [super::DecodedMatch]) {
+    let points =
+        (found.iter()).flat_map(|d| Relocation::points(d.span.start, d.column).chain([d.span.end]));
+    let map = Relocation::new(data, wide, points);
+    for d in found {
+        d.column = map.column(d.span.start, d.column);
+        d.span = map.original(d.span.start)..map.original(d.span.end);
+    }
 }
 
 /// How many UTF-16 code units the UTF-8 `bytes` take (an invalid byte counts as one).
@@ -224,29 +253,6 @@ pub fn utf16_units(bytes: &[u8]) -> usize {
             _ => 1,
         })
         .sum()
-}
-
-/// [`relocate`] for the matches of the decoding layer: their spans and columns in the decoded
-/// text become byte offsets and columns of `data` itself.
-pub fn relocate_decoded(data: &[u8], wide: Wide, found: &mut [super::DecodedMatch]) {
-    let mut offsets: Vec<usize> = found
-        .iter()
-        .flat_map(|d| [d.span.start + 1 - d.column, d.span.start, d.span.end])
-        .collect();
-    offsets.sort_unstable();
-    offsets.dedup();
-    let mapped = original_offsets(data, wide, &offsets);
-    let original = |at: usize| mapped[offsets.partition_point(|&o| o < at)];
-    for d in found {
-        let line_start = d.span.start + 1 - d.column;
-        let line_start = if line_start == 0 {
-            0
-        } else {
-            original(line_start)
-        };
-        d.column = original(d.span.start) - line_start + 1;
-        d.span = original(d.span.start)..original(d.span.end);
-    }
 }
 
 /// The 1-based UTF-16 column of each match's `at` in `text` (UTF-8, invalid bytes counted as
