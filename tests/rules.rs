@@ -164,3 +164,25 @@ fn confidence_follows_what_a_rule_can_know() {
     // Most rules are sure of their shape: the default level (low) reports as much as before.
     assert!(count(Confidence::High) > count(Confidence::Low) * 4);
 }
+
+/// An encrypted private key in any of its forms is reported at less than high confidence, and
+/// never also as the plain key of the same kind.
+#[test]
+fn an_encrypted_key_is_reported_only_as_encrypted() {
+    let set = defaults();
+    let scanner = Scanner::new(&set).expect("scanner");
+    let mut problems = Vec::new();
+    let encrypted = set.rules.iter().filter(|r| r.id.contains("encrypted"));
+    for (rule, example) in encrypted.flat_map(|r| r.true_positives.iter().map(move |e| (r, e))) {
+        let found: Vec<_> = scanner
+            .scan(example.as_bytes())
+            .iter()
+            .map(|m| scanner.rule(m.rule))
+            .collect();
+        if found.is_empty() || found.iter().any(|r| r.confidence() == Confidence::High) {
+            let ids: Vec<_> = found.iter().map(|r| r.id.as_str()).collect();
+            problems.push(format!("{}'s example is found by {ids:?}", rule.id));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -79,6 +79,9 @@ pub enum Checksum {
     /// HTTP Basic credentials: base64 of `user:password`, the password neither empty, nor the
     /// user name, nor a placeholder (`user:pass`, `test:test`, `foo:bar`, `admin:password`).
     Basic,
+    /// NATS NKEY seeds (`SU…`, `SA…`, `SO…`): base32 of two prefix bytes, the 32-byte Ed25519
+    /// seed and a little-endian CRC-16/XMODEM of the first 34 bytes.
+    Nkey,
 }
 
 /// A sensitive-file rule: a path glob, optionally confirmed by the file's content.
@@ -294,6 +297,7 @@ impl fmt::Display for Checksum {
             Checksum::Github => "github",
             Checksum::Npm => "npm",
             Checksum::Basic => "basic",
+            Checksum::Nkey => "nkey",
         })
     }
 }

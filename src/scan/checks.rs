@@ -73,7 +73,59 @@ pub fn verify_checksum(kind: Checksum, token: &[u8]) -> bool {
             let (user, password) = (&decoded[..colon], &decoded[colon + 1..]);
             !password.is_empty() && password != user && !is_placeholder(password)
         }
+        Checksum::Nkey => is_nkey_seed(token),
     }
+}
+
+/// NKEY seed prefix bits (`S` in base32) and the key types a seed may be for (nkeys' prefix
+/// bytes: operator, server, cluster, account, user, curve).
+const NKEY_SEED: u8 = 18 << 3;
+const NKEY_TYPES: [u8; 6] = [14 << 3, 13 << 3, 2 << 3, 0, 20 << 3, 23 << 3];
+
+/// A 58-character NKEY seed whose prefix is a seed's and whose CRC-16 holds.
+fn is_nkey_seed(token: &[u8]) -> bool {
+    let Some(raw) = decode_base32::<36>(token) else {
+        return false;
+    };
+    let kind = (raw[0] & 7) << 5 | (raw[1] & 0xf8) >> 3;
+    let (body, check) = raw.split_at(34);
+    raw[0] & 0xf8 == NKEY_SEED
+        && NKEY_TYPES.contains(&kind)
+        && crc16_xmodem(body) == u16::from_le_bytes([check[0], check[1]])
+}
+
+/// RFC 4648 base32 (upper case, no padding) of exactly `N` bytes.
+fn decode_base32<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
+    if text.len() != (N * 8).div_ceil(5) {
+        return None;
+    }
+    let mut out = [0u8; N];
+    let (mut acc, mut bits, mut at) = (0u32, 0, 0);
+    for &c in text {
+        let value = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'2'..=b'7' => c - b'2' + 26,
+            _ => return None,
+        };
+        acc = (acc << 5 | u32::from(value)) & 0xfff;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            *out.get_mut(at)? = (acc >> bits) as u8;
+            at += 1;
+        }
+    }
+    (at == N).then_some(out)
+}
+
+/// CRC-16/XMODEM: polynomial 0x1021, initial value 0, no reflection.
+fn crc16_xmodem(data: &[u8]) -> u16 {
+    data.iter().fold(0u16, |crc, &byte| {
+        (0..8).fold(crc ^ u16::from(byte) << 8, |crc, _| match crc & 0x8000 {
+            0 => crc << 1,
+            _ => crc << 1 ^ 0x1021,
+        })
+    })
 }
 
 fn decode_base62(digits: &[u8]) -> Option<u32> {
@@ -87,7 +139,7 @@ fn decode_base62(digits: &[u8]) -> Option<u32> {
 
 /// Words that mark a value as a placeholder, a reference or documentation, not a credential
 /// (`/secrets/`: a secret manager's path, such as `projects/1/secrets/db/versions/2`).
-const PLACEHOLDER_WORDS: [&[u8]; 20] = [
+const PLACEHOLDER_WORDS: [&[u8]; 18] = [
     b"password",
     b"passwd",
     b"/secrets/",
@@ -102,8 +154,6 @@ const PLACEHOLDER_WORDS: [&[u8]; 20] = [
     b"your_",
     b"your-",
     b"yourkey",
-    b"<",
-    b">",
     b"${",
     b"{{",
     b"$(",
@@ -170,9 +220,25 @@ pub fn is_placeholder(secret: &[u8]) -> bool {
         return true;
     }
     let lower = secret.to_ascii_lowercase();
-    PLACEHOLDER_WORDS
-        .iter()
-        .any(|word| memchr::memmem::find(&lower, word).is_some())
+    is_bracketed(secret)
+        || PLACEHOLDER_WORDS
+            .iter()
+            .any(|word| memchr::memmem::find(&lower, word).is_some())
+}
+
+/// Whether a value holds a `<slot>` (or the start or end of one): documentation's way of
+/// saying "put yours here". A lone `<` or `>` inside a random value (WordPress salts draw from
+/// all of printable ASCII) is not one.
+fn is_bracketed(secret: &[u8]) -> bool {
+    let Some(open) = memchr::memchr(b'<', secret) else {
+        return secret.ends_with(b">");
+    };
+    let slot = &secret[open + 1..];
+    open == 0
+        || memchr::memchr(b'>', slot).is_some()
+        || slot
+            .iter()
+            .all(|&b| b.is_ascii_alphabetic() || b"_- ".contains(&b))
 }
 
 /// Whether a value is mostly runs like `abcd` or `1234` (documentation's made-up keys, such as
@@ -207,6 +273,28 @@ mod tests {
         assert_eq!(entropy(b"aaaa"), 0.0);
         assert!((entropy(b"abcd") - 2.0).abs() < 1e-9);
         assert!((entropy(b"0123456789abcdef") - 4.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn nkey_checksum_accepts_seeds_and_rejects_altered_ones_and_public_keys() {
+        assert_eq!(crc16_xmodem(b"123456789"), 0x31c3);
+        // Fake seeds made with the published construction (prefix bytes, 32 random, CRC-16).
+        let seed = b"SUAPRKJQF3QE3T4I652FH2RTKNXN6VJRA3SIWCGIL6N2JLSNQSQQ2R3ZDE"; // hush:allow (test seed)
+        assert!(verify_checksum(Checksum::Nkey, seed));
+        assert!(verify_checksum(
+            Checksum::Nkey,
+            b"SOAKJEPIC5ROYAXPL4NFB3CEL2PP5TTWVNA53W6O7QDJ4EN67ZWKRQKGS4" // hush:allow (test seed)
+        ));
+        let mut altered = *seed;
+        altered[20] = if altered[20] == b'A' { b'B' } else { b'A' };
+        assert!(!verify_checksum(Checksum::Nkey, &altered));
+        assert!(!verify_checksum(Checksum::Nkey, &seed[..57]));
+        assert!(!verify_checksum(Checksum::Nkey, &[b'S'; 58]));
+        // A user's public key: 56 characters, no seed prefix.
+        assert!(!verify_checksum(
+            Checksum::Nkey,
+            b"UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4"
+        ));
     }
 
     #[test]
@@ -249,7 +337,12 @@ mod tests {
         assert!(is_placeholder(
             b"MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE="
         ));
+        assert!(is_placeholder(b"sk-<your key here>"));
+        assert!(is_placeholder(b"ghp_<token"));
         assert!(!is_placeholder(b"f3K9xQ2mZ7vL1pR8sT4w"));
+        assert!(!is_placeholder(
+            b"mbg.5Afe6K[66OLcvN@#brkGZ>RR!{L5}vAF[7Dfds,<LGLEI5x"
+        ));
         assert!(!is_placeholder(b"8e03978e-40d5-43e8-bc93-6894a57f9324"));
         assert!(!is_placeholder(
             b"f798ab4899346a88599180fee9e14fa1ada7b6df989425b7c6d2146dd6c815bb"

@@ -190,19 +190,21 @@ impl<'s, 'd> Pass<'s, 'd> {
         let data = self.data;
         let compiled = &self.scanner.rules[rule];
         let shape = compiled.shape();
-        let mut from = line.start_for(start);
-        let (mut to, mut extend_end) = if compiled.rule.multiline {
+        let multiline = compiled.rule.multiline;
+        // Every match holds a keyword and starts at most `lead` before it: on a line dense with
+        // keywords, each rule then reads a few bytes around its own hits rather than the whole
+        // line. A multi-line match may start lines before its keyword (a PEM header above its
+        // `Proc-Type`); any other starts on the keyword's line.
+        let mut from = match shape.lead {
+            Some(lead) if multiline => start.saturating_sub(lead),
+            Some(lead) => line.start_for(start).max(start.saturating_sub(lead)),
+            None => line.start_for(start),
+        };
+        let (mut to, mut extend_end) = if multiline {
             (self.multiline_end(rule, end), false)
         } else {
             line.end_for(data.len(), end)
         };
-        // Every match holds a keyword: on a line dense with keywords, each rule then reads a
-        // few bytes around its own hits rather than the whole line.
-        if let Some(lead) = shape.lead {
-            // A match starts at most `lead` before a keyword it holds, so the window of that
-            // keyword's hit holds its start.
-            from = from.max(start.saturating_sub(lead));
-        }
         if let Some(longest) = shape.max_len {
             // A match holding this hit lies within its longest match of it. No token is cut
             // that a match could need: the search judges `\b` there by the bytes after it.
