@@ -120,6 +120,11 @@ fn bench(c: &mut Criterion) {
             "private-key-begin-every-line",
             repeated("-----BEGIN RSA PRIVATE KEY-----\n", MIB),
         ),
+        // A multi-line rule whose keyword sits below the block's start (Proc-Type).
+        (
+            "encrypted-pem-header-every-line",
+            repeated("-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n", MIB),
+        ),
         ("password-one-line", repeated("password=", MIB)),
         ("all-keywords-one-line", all_keywords(&rules, MIB)),
     ] {
