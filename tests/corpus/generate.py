@@ -132,7 +132,8 @@ def bech32(hrp, data):
 
 def nkey_seed():
     """A NATS NKEY user seed: base32 of prefix bytes + 32 random bytes + CRC16 (XMODEM)."""
-    raw = bytes([0x90 | (20 >> 5), (20 & 31) << 3]) + rbytes(32)
+    seed, user = 18 << 3, 20 << 3  # nkeys' prefix bytes: S (seed) and U (user)
+    raw = bytes([seed | (user >> 5), (user & 31) << 3]) + rbytes(32)
     crc = 0
     for b in raw:
         crc ^= b << 8
@@ -1356,7 +1357,7 @@ def w_generic(c, keys):
         "mysql -u root -p{pw} -h db.acme.internal shop < migrations/0042.sql",
         "mysqldump -uroot -p'{pw}' --all-databases > /backup/all.sql",
         "PGPASSWORD='{pw}' psql -h pg.acme.internal -U postgres -c 'VACUUM ANALYZE'",
-        "psql \"postgresql://admin:{pw}@pg.acme.internal:5432/postgres\" -c 'select 1'",
+        "psql \"postgresql://admin:{url_pw}@pg.acme.internal:5432/postgres\" -c 'select 1'",
         "sshpass -p '{pw}' ssh -o StrictHostKeyChecking=no deploy@10.20.1.7 'sudo systemctl restart api'",
         "sshpass -p {pw} scp build.tgz deploy@10.20.1.8:/opt/releases/",
         "curl -u admin:{pw} -X POST https://jenkins.acme.internal/job/deploy/build",
@@ -1371,8 +1372,8 @@ def w_generic(c, keys):
         "mongo admin -u root -p '{pw}' --eval 'db.runCommand({{ping: 1}})'",
     ]
     for cmd in cmds:
-        pw = password()
-        sh.pos(cmd.format(pw=pw), fam, pw)
+        pw = db_password() if "{url_pw}" in cmd else password()
+        sh.pos(cmd.format(pw=pw, url_pw=pw), fam, pw)
     hist = c.file("home/.bash_history")
     for cmd in ["mysql -uadmin -p{pw} orders", "sshpass -p '{pw}' ssh root@192.168.10.4", "curl -u jenkins:{pw} https://ci.acme.internal/api/json",
                 "net use Z: \\\\fs01\\share /user:ACME\\ops {pw}"]:
@@ -1607,7 +1608,7 @@ def w_general_negatives(c, keys):
                 f"{v}(\"{rnd(ALNUM, R.randint(20, 40))}\")",
                 f"{{id:\"{rnd(HEX, 24)}\",hash:\"{rnd(B64URL, 43)}\"}}",
                 f"{v}=\"sha384-{b64(rbytes(48))}\"",
-                f"key:\"{rnd(ALNUM, 32)}\"",
+                f"className:\"css-{rnd(LOWER + DIGITS, 6)} {rnd(LOWER, 5)}-{rnd(LOWER + DIGITS, 5)}\"",
             ]))
         mjs.neg(";".join(parts) + ";", "any")
     # placeholders and references in config
@@ -1679,6 +1680,95 @@ def w_general_negatives(c, keys):
         else:
             ipynb.text(ln)
 
+def w_issue13_providers(c, keys):
+    """Providers issue 13 names as missed by hush: one or two values each, in their usual places."""
+    fam = "saas-api"
+    toks = [
+        ("AIVEN_SERVICE_PASSWORD", "AVNS_" + rnd(ALNUM, 22)),
+        ("APIFY_TOKEN", "apify_api_" + rnd(ALNUM, 36)),
+        ("FASTLY_API_TOKEN", rnd(B64URL, 32)),
+        ("HARNESS_PAT", f"pat.{rnd(B64URL, 22)}.{rnd(HEX, 24)}.{rnd(ALNUM, 20)}"),
+        ("KLAVIYO_PRIVATE_KEY", "pk_" + rnd(HEX, 34)),
+        ("RAPIDAPI_KEY", rnd(HEX, 10) + "msh" + rnd(HEX, 15) + "p1" + rnd(HEX, 6) + "jsn" + rnd(HEX, 12)),
+        ("ROOTLY_API_TOKEN", "rootly_" + rnd(HEX, 64)),
+        ("SALESFORCE_ACCESS_TOKEN", f"00D{rnd(ALNUM, 12)}!{rnd(ALNUM + '.', 96)}"),
+        ("SENTRY_TOKEN", rnd(HEX, 64)),
+        ("SOURCEGRAPH_TOKEN", "sgp_local_" + rnd(HEX, 40)),
+        ("SUPABASE_SECRET_KEY", "sb_secret_" + rnd(B64URL, 31)),
+        ("ZOHO_REFRESH_TOKEN", f"1000.{rnd(HEX, 32)}.{rnd(HEX, 32)}"),
+        ("CLOJARS_TOKEN", "CLOJARS_" + rnd(HEX, 60)),
+        ("SWARM_JOIN_TOKEN", f"SWMTKN-1-{rnd(LOWER + DIGITS, 50)}-{rnd(LOWER + DIGITS, 25)}"),
+        ("SWARM_UNLOCK_KEY", "SWMKEY-1-" + rnd(B64, 43)),
+        ("FACEBOOK_APP_TOKEN", f"{R.randint(10**14, 10**15)}|{rnd(HEX, 32)}"),
+        ("FACEBOOK_ACCESS_TOKEN", "EAAG" + rnd(ALNUM, 180)),
+        ("JIRA_PAT", b64(f"{R.randint(10**11, 10**12)}:".encode() + rbytes(20))),
+        ("DROPBOX_TOKEN", rnd(ALNUM, 11) + "AAAAAAAAAA" + rnd(B64URL, 43)),
+        ("AKAMAI_CLIENT_TOKEN", f"akab-{rnd(LOWER + DIGITS, 16)}-{rnd(LOWER + DIGITS, 16)}"),
+        ("AKAMAI_CLIENT_SECRET", b64(rbytes(32))),
+        ("DEFINED_API_KEY", f"dnkey-{rnd(UPPER + DIGITS, 26)}-{rnd(B32, 52)}"),
+        ("INSTAGRAM_TOKEN", "IGQWR" + rnd(B64URL, 160)),
+        ("MAILGUN_PRIVATE_KEY", f"{rnd(HEX, 32)}-{rnd(HEX, 8)}-{rnd(HEX, 8)}"),
+        ("WECHAT_APP_SECRET", rnd(HEX, 32)),
+        ("NATS_USER_SEED", nkey_seed()),
+        ("AZURE_STORAGE_KEY", b64(rbytes(64))),
+        ("ASSEMBLYAI_API_KEY", rnd(HEX, 32)),
+        ("ALGOLIA_ADMIN_KEY", rnd(HEX, 32)),
+        ("SENDGRID_KEY", "SG." + rnd(B64URL, 22) + "." + rnd(B64URL, 43)),
+    ]
+    families = {"AZURE_STORAGE_KEY": "azure"}
+    cfg = c.file("deploy/helm/values-secrets.yaml")
+    cfg.text("# Values for the integrations chart (prod). TODO: move to sealed secrets.\nintegrations:")
+    go = c.file("internal/integrations/keys.go")
+    go.text("package integrations\n\n// Keys used by the sync workers.\nconst (")
+    for i, (name, t) in enumerate(toks):
+        if i % 2:
+            cfg.pos(f"  {name.lower()}: \"{t}\"", families.get(name, fam), t)
+        else:
+            camel = "".join(w.capitalize() for w in name.lower().split("_"))
+            go.pos(f'\t{camel} = "{t}"', families.get(name, fam), t)
+    go.text(")")
+    chat = c.file("services/alerts/slack_legacy.py")
+    chat.text('"""Legacy Slack integrations (to be migrated to the app)."""\n')
+    for name, t in [("SLACK_REFRESH", f"xoxe-1-{rnd(ALNUM, 140)}"),
+                    ("SLACK_CONFIG_TOKEN", f"xoxe.xoxp-1-{rnd(ALNUM, 160)}"),
+                    ("SLACK_CLIENT_TOKEN", f"xoxc-{R.randint(10**10, 10**11)}-{R.randint(10**11, 10**12)}-{R.randint(10**12, 10**13)}-{rnd(HEX, 64)}"),
+                    ("SLACK_COOKIE", "xoxd-" + urllib.parse.quote(b64(rbytes(120)), safe=""))]:
+        chat.pos(f'{name} = "{t}"', "chat", t)
+    t = telegram_bot()
+    c.file("config/bots.txt").text("# name, token, owner").pos(f"release-notifier, {t}, platform-team", "chat", t)
+
+def w_more_negatives(c, keys):
+    """High-entropy text that is public by design: digests, addresses, nonces, fingerprints."""
+    d = c.file("deploy/images.lock")
+    for i in range(25):
+        d.neg(f"{rnd(LOWER, 8)}/{rnd(LOWER, 6)}:1.{i}.0@sha256:{rnd(HEX, 64)}", "any")
+    h = c.file("web/public/index.html")
+    h.text("<!doctype html>\n<html>\n<head>")
+    for i in range(12):
+        h.neg(f'  <script src="https://cdn.acme.test/lib-{i}.js" integrity="sha384-{b64(rbytes(48))}" crossorigin="anonymous"></script>', "any")
+    h.neg(f"  <meta http-equiv=\"Content-Security-Policy\" content=\"script-src 'nonce-{b64(rbytes(16))}' 'strict-dynamic'\">", "any")
+    h.text("</head>\n<body></body>\n</html>")
+    w = c.file("docs/donations.md")
+    w.text("# Wallets (public addresses)\n")
+    for i in range(10):
+        w.neg(f"- ETH: 0x{rnd(HEX, 40)}\n- BTC: bc1q{rnd(BECH32, 38)}", "any")
+    f = c.file("docs/ssh-fingerprints.md")
+    for i in range(12):
+        f.neg(f"- bastion-{i}: SHA256:{b64(rbytes(32)).rstrip('=')} (ED25519)", "any")
+    a = c.file("docs/http-examples.md")
+    a.text("# HTTP examples\n")
+    a.neg("Authorization: Basic dXNlcjpwYXNzd29yZA==\nAuthorization: Basic <base64 of user:password>\n"
+          "Authorization: Basic ${BASIC_AUTH}\nX-API-Key: {{api_key}}\nCookie: session=<session-cookie>", "any")
+    n = c.file("services/billing/ids.py")
+    n.text('"""Identifiers of records created by the test suite."""\n')
+    for i in range(20):
+        n.neg(f'INVOICE_{i} = "in_{rnd(ALNUM, 24)}"  # stripe object id, not a key\nORDER_{i} = "{uuid()}"', "any")
+    g = c.file("web/src/analytics.ts")
+    g.text("// Public identifiers and search-only keys (sent by every browser).")
+    g.neg(f"const GA_ID = 'G-{rnd(UPPER + DIGITS, 10)}';\n"
+          f"const ALGOLIA_SEARCH_ONLY_KEY = '{rnd(HEX, 32)}'; // search-only, public\n"
+          f"const RECAPTCHA_SITE_KEY = '6L{rnd(B64URL, 38)}';", "saas-api")
+
 
 def write_all(c, keys):
     w_aws(c, keys)
@@ -1696,7 +1786,9 @@ def write_all(c, keys):
     w_jwt(c, keys)
     w_generic(c, keys)
     w_encoded(c, keys)
+    w_issue13_providers(c, keys)
     w_general_negatives(c, keys)
+    w_more_negatives(c, keys)
 
 
 

@@ -4,8 +4,8 @@ set -euo pipefail
 mysql -u root -p6L+aT=1kpMLPTL7O -h db.acme.internal shop < migrations/0042.sql
 mysqldump -uroot -p'3Oi8s@KSJuZk+Q' --all-databases > /backup/all.sql
 PGPASSWORD='EeHQT3RSUEo.' psql -h pg.acme.internal -U postgres -c 'VACUUM ANALYZE'
-psql "postgresql://admin:LCmn.0+s=7dhv_o.3%0y#7@pg.acme.internal:5432/postgres" -c 'select 1'
-sshpass -p 'qrHKGEHsdmAl#a.=6' ssh -o StrictHostKeyChecking=no deploy@10.20.1.7 'sudo systemctl restart api'
+psql "postgresql://admin:LCmn.0VsD7dhv_o.3F0ym7tq@pg.acme.internal:5432/postgres" -c 'select 1'
+sshpass -p 'EHsdmAl#a.=6' ssh -o StrictHostKeyChecking=no deploy@10.20.1.7 'sudo systemctl restart api'
 sshpass -p gIwS7H8LpiUwE+d scp build.tgz deploy@10.20.1.8:/opt/releases/
 curl -u admin:R1ePwg+89=88tq^ -X POST https://jenkins.acme.internal/job/deploy/build
 curl --user ci-bot:%vxQz@g4MU1%eAxId https://nexus.acme.internal/repository/releases/ -T app.jar

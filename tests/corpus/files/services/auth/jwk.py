@@ -1,1 +1,1 @@
-SIGNING_JWK = {"kty": "EC", "crv": "P-256", "x": "AaQsMtcEX95ALJy-57cgDp6LAym-fGVL7k34H5389So", "y": "6m4iCQTecpo9h5kVxTrw-1FtQxde0aG-pW7HaEZ76Uw", "d": "5KJ9PAa42GPOgcqfKbC-Rj56jODjIhIhZiA4hHrUv5c", "kid": "86e56801a1d05d3a", "use": "sig"}
+SIGNING_JWK = {"kty": "EC", "crv": "P-256", "x": "KPDvx-_jc0cguImdFVdRAkxEWaFXSnt6HrtjE4ZTnE8", "y": "CyYrr6myrw-lSmBZFX0o9AJl47o2B0VbL1cqmIaK3yg", "d": "q-d4zo0Z1A7QWwF12aHadBTWCBjMkpw0cl9DbsQsSKg", "kid": "86e56801a1d05d3a", "use": "sig"}

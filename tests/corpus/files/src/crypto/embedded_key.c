@@ -1,8 +1,8 @@
 /* Device identity baked into the firmware image. */
 static const char *device_key =
     "-----BEGIN PRIVATE KEY-----\n"
-    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgkbCb8MeSpHQqiIXw\n"
-    "LLKMwm9coBczwmeACfWYtLTdowShRANCAASGossPpinLgr5ORO6uXcx36GFTYHqJ\n"
-    "fzSpYwq59MtaHU1g/hN4EACapmxSMtNjeeNQfOnz8/Op1pT9P9Rcs1bg\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQghsNhEuN83SGmkdcm\n"
+    "memo0Bf9ZkiaDj2sCposOgcnNZKhRANCAAT39GXBgFJu2PI8DJaAvoE7L1ds0Wbu\n"
+    "RkWhgzWcG1A3p5P3ayt8adlSUvyY+tV88sVD//QO7T/gQdGXITj2W1Au\n"
     "-----END PRIVATE KEY-----\n"
     ;
