@@ -1,0 +1,17 @@
+cd ~/src/platform
+git pull --rebase
+export AWS_ACCESS_KEY_ID=AKIAFDTPNE4BI57NAAGL
+export AWS_SECRET_ACCESS_KEY=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
+aws s3 ls s3://acme-artifacts/releases/
+git clone https://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@github.com/acme/platform-infra.git
+git clone https://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@github.com/acme/platform-infra.git
+echo 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 | gh auth login --with-token
+curl https://api.openai.com/v1/models -H "Authorization: Bearer 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"
+curl https://api.anthropic.com/v1/messages -H 'x-api-key: sk-ant-api03-GnLT1VXBAVeB9TovLQXFMoG1Mo1NBo8L4skQOeYj0qgNN72CpmdnLN9DwPhrJtcANGenOj7vkdajdSTGOZICFUBkEDPDXAA' -H 'anthropic-version: 2023-06-01' -d @req.json
+curl -H 'Authorization: Bearer eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI5ZGQwOWFhZC1kMmEzLTRlNWItYTE0MS00ZjY1ZTkyZjRiY2QiLCJpc3MiOiJiaWxsaW5nLXN2YyIsImlhdCI6MTc5MDIwNjQxMSwiZXhwIjoxODAwMDI1NDIwLCJzY29wZSI6InJlYWQgd3JpdGUifQ.tf3eC5nAXq437aEUtF2UpOwzUk_bAzO2Lsy8Cnvh86h1bvNB98cpXJOQvfRntHbIUheSJA3134NhsGog40QwhaC7pxMIRqJ4eXhSmyKAHS0TEpKKzSHIbmM-uON1fY_uOHGwRDMCX9FcmdgM2EuOTaqNYrQ_02UGvI5RhYGVc6zzmhbfoCtr7mC0QTu7wH3wzlHy1naAlKtv95n95nAzKCiJ51BrbduMoE0A_HxPU5u7_nqfDvMYl-E5j3IOkTjzvfdJT_tDs4xe3mrKe0YQDzQc7glKmcihPAeqnV5lDXKHFBzrGuGF3SJL3_99fPbSB-UXsd21sgxK5Ax57obfKA' https://api.acme.test/v2/orders
+curl -H 'Authorization: Bearer eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0ZDIwYzYyMi01ZjE3LTRmYjYtYTdjNi02YzQ4NDZhMWRjNzUiLCJpc3MiOiJiaWxsaW5nLXN2YyIsImlhdCI6MTc5MDk4MjkzNSwiZXhwIjoxODAwNTI3MjM1LCJzY29wZSI6ImFkbWluIn0.5IpPCsoFPF7Hz85eylNKjNiSsGsdCabes_pTZODu2A4-2D7BmlbrrDF36djMLxNJWOkldhf7EOOIz31R3jx8feNnuYkSq0WoWShlgFuA965cuA4V-hIgf_VbFP6KoiuUqJl0qU--MNEH2cCtHvJjtl8YxfyCTdj7ViF6ejS4FBagrBaF6lP6OrG4l74G75wMl-wUghYjzomGXS9TCdxwYMDW4gHJQRUqrIC98FFDWWQ2XSn2Be21IDuSUikeR-QU9DApIojUM1UCLiTEvetMTI3f_mO8dN7eJ0w5CZBhzY8aPu8VZlTjU7lGGqrgYpdfX1ruq5jKWSfAPJXCwb5jHg' https://api.acme.test/v2/orders
+curl -H 'Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI5NmQ0NWU0MS1mNWI2LTQ3NDYtYTlmZS00NjJhZDkwNjA0NzYiLCJpc3MiOiJiaWxsaW5nLXN2YyIsImlhdCI6MTc5MDA0NzkzOSwiZXhwIjoxODAwOTE3MDM1LCJzY29wZSI6InJlYWQgd3JpdGUifQ.drGJ5beqd4ekNQ1GzgLyq4_36dETwQHOGeRUUp-u_Gc' https://api.acme.test/v2/orders
+mysql -uadmin -p@^#Z!Ak9owcMpC4G+Wc! orders
+sshpass -p 'HUrQ=@KQNyTGvF0' ssh root@192.168.10.4
+curl -u jenkins:!zDj.BL1vKXr9u# https://ci.acme.internal/api/json
+net use Z: \\fs01\share /user:ACME\ops ATrMSr8Zy1eBW

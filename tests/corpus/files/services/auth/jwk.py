@@ -1,0 +1,1 @@
+SIGNING_JWK = {"kty": "EC", "crv": "P-256", "x": "KPDvx-_jc0cguImdFVdRAkxEWaFXSnt6HrtjE4ZTnE8", "y": "CyYrr6myrw-lSmBZFX0o9AJl47o2B0VbL1cqmIaK3yg", "d": "q-d4zo0Z1A7QWwF12aHadBTWCBjMkpw0cl9DbsQsSKg", "kid": "86e56801a1d05d3a", "use": "sig"}

@@ -1,0 +1,34 @@
+package com.acme.auth;
+
+/**
+ * Key used by the staging token service.
+ * -----BEGIN PRIVATE KEY-----
+ * MIIEvAIBADANBgkqhkiG9w0BAQEFAASCBKYwggSiAgEAAoIBAQCaskLmTncpKe1T
+ * bENf+JQgkC2X3/B3aHLj9BUMQwlwe6cok6K4jCRVcRWE+OqhHVNg7NFysAj7WFBL
+ * zRPEkSD6lcJLRdNH1RyKgWNsJ19fyjQ8V0dj7XUu04y7JCMdXXxwzhtK7k/M12gV
+ * 5XPXERCRS55LYLNpe3QD9ud06vcxp8xlnk1389Be1cTMG3v5Lsj6oJ3MWY+fPH7K
+ * GlJB/hB32L5T26gypy3a2f2Nb2HWQHXxIxEk9U864xdAWe5cTyIJnaIvKiJ8bk+1
+ * BDsfqgl+gD8P/ciJm2zf0lz3+vNu7XDxDrktqMMr8Pci18VUlJYcNM5QpwKG2oOV
+ * T0qCaPyvAgMBAAECggEAAQvLNlnPJiOcRmVOhVPIffng8mHMyKSXq6FHEn3849pU
+ * 3zTfCPwa83WgIss4xvMhpl+jlkYeIW5PngZFJ8igHkxXSSwFNDtQMJg/DwhVyu+H
+ * 7+Uv3JCgALuPJuV6fqSBsWpAtqkq4qSNlcxR6WE6U/PcyP9ekeGIVM3dcyXIRc6C
+ * ewCaLDxLRYfkzQnP7VeD6xuYKMgnHApjc8PEFmYzxQAgLx1BCm4fgMRbaY/pAYeJ
+ * AwIv91ZhYX2qXnZbZDDhaZAUFXwjN6FalIeRu+UcL1vtLcB8eaL3u0CSv1SeQkc6
+ * Jp324xzng4e18RWDQNTsu365MF0RijJzfZ43OIif7QKBgQDLV3ZphMwR5J7eX4uV
+ * 3DcsmFGdm5JNum3FAXyBUuqNZyTutTdgj1k3xtANSH3vXkbSol0z+5tdGHOcdn/H
+ * Guy1zkZt3Y42FVMKStwtXJ870Cp7MFwCyefQCjVhwJJFswBJ9fYgpziXWkOV6MlX
+ * gOPl/VUTnWFkKZteXh/4K0aB+wKBgQDCwdtYcTNjsXpkGsH7lxRX9NWiS7+Fj5qM
+ * QKTVXQys1BvHlhvcwrFC39diygEBL40cNMJpnXQac9vfOkTpnE4lHbFUujrzwfNj
+ * IqH7AjGOio1LhVNFoTcCqhzWTT6/H61cmco5W+hxqFdTGKy0riK9KhFNR5UBqi1S
+ * bPsKRwyl3QKBgEzVCHYIan9cTjciDQEcC3D7QON3lAlwpudoj13iMaQqVAcqS/ld
+ * UM3Ffnl2abdXfRU7qlHpASRlB9IX6GIYJ1bu0SfULlb7Kbxa2uT8+WHFXzfa5vla
+ * xw+Ru+fqtppFb5eCq3RdGwH9Zkovglxg5DvTxCC8N798BSvcDuJbn7GfAoGAd07y
+ * 5JdUd/o9lB2gQFQpLkjapvXoehWjA9CGKf86yJWX/wjCQNc0aFdgRzCgtO1AcMsR
+ * XkoK2jmntHSpysLqTGqIO/NqMfHa/Bw3RuHtIflW3bDrdnhwjr1PtSjVC5iIR3Yf
+ * IExhdV8/P7SZ+IXE2kVvG/yCF+b8pMYGdCFaajECgYAYZG+xZj0bVwhx5cyHoWdV
+ * Lt/BFIyuuPDxXejmQmu/wpxkIt8ohQkGfQqFvKGONN8SFbuucf+kQzTrpdnUaY0j
+ * 87n9+f85epFPYkEbEwH/sSl6PP8gUQafYH7u0zKaEu25mOuwNkTDIyjpT548lBw1
+ * eq4rG02bLtBvdmFqknM94Q==
+ * -----END PRIVATE KEY-----
+ */
+public final class TestKeys {}

@@ -1,0 +1,8 @@
+// Publishable keys are meant for the browser.
+const STRIPE_PK = 'pk_live_6AZWlCEASTT641uRQworGba21scGyPAXAZNWzGYdsv5G8L6DecyBDLf8kOBVQYQrY6D0x5ahYAKqanhlvBYlriSVdfoCfZrm4kC';
+const STRIPE_PK = 'pk_live_1gJRoIytWXpa8J8zHuo1975sWuytGjKnw7lSs9QNuZPytLGHcSqp6M76JD6uMsAfPdgUQXOE8otxHhkg39BSM0WeUwRcn8PkwDw';
+const STRIPE_PK = 'pk_live_KnIxP9mlBZbLT2yoJNOTnPIPOFxkcI6uUIfksmXtoOIUrZgkxrV3UfajoWXIgKoVZiulq5E9MjknyyIWxyXz9wZjPaaxpoNRyOc';
+const STRIPE_PK = 'pk_live_tEpmKZdZRvOsA61J9IQnCAN3CnscJUKwj8xrXFLQolCLYi7bI0wDjhk76nGI8y3WThmPONbAnr481DuJHzIw2PD9iUAbnx8bazw';
+const STRIPE_PK = 'pk_live_E2n8zuJdFUcMQjehhhzZeNiUB6npqaAwwz9wgbPMHQlMLuc7PhQXcgKZjyfTkwCbNx5DGBNUexMYsASu10jLoI8OCTkQKlEtQEU';
+const STRIPE_SK = process.env.STRIPE_SECRET_KEY!;
+const whsec = config.get('stripe.webhookSecret');
