@@ -123,7 +123,10 @@ fn bench(c: &mut Criterion) {
         // A multi-line rule whose keyword sits below the block's start (Proc-Type).
         (
             "encrypted-pem-header-every-line",
-            repeated("-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n", MIB),
+            repeated(
+                "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n",
+                MIB,
+            ),
         ),
         ("password-one-line", repeated("password=", MIB)),
         ("all-keywords-one-line", all_keywords(&rules, MIB)),

@@ -19,16 +19,16 @@ const RECALL_FLOORS: [(&str, f64); 15] = [
     ("aws", 1.00),
     ("azure", 1.00),
     ("chat", 1.00),
-    ("database-urls", 0.90),
+    ("database-urls", 1.00),
     ("encoded", 1.00),
     ("encrypted-private-keys", 1.00),
     ("gcp", 1.00),
-    ("generic-passwords", 0.75),
+    ("generic-passwords", 0.98),
     ("github", 0.94),
     ("gitlab-and-other-vcs", 1.00),
     ("jwt", 1.00),
     ("payments", 1.00),
-    ("private-keys", 0.96),
+    ("private-keys", 1.00),
     ("saas-api", 0.95),
 ];
 
@@ -304,12 +304,9 @@ fn reports_never_print_a_labelled_secret_whole() {
     }
 }
 
-/// Fails today: legacy PEM-encrypted RSA keys (`Proc-Type: 4,ENCRYPTED`, rule
-/// `private-key-rsa`) and passphrase-protected OpenSSH keys (`private-key-openssh`) are
-/// reported `high`, as surely as plain keys. Run with `--ignored`; remove the `ignore` once the
-/// rules tell them apart.
+/// Passphrase-protected keys in every form of the corpus (PKCS#8, legacy `Proc-Type` PEM,
+/// OpenSSH with a cipher) are reported below `high`, plain ones at `high`.
 #[test]
-#[ignore = "encrypted RSA (Proc-Type) and OpenSSH keys are reported high: rules to fix"]
 fn encrypted_private_keys_are_reported_less_sure_than_plain_ones() {
     let labels = labels();
     let on_family = |family: &str| -> Vec<&Finding> {

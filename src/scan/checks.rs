@@ -174,7 +174,7 @@ const PUBLIC_KEY_PREFIXES: [&[u8]; 4] = [
 /// refresh token, code, client secret and its Basic header), RFC 5849 (OAuth 1.0 client and
 /// token credentials), the signatures of jwt.io's and PyJWT's example tokens, and Stripe's
 /// documentation test keys.
-const DOCUMENTED_EXAMPLES: [&[u8]; 20] = [
+const DOCUMENTED_EXAMPLES: [&[u8]; 22] = [
     b"2YotnFZFEjr1zCsicMWpAA",
     b"tGzv3JOkF0XG5Qx2TlKWIA",
     b"SplxlOBeZQQYbYS6WxSbIA",
@@ -196,6 +196,10 @@ const DOCUMENTED_EXAMPLES: [&[u8]; 20] = [
     // WunderGraph Cosmo's demo key and the wg(8) manual's example WireGuard key.
     b"cosmo_669b576aaadc10ee1ae81d9193425705",
     b"yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=",
+    // The Azure Storage emulator's (Azurite's) published account key, and the NT hash of the
+    // empty password (what a dump shows for an account without one).
+    b"Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw",
+    b"31d6cfe0d16ae931b73c59d7e0c089c0",
 ];
 
 /// Whether `secret` is not a credential after all: a stop-word (case-insensitive), too few
@@ -216,7 +220,7 @@ pub fn is_placeholder(secret: &[u8]) -> bool {
             distinct += 1;
         }
     }
-    if distinct < 4 || is_sequential(secret) {
+    if distinct < 4 || is_sequential(secret) || is_encoded_placeholder(secret) {
         return true;
     }
     let lower = secret.to_ascii_lowercase();
@@ -224,6 +228,22 @@ pub fn is_placeholder(secret: &[u8]) -> bool {
         || PLACEHOLDER_WORDS
             .iter()
             .any(|word| memchr::memmem::find(&lower, word).is_some())
+}
+
+/// Whether a value is the base64 of a placeholder: a Kubernetes Secret's `data` holds every
+/// value encoded, `changeme` as `Y2hhbmdlbWU=`. Only a single word counts: encoded structure
+/// (Upstash's JSON of a user id and a password) is judged as the value it is.
+fn is_encoded_placeholder(secret: &[u8]) -> bool {
+    if secret.len() < 8 || secret.len() % 4 != 0 {
+        return false;
+    }
+    let Ok(decoded) = STANDARD_PAD_INDIFFERENT.decode(secret) else {
+        return false;
+    };
+    decoded
+        .iter()
+        .all(|&b| b.is_ascii_graphic() && !b"\":,".contains(&b))
+        && is_placeholder(&decoded)
 }
 
 /// Whether a value holds a `<slot>` (or the start or end of one): documentation's way of
@@ -338,6 +358,8 @@ mod tests {
             b"MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE="
         ));
         assert!(is_placeholder(b"sk-<your key here>"));
+        assert!(is_placeholder(b"Y2hhbmdlbWU="));
+        assert!(!is_placeholder(b"UXo4d04zdktwMkxt"));
         assert!(is_placeholder(b"ghp_<token"));
         assert!(!is_placeholder(b"f3K9xQ2mZ7vL1pR8sT4w"));
         assert!(!is_placeholder(
