@@ -1,0 +1,3 @@
+//! `hush run`: the environment it gives a command (the full command follows).
+
+pub mod env;
