@@ -149,8 +149,12 @@ fn run_child(
     proxy: Option<&InProcess>,
 ) -> Result<u8, RunError> {
     let program = &args.command[0];
+    // With --contain and --proxy, a small runtime of our own carries the bridge's connections.
+    let mut _relay = None;
     let mut cmd = if args.contain {
-        contained_command(args, dir, proxy)?
+        let (cmd, relay) = contained_command(args, dir, proxy)?;
+        _relay = relay;
+        cmd
     } else {
         let mut cmd = Command::new(program);
         cmd.args(&args.command[1..]);
@@ -189,13 +193,14 @@ fn explain_contain(e: &std::io::Error) -> String {
     format!("--contain: {e}")
 }
 
-/// The bridge command for `--contain`, with the Unix socket that leads to the proxy.
+/// The bridge command for `--contain`, with the Unix socket that leads to the proxy (served by
+/// the in-process proxy's runtime, or by the returned one for `--proxy`).
 #[cfg(target_os = "linux")]
 fn contained_command(
     args: &RunArgs,
     dir: &Path,
     proxy: Option<&InProcess>,
-) -> Result<Command, RunError> {
+) -> Result<(Command, Option<tokio::runtime::Runtime>), RunError> {
     let socket = dir.join("proxy.sock");
     if !contain::socket_path_fits(&socket) {
         return Err(RunError::Contain(format!(
@@ -203,27 +208,52 @@ fn contained_command(
             socket.display()
         )));
     }
-    let target = match (proxy, &args.proxy) {
-        (Some(p), _) => p.addr,
-        (None, Some(url)) => resolve_proxy(url)?,
+    let (target, relay) = match (proxy, &args.proxy) {
+        (Some(p), _) => {
+            serve_unix(&p.runtime, &socket, p.addr)?;
+            (p.addr, None)
+        }
+        (None, Some(url)) => {
+            let target = resolve_proxy(url)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .map_err(RunError::Io)?;
+            serve_unix(&runtime, &socket, target)?;
+            (target, Some(runtime))
+        }
         (None, None) => return Err(RunError::Contain("--contain: no proxy".into())),
     };
-    match proxy {
-        Some(p) => p.serve_unix(&socket, target)?,
-        None => {
-            return Err(RunError::Contain(
-                "--contain with --proxy is not supported yet: drop --proxy to use the \
-                 in-process proxy"
-                    .into(),
-            ))
-        }
-    }
-    contain::bridge_command(&socket, target.port(), &args.command)
-        .map_err(|e| RunError::Contain(contain::explain(&e)))
+    let cmd = contain::bridge_command(&socket, target.port(), &args.command)
+        .map_err(|e| RunError::Contain(contain::explain(&e)))?;
+    Ok((cmd, relay))
+}
+
+/// Serves the `--contain` bridge's Unix socket at `path` on `runtime`, relaying to `proxy`.
+#[cfg(target_os = "linux")]
+fn serve_unix(
+    runtime: &tokio::runtime::Runtime,
+    path: &Path,
+    proxy: SocketAddr,
+) -> Result<(), RunError> {
+    let _entered = runtime.enter();
+    let listener = tokio::net::UnixListener::bind(path).map_err(|e| {
+        RunError::Contain(format!(
+            "--contain: cannot listen on {}: {e}",
+            path.display()
+        ))
+    })?;
+    runtime.spawn(contain::relay(listener, proxy));
+    Ok(())
 }
 
 #[cfg(not(target_os = "linux"))]
-fn contained_command(_: &RunArgs, _: &Path, _: Option<&InProcess>) -> Result<Command, RunError> {
+fn contained_command(
+    _: &RunArgs,
+    _: &Path,
+    _: Option<&InProcess>,
+) -> Result<(Command, Option<tokio::runtime::Runtime>), RunError> {
     Err(RunError::Contain(
         "--contain needs Linux network namespaces".into(),
     ))
@@ -374,20 +404,6 @@ impl InProcess {
             stop,
             server,
         })
-    }
-
-    /// Serves the `--contain` bridge's Unix socket at `path`, relaying to the proxy.
-    #[cfg(target_os = "linux")]
-    fn serve_unix(&self, path: &Path, proxy: SocketAddr) -> Result<(), RunError> {
-        let _entered = self.runtime.enter();
-        let listener = tokio::net::UnixListener::bind(path).map_err(|e| {
-            RunError::Contain(format!(
-                "--contain: cannot listen on {}: {e}",
-                path.display()
-            ))
-        })?;
-        self.runtime.spawn(contain::relay(listener, proxy));
-        Ok(())
     }
 
     /// Stops the proxy (draining what is open, bounded) and returns its metrics text.
