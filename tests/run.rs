@@ -402,10 +402,18 @@ async fn the_child_trusts_the_hush_ca_and_telemetry_is_summed_up() {
         "--",
         "sh",
         "-c",
-        "env; cat \"$SSL_CERT_FILE\" | grep -c BEGIN",
+        "env; echo \"bundle-mode=$(stat -c %a \"$SSL_CERT_FILE\")\"; \
+         echo \"bundle-has-hush=$(grep -c \"$(sed -n 2p \"$NODE_EXTRA_CA_CERTS\")\" \"$SSL_CERT_FILE\")\"",
     ]);
     let out = run_blocking(cmd).await;
     let env = env_of(&out);
+    assert_eq!(
+        get(&env, "bundle-mode"),
+        Some("644"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(get(&env, "bundle-has-hush"), Some("1"));
     let bundle = get(&env, "SSL_CERT_FILE").unwrap().to_string();
     for name in [
         "REQUESTS_CA_BUNDLE",
@@ -425,6 +433,30 @@ async fn the_child_trusts_the_hush_ca_and_telemetry_is_summed_up() {
         !Path::new(&bundle).exists(),
         "the run directory outlived the run: {bundle}"
     );
+
+    // A NODE_EXTRA_CA_CERTS of the user's own is kept, with the hush CA after it.
+    let user = s.write(
+        "user-extra.pem",
+        "-----BEGIN CERTIFICATE-----\nUSERCA\n-----END CERTIFICATE-----\n",
+    );
+    let mut cmd = s.hush(&[
+        "run",
+        "--config",
+        config,
+        "--",
+        "sh",
+        "-c",
+        "cat \"$NODE_EXTRA_CA_CERTS\"",
+    ]);
+    cmd.env("NODE_EXTRA_CA_CERTS", &user);
+    let out = run_blocking(cmd).await;
+    let node = text(&out.stdout);
+    let hush_ca = std::fs::read_to_string(&ca_path).unwrap();
+    assert!(
+        node.starts_with("-----BEGIN CERTIFICATE-----\nUSERCA\n"),
+        "{node}"
+    );
+    assert!(node.ends_with(&hush_ca), "{node}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -114,20 +114,16 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, RunError> {
         (None, Some(p)) => format!("http://{}", p.addr),
         (None, None) => return Err(RunError::Data("no proxy to run through".into())),
     };
-    let ca_cert = intercepting_ca(proxy.as_ref());
-    let bundle = match &ca_cert {
-        Some(ca) => Some(write_trust(dir.path(), ca)?),
+    let trust_files = match intercepting_ca(proxy.as_ref()) {
+        Some(ca) => Some(write_trust(dir.path(), &ca)?),
         None => None,
     };
     let settings = env::Settings {
         proxy_url: &proxy_url,
-        trust: ca_cert
-            .as_deref()
-            .zip(bundle.as_deref())
-            .map(|(ca, b)| env::Trust {
-                ca_cert: ca,
-                bundle: b,
-            }),
+        trust: trust_files.as_ref().map(|(bundle, node)| env::Trust {
+            node_extra: node,
+            bundle,
+        }),
     };
     let vars = env::child_env(&settings, &opt_outs, |n| std::env::var_os(n));
     let code = run_child(args, &vars, dir.path(), proxy.as_ref())?;
@@ -301,8 +297,9 @@ fn intercepting_ca(proxy: Option<&InProcess>) -> Option<PathBuf> {
     }
 }
 
-/// Writes the child's CA bundle; warns when no system roots were found.
-fn write_trust(dir: &Path, ca: &Path) -> Result<PathBuf, RunError> {
+/// Writes the child's CA bundle and picks its `NODE_EXTRA_CA_CERTS` file: (bundle, node file).
+/// Warns when no system roots were found.
+fn write_trust(dir: &Path, ca: &Path) -> Result<(PathBuf, PathBuf), RunError> {
     let user = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
     let bundle = trust::write_bundle(dir, ca, user.as_deref()).map_err(RunError::Bundle)?;
     if bundle.system.is_none() {
@@ -311,7 +308,18 @@ fn write_trust(dir: &Path, ca: &Path) -> Result<PathBuf, RunError> {
              hush tunnels instead of intercepting cannot be verified",
         );
     }
-    Ok(bundle.path)
+    let node = match user_node_extra(ca) {
+        Some(user) => trust::write_node_extra(dir, ca, &user).map_err(RunError::Bundle)?,
+        None => ca.to_path_buf(),
+    };
+    Ok((bundle.path, node))
+}
+
+/// The user's own `NODE_EXTRA_CA_CERTS` file, if they set one (and it is not the hush CA).
+fn user_node_extra(ca: &Path) -> Option<PathBuf> {
+    std::env::var_os("NODE_EXTRA_CA_CERTS")
+        .map(PathBuf::from)
+        .filter(|p| p.is_file() && p != ca)
 }
 
 /// `--print-env`: the variables a run would set, sorted, without starting anything. The proxy
@@ -330,11 +338,16 @@ fn print_env(
             ("http://127.0.0.1:<port>".to_string(), ca)
         }
     };
-    let bundle = Path::new("<run-dir>").join(trust::BUNDLE_NAME);
+    let run_dir = Path::new("<run-dir>");
+    let bundle = run_dir.join(trust::BUNDLE_NAME);
+    let node = ca_cert.as_deref().map(|ca| match user_node_extra(ca) {
+        Some(_) => run_dir.join(trust::NODE_EXTRA_NAME),
+        None => ca.to_path_buf(),
+    });
     let settings = env::Settings {
         proxy_url: &url,
-        trust: ca_cert.as_deref().map(|ca| env::Trust {
-            ca_cert: ca,
+        trust: node.as_deref().map(|node| env::Trust {
+            node_extra: node,
             bundle: &bundle,
         }),
     };

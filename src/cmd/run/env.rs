@@ -77,8 +77,9 @@ pub fn parse(text: &str) -> Result<Vec<OptOut>, String> {
 
 /// What the child is to trust when hush intercepts its HTTPS.
 pub struct Trust<'a> {
-    /// The hush CA certificate alone (Node adds it to its built-in roots).
-    pub ca_cert: &'a Path,
+    /// For `NODE_EXTRA_CA_CERTS` (added to Node's built-in roots): the hush CA, after the
+    /// user's own extra CAs when they had set some.
+    pub node_extra: &'a Path,
     /// System roots plus the hush CA: for the runtimes whose variable replaces their roots.
     pub bundle: &'a Path,
 }
@@ -107,7 +108,7 @@ pub fn child_env(
         set.insert(name.to_string(), NO_PROXY.to_string());
     }
     if let Some(trust) = &settings.trust {
-        let ca = trust.ca_cert.display().to_string();
+        let ca = trust.node_extra.display().to_string();
         set.insert("NODE_EXTRA_CA_CERTS".to_string(), ca);
         for name in BUNDLE_VARS {
             set.insert(name.to_string(), trust.bundle.display().to_string());
@@ -253,7 +254,7 @@ mod tests {
     #[test]
     fn interception_adds_the_trust_variables() {
         let trust = Trust {
-            ca_cert: Path::new("/d/ca.pem"),
+            node_extra: Path::new("/d/ca.pem"),
             bundle: Path::new("/run/bundle.pem"),
         };
         let env = child_env(&settings(Some(trust)), &[], |_| None);

@@ -53,15 +53,36 @@ pub fn write_bundle(
     let ca = std::fs::read(hush_ca)?;
     append_pem(&mut text, &ca);
     let path = dir.join(BUNDLE_NAME);
+    write_public(&path, &text)?;
+    Ok(Bundle { path, system })
+}
+
+/// The file name of the `NODE_EXTRA_CA_CERTS` file when the user had one of their own.
+pub const NODE_EXTRA_NAME: &str = "node-extra-ca.pem";
+
+/// Writes `dir/node-extra-ca.pem` (mode 0644): the user's `NODE_EXTRA_CA_CERTS` file, then the
+/// hush CA, so that pointing Node at the hush CA does not drop the CAs the user had added.
+pub fn write_node_extra(dir: &Path, hush_ca: &Path, user: &Path) -> std::io::Result<PathBuf> {
+    let mut text = std::fs::read(user)?;
+    if !text.ends_with(b"\n") {
+        text.push(b'\n');
+    }
+    append_pem(&mut text, &std::fs::read(hush_ca)?);
+    let path = dir.join(NODE_EXTRA_NAME);
+    write_public(&path, &text)?;
+    Ok(path)
+}
+
+/// Creates `path` (which must not exist) holding `text`, mode 0644 whatever the umask: it
+/// holds only public certificates, for whichever runtime reads it.
+fn write_public(path: &Path, text: &[u8]) -> std::io::Result<()> {
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o644)
-        .open(&path)?;
-    file.write_all(&text)?;
-    // Readable by every runtime whatever the umask: it holds only public certificates.
-    file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    Ok(Bundle { path, system })
+        .open(path)?;
+    file.write_all(text)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o644))
 }
 
 /// Appends one PEM file, making sure it ends a line so the next block starts cleanly.
@@ -105,6 +126,16 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o644);
+        let node = write_node_extra(&run, &ca, &user).unwrap();
+        let node_text = std::fs::read_to_string(&node).unwrap();
+        assert!(
+            node_text.starts_with("-----BEGIN CERTIFICATE-----\nUSER\n"),
+            "{node_text}"
+        );
+        assert!(
+            node_text.ends_with("HUSH\n-----END CERTIFICATE-----\n"),
+            "{node_text}"
+        );
         if let Some(system) = &bundle.system {
             let roots = std::fs::read_to_string(system).unwrap();
             assert!(text.starts_with(roots.trim_end()));
