@@ -36,8 +36,8 @@ enum Command {
     /// Manage the local CA that lets the proxy strip telemetry over HTTPS (init, path, trust,
     /// uninstall).
     Ca(hush::proxy::ca::CaArgs),
-    /// Run a command with its telemetry switched off and its egress through hush
-    /// (`hush run [OPTIONS] -- CMD [ARGS...]`).
+    /// Run a command with its telemetry off and its egress through hush.
+    #[command(override_usage = "hush run [OPTIONS] -- CMD [ARGS]...")]
     Run(cmd::run::RunArgs),
     /// Internal: the `hush run --contain` bridge inside the command's network namespace.
     #[cfg(target_os = "linux")]

@@ -124,6 +124,12 @@ fn exit_codes_are_the_commands() {
     let plain = s.write("plain.txt", "not a program\n");
     let out = s.run(&["run", "--", plain.to_str().unwrap()]);
     assert_eq!(code(&out), 126, "{}", text(&out.stderr));
+    let out = s.run(&["run"]);
+    assert_eq!(code(&out), 2);
+    assert_eq!(
+        text(&out.stderr),
+        "hush: error: a command to run is needed: hush run [OPTIONS] -- CMD [ARGS]...\n"
+    );
     // A usage error is the contract's exit 2, and the command does not run.
     let out = s.run(&[
         "run",

@@ -48,8 +48,7 @@ pub struct RunArgs {
     #[arg(
         value_name = "CMD",
         trailing_var_arg = true,
-        allow_hyphen_values = true,
-        required_unless_present = "print_env"
+        allow_hyphen_values = true
     )]
     pub command: Vec<OsString>,
 }
@@ -71,7 +70,9 @@ pub enum RunError {
     Bundle(std::io::Error),
     #[error("{0}")]
     Contain(String),
-    #[error("{0}")]
+    #[error("a command to run is needed: hush run [OPTIONS] -- CMD [ARGS]...")]
+    NoCommand,
+    #[error("while running the command: {0}")]
     Io(std::io::Error),
     /// The command could not be started (already reported): exit with this shell code.
     #[error("the command could not be started")]
@@ -92,6 +93,9 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, RunError> {
     }
     if args.print_env {
         return print_env(args, config, &opt_outs);
+    }
+    if args.command.is_empty() {
+        return Err(RunError::NoCommand);
     }
     // Before any thread exists, so that every thread inherits the mask.
     child::block_signals().map_err(RunError::Signals)?;
