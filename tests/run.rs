@@ -632,3 +632,40 @@ fn contain_keeps_exit_codes_and_signals() {
     assert_eq!(child.wait().unwrap().code(), Some(7));
     assert_eq!(std::fs::read_to_string(&marker).unwrap(), "got-term\n");
 }
+
+#[test]
+fn contain_works_without_root_through_a_user_namespace() {
+    // SAFETY: geteuid cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root || !has("setpriv") {
+        // Unprivileged already: the other --contain tests took this path.
+        eprintln!("skipping: needs root and setpriv to drop to an unprivileged user");
+        return;
+    }
+    let s = Scratch::new();
+    std::fs::set_permissions(
+        s.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    // /proc/net/dev lists the interfaces of the reader's own network namespace.
+    let script = "id -u; tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; exit 4";
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_hush"))
+        .args(["run", "--contain", "--", "sh", "-c", script])
+        .current_dir(s.path())
+        .env("XDG_DATA_HOME", s.path().join("data"))
+        .env("HOME", s.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    if code(&out) == 2 && stderr.contains("cannot create a network namespace") {
+        eprintln!("skipping: unprivileged user namespaces are not allowed here: {stderr}");
+        return;
+    }
+    assert_eq!(code(&out), 4, "{stdout}\n{stderr}");
+    // Our own uid, mapped to itself; the namespace has loopback and nothing else (the bridge
+    // listening on it means it is up).
+    assert_eq!(stdout, "65534\nlo\n", "{stderr}");
+}
