@@ -174,6 +174,32 @@ fn sigterm_to_hush_reaches_the_command() {
     assert_eq!(std::fs::read_to_string(&marker).unwrap(), "got-term\n");
 }
 
+#[test]
+fn a_sigterm_sent_at_once_is_not_swallowed() {
+    let s = Scratch::new();
+    let start = Instant::now();
+    let mut child = s.hush(&["run", "--", "sleep", "5"]).spawn().unwrap();
+    // While hush starts its proxy, before the command exists.
+    std::thread::sleep(Duration::from_millis(60));
+    // SAFETY: kill only sends a signal to our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let status = child.wait().unwrap();
+    // hush held it until the command existed and passed it on (128+15), or (had it come before
+    // hush took signals over) died of it; never a 5 s wait and exit 0.
+    use std::os::unix::process::ExitStatusExt;
+    assert!(
+        status.code() == Some(143) || status.signal() == Some(libc::SIGTERM),
+        "{status:?}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The environment
 

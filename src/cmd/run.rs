@@ -81,6 +81,9 @@ pub enum RunError {
 
 /// Runs `hush run`; the exit code is the command's.
 pub fn run(args: &RunArgs) -> Result<ExitCode, RunError> {
+    // First, before any thread exists (so every thread inherits the mask), and so that a signal
+    // sent while the proxy starts is held for the command rather than lost or fatal.
+    child::block_signals().map_err(RunError::Signals)?;
     let config = Config::load(args.config.as_deref()).map_err(ProxyError::from)?;
     let opt_outs = env::builtin().map_err(RunError::Data)?;
     if args.contain && !cfg!(target_os = "linux") {
@@ -97,8 +100,6 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, RunError> {
     if args.command.is_empty() {
         return Err(RunError::NoCommand);
     }
-    // Before any thread exists, so that every thread inherits the mask.
-    child::block_signals().map_err(RunError::Signals)?;
     let dir = tempfile::Builder::new()
         .prefix("hush-run-")
         .tempdir()

@@ -12,8 +12,8 @@ use std::ffi::OsStr;
 use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 /// The signals passed on to the child.
@@ -60,37 +60,61 @@ pub fn unblock_in_child(cmd: &mut Command) {
 
 /// The thread that passes signals on to the child, once there is one.
 pub struct Forwarder {
-    child: Arc<AtomicI32>,
+    target: Arc<Mutex<Target>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// Where signals go. One that arrives before the child exists is kept and delivered when it
+/// does: a supervisor that sends SIGTERM at once must not have it swallowed.
+#[derive(Default)]
+struct Target {
+    pid: i32,
+    pending: Option<libc::c_int>,
+}
+
+impl Target {
+    fn deliver(&mut self, sig: libc::c_int) {
+        if self.pid > 0 {
+            // SAFETY: kill only sends a signal; the pid is our own child, not yet reaped.
+            unsafe {
+                libc::kill(self.pid, sig);
+            }
+        } else {
+            self.pending = Some(sig);
+        }
+    }
 }
 
 impl Forwarder {
     /// Starts taking the forwarded signals (blocked by [`block_signals`]).
     pub fn start() -> Forwarder {
-        let child = Arc::new(AtomicI32::new(0));
+        let target = Arc::new(Mutex::new(Target::default()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (c, s) = (child.clone(), stop.clone());
+        let (t, s) = (target.clone(), stop.clone());
         let thread = std::thread::Builder::new()
             .name("hush-signals".into())
-            .spawn(move || forward_loop(&c, &s))
+            .spawn(move || forward_loop(&t, &s))
             .ok();
         Forwarder {
-            child,
+            target,
             stop,
             thread,
         }
     }
 
-    /// Signals from now on go to `pid`.
+    /// Signals from now on go to `pid` (and one that came first is delivered now).
     pub fn set_child(&self, pid: u32) {
-        self.child
-            .store(i32::try_from(pid).unwrap_or(0), Ordering::SeqCst);
+        let mut target = self.target.lock().unwrap_or_else(|e| e.into_inner());
+        target.pid = i32::try_from(pid).unwrap_or(0);
+        if let Some(sig) = target.pending.take() {
+            target.deliver(sig);
+        }
     }
 
     /// Stops forwarding (the child is gone: its pid may be reused).
     pub fn stop(mut self) {
-        self.child.store(0, Ordering::SeqCst);
+        self.target.lock().unwrap_or_else(|e| e.into_inner()).pid = 0;
         self.stop.store(true, Ordering::SeqCst);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -99,18 +123,14 @@ impl Forwarder {
 }
 
 /// Waits for signals in slices of 50 ms, so that `stop` is seen promptly.
-fn forward_loop(child: &AtomicI32, stop: &AtomicBool) {
+fn forward_loop(target: &Mutex<Target>, stop: &AtomicBool) {
     let set = forwarded_set();
     while !stop.load(Ordering::SeqCst) {
-        let Some((sig, from_process)) = wait_signal(&set) else {
-            continue;
-        };
-        let pid = child.load(Ordering::SeqCst);
-        if from_process && pid > 0 {
-            // SAFETY: kill only sends a signal; the pid is our own child, not yet reaped.
-            unsafe {
-                libc::kill(pid, sig);
-            }
+        if let Some((sig, true)) = wait_signal(&set) {
+            target
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .deliver(sig);
         }
     }
 }
