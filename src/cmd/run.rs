@@ -107,9 +107,11 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, RunError> {
     let proxy = match &args.proxy {
         Some(_) => None,
         None => {
+            // --audit, else the config's audit_log, else a log that goes with the run.
             let audit = args
                 .audit
                 .clone()
+                .or_else(|| config.audit_log.clone())
                 .unwrap_or_else(|| dir.path().join("audit.log"));
             Some(InProcess::start(config, &audit)?)
         }
