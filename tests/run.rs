@@ -695,3 +695,30 @@ fn contain_works_without_root_through_a_user_namespace() {
     // listening on it means it is up).
     assert_eq!(stdout, "65534\nlo\n", "{stderr}");
 }
+
+#[test]
+fn with_a_running_proxy_the_summary_counts_what_it_blocked_meanwhile() {
+    let s = Scratch::new();
+    if !has("curl") {
+        eprintln!("skipping: no curl");
+        return;
+    }
+    let config = s.write(
+        "hush.toml",
+        "[[proxy.telemetry]]\nhost = \"localhost\"\npath_prefix = \"/track\"\n",
+    );
+    let proxy = start_proxy(&s, &config);
+    let url = format!("http://{}", proxy.addr);
+    // Answered by the proxy itself (204): nothing is dialled.
+    let script = "unset NO_PROXY no_proxy; \
+                  curl -sS --max-time 5 -o /dev/null -w '%{http_code}\\n' http://localhost/track/a; \
+                  curl -sS --max-time 5 -o /dev/null -w '%{http_code}\\n' http://localhost/track/b";
+    let out = s.run(&["run", "--proxy", &url, "--", "sh", "-c", script]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(code(&out), 0, "{stdout}\n{stderr}");
+    assert_eq!(stdout, "204\n204\n", "{stderr}");
+    assert_eq!(stderr, "hush: blocked 2 telemetry calls (config 2)\n");
+    // A second run counts only its own.
+    let out = s.run(&["run", "--proxy", &url, "--", "true"]);
+    assert_eq!(text(&out.stderr), "");
+}

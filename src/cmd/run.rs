@@ -133,12 +133,23 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, RunError> {
         }),
     };
     let vars = env::child_env(&settings, &opt_outs, |n| std::env::var_os(n));
+    // A running proxy's counters before and after: what it blocked meanwhile (other clients'
+    // blocks in that time included: it cannot tell them apart).
+    let external = args
+        .proxy
+        .as_deref()
+        .and_then(|url| resolve_proxy(url).ok());
+    let before = external.and_then(fetch_metrics);
     let code = run_child(args, &vars, dir.path(), proxy.as_ref())?;
-    if let Some(proxy) = proxy {
-        let text = proxy.finish();
-        if let Some(line) = summary(&text) {
-            eprintln!("{line}");
+    let text = match (proxy, external, before) {
+        (Some(proxy), _, _) => Some(proxy.finish()),
+        (None, Some(addr), Some(before)) => {
+            fetch_metrics(addr).map(|after| subtract(&after, &before))
         }
+        _ => None,
+    };
+    if let Some(line) = text.as_deref().and_then(summary) {
+        eprintln!("{line}");
     }
     drop(dir);
     Ok(ExitCode::from(code))
@@ -263,7 +274,6 @@ fn contained_command(
 }
 
 /// The address of `http://HOST:PORT`.
-#[cfg(target_os = "linux")]
 fn resolve_proxy(url: &str) -> Result<SocketAddr, RunError> {
     use std::net::ToSocketAddrs;
     let authority = url
@@ -478,6 +488,41 @@ pub fn summary(metrics: &str) -> Option<String> {
     (!parts.is_empty()).then(|| format!("hush: blocked {}", parts.join(", ")))
 }
 
+/// `GET /metrics` from a running hush proxy (its own address answers it), best effort: `None`
+/// when it does not answer 200 within two seconds.
+fn fetch_metrics(addr: SocketAddr) -> Option<String> {
+    use std::io::{Read, Write};
+    let wait = Duration::from_secs(2);
+    let mut tcp = std::net::TcpStream::connect_timeout(&addr, wait).ok()?;
+    tcp.set_read_timeout(Some(wait)).ok()?;
+    tcp.write_all(b"GET /metrics HTTP/1.1\r\nhost: hush\r\nconnection: close\r\n\r\n")
+        .ok()?;
+    let mut reply = Vec::new();
+    // Bounded: the exposition is a few KiB; anything far larger is not hush's.
+    tcp.take(1 << 20).read_to_end(&mut reply).ok()?;
+    let reply = String::from_utf8(reply).ok()?;
+    let (head, body) = reply.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_string())
+}
+
+/// The counters of `after` less those of `before`, in the same text form.
+fn subtract(after: &str, before: &str) -> String {
+    let counts = |text: &str| -> std::collections::HashMap<String, u64> {
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.rsplit_once(' '))
+            .filter_map(|(series, n)| Some((series.to_string(), n.parse().ok()?)))
+            .collect()
+    };
+    let earlier = counts(before);
+    let mut out = String::new();
+    for (series, n) in counts(after) {
+        let delta = n.saturating_sub(earlier.get(&series).copied().unwrap_or(0));
+        out.push_str(&format!("{series} {delta}\n"));
+    }
+    out
+}
+
 /// The value of label `key` in a series `name{key="value"}`, unescaped.
 fn label(series: &str, name: &str, key: &str) -> Option<String> {
     let rest = series.strip_prefix(name)?.strip_prefix('{')?;
@@ -526,6 +571,18 @@ mod tests {
             summary("hush_decisions_total{decision=\"forward\"} 3\n"),
             None
         );
+    }
+
+    #[test]
+    fn counters_are_subtracted_per_series() {
+        let before = "hush_telemetry_blocked_total{vendor=\"sentry\"} 4\n";
+        let after = "# HELP x\nhush_telemetry_blocked_total{vendor=\"sentry\"} 6\n\
+                     hush_telemetry_blocked_total{vendor=\"segment\"} 1\n";
+        assert_eq!(
+            summary(&subtract(after, before)).as_deref(),
+            Some("hush: blocked 3 telemetry calls (sentry 2, segment 1)")
+        );
+        assert_eq!(summary(&subtract(before, before)), None);
     }
 
     #[test]
