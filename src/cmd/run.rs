@@ -317,8 +317,14 @@ fn intercepting_ca(proxy: Option<&InProcess>) -> Option<PathBuf> {
 /// Writes the child's CA bundle and picks its `NODE_EXTRA_CA_CERTS` file: (bundle, node file).
 /// Warns when no system roots were found.
 fn write_trust(dir: &Path, ca: &Path) -> Result<(PathBuf, PathBuf), RunError> {
-    let user = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
-    let bundle = trust::write_bundle(dir, ca, user.as_deref()).map_err(RunError::Bundle)?;
+    // The roots the user had given any of these runtimes stay trusted through the bundle.
+    let user: Vec<PathBuf> = env::BUNDLE_VARS
+        .iter()
+        .filter_map(std::env::var_os)
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+        .collect();
+    let bundle = trust::write_bundle(dir, ca, &user).map_err(RunError::Bundle)?;
     if bundle.system.is_none() {
         crate::cmd::warn(
             "no system CA bundle found: the child trusts the hush CA alone, so HTTPS that \

@@ -27,13 +27,9 @@ pub struct Bundle {
     pub system: Option<PathBuf>,
 }
 
-/// Writes `dir/ca-bundle.pem` (mode 0644): the first system bundle found, the roots the user
-/// already pointed `SSL_CERT_FILE` at (if any, and different), then the hush CA.
-pub fn write_bundle(
-    dir: &Path,
-    hush_ca: &Path,
-    user_roots: Option<&Path>,
-) -> std::io::Result<Bundle> {
+/// Writes `dir/ca-bundle.pem` (mode 0644): the first system bundle found, the root files the
+/// user had already pointed the bundle variables at (each once, in order), then the hush CA.
+pub fn write_bundle(dir: &Path, hush_ca: &Path, user_roots: &[PathBuf]) -> std::io::Result<Bundle> {
     let system = SYSTEM_BUNDLES
         .iter()
         .map(Path::new)
@@ -41,8 +37,10 @@ pub fn write_bundle(
         .map(Path::to_path_buf);
     let mut text = Vec::new();
     let mut sources: Vec<&Path> = system.iter().map(PathBuf::as_path).collect();
-    if let Some(user) = user_roots.filter(|u| Some(*u) != system.as_deref() && *u != hush_ca) {
-        sources.push(user);
+    for user in user_roots {
+        if !sources.contains(&user.as_path()) && user != hush_ca {
+            sources.push(user);
+        }
     }
     for source in sources {
         // A root file we cannot read is left out, not fatal: the child still gets the hush CA.
@@ -114,13 +112,16 @@ mod tests {
         .unwrap();
         let run = dir.path().join("run");
         std::fs::create_dir(&run).unwrap();
-        let bundle = write_bundle(&run, &ca, Some(&user)).unwrap();
+        let twice = [user.clone(), user.clone(), ca.clone()];
+        let bundle = write_bundle(&run, &ca, &twice).unwrap();
         let text = std::fs::read_to_string(&bundle.path).unwrap();
         assert!(
             text.ends_with("HUSH\n-----END CERTIFICATE-----\n"),
             "{text}"
         );
         assert!(text.contains("USER\n-----END CERTIFICATE-----\n-----BEGIN"));
+        assert_eq!(text.matches("USER").count(), 1, "{text}");
+        assert_eq!(text.matches("HUSH").count(), 1, "{text}");
         let mode = std::fs::metadata(&bundle.path)
             .unwrap()
             .permissions()
