@@ -163,16 +163,14 @@ fn run_child(
     proxy: Option<&InProcess>,
 ) -> Result<u8, RunError> {
     let program = &args.command[0];
-    // With --contain and --proxy, a small runtime of our own carries the bridge's connections.
-    let mut _relay = None;
-    let mut cmd = if args.contain {
-        let (cmd, relay) = contained_command(args, dir, proxy)?;
-        _relay = relay;
-        cmd
+    // With --contain and --proxy, a small runtime of our own carries the bridge's connections
+    // until the command is done.
+    let (mut cmd, _relay) = if args.contain {
+        contained_command(args, dir, proxy)?
     } else {
         let mut cmd = Command::new(program);
         cmd.args(&args.command[1..]);
-        cmd
+        (cmd, None)
     };
     cmd.envs(vars);
     let forwarder = child::Forwarder::start();
