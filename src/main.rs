@@ -36,6 +36,13 @@ enum Command {
     /// Manage the local CA that lets the proxy strip telemetry over HTTPS (init, path, trust,
     /// uninstall).
     Ca(hush::proxy::ca::CaArgs),
+    /// Run a command with its telemetry off and its egress through hush.
+    #[command(override_usage = "hush run [OPTIONS] -- CMD [ARGS]...")]
+    Run(cmd::run::RunArgs),
+    /// Internal: the `hush run --contain` bridge inside the command's network namespace.
+    #[cfg(target_os = "linux")]
+    #[command(name = "__contain", hide = true)]
+    Contain(cmd::run::ContainArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +59,9 @@ fn main() -> ExitCode {
         Command::Hook(args) => finish(cmd::git::hook(&args)),
         Command::Proxy(args) => finish(hush::proxy::run(&args).map(|()| ExitCode::SUCCESS)),
         Command::Ca(args) => finish(hush::proxy::ca::run(&args)),
+        Command::Run(args) => finish(cmd::run::run(&args)),
+        #[cfg(target_os = "linux")]
+        Command::Contain(args) => finish(cmd::run::bridge(&args)),
     }
 }
 
@@ -77,6 +87,7 @@ fn usage_error(e: clap::Error) -> ExitCode {
         // clap renders the whole help here; one line naming the commands says more.
         let commands: Vec<String> = Cli::command()
             .get_subcommands()
+            .filter(|c| !c.is_hide_set())
             .map(|c| c.get_name().to_string())
             .filter(|name| name != "help")
             .collect();

@@ -4,6 +4,7 @@
 pub mod git;
 mod output;
 pub mod rules;
+pub mod run;
 pub mod scan;
 
 use std::path::{Path, PathBuf};

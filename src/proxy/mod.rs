@@ -124,10 +124,57 @@ pub enum ProxyError {
 
 /// Runs the proxy until SIGTERM/SIGINT; `Ok` means a clean drain (exit 0).
 pub fn run(args: &ProxyArgs) -> Result<(), ProxyError> {
-    let mut config = Config::load(args.config.as_deref())?;
+    let config = Config::load(args.config.as_deref())?;
     if args.list_telemetry {
         return print_telemetry(&config).map_err(ProxyError::Output);
     }
+    let built = build(args, config)?;
+    raise_fd_limit();
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads {
+        builder.worker_threads(usize::from(n));
+    }
+    let runtime = builder.enable_all().build().map_err(ProxyError::Runtime)?;
+    let result = runtime.block_on(async {
+        // Signal handlers go in before the address is announced, so a SIGTERM sent as soon as
+        // a supervisor sees the address is a clean stop, not the default kill.
+        let mut term = signal(SignalKind::terminate()).map_err(ProxyError::Runtime)?;
+        let mut int = signal(SignalKind::interrupt()).map_err(ProxyError::Runtime)?;
+        let listener = bind(built.listen).await?;
+        let bound = listener.local_addr().unwrap_or(built.listen);
+        if let Some(ca) = &built.shared.ca {
+            eprintln!(
+                "hush proxy: intercepting HTTPS to hosts in scope with the CA {}",
+                ca.cert_path.display()
+            );
+        }
+        eprintln!("hush proxy: listening on {bound}");
+        let stop = async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        };
+        // The accept loop runs on a worker, not on this thread: a connection it spawns then
+        // starts on the same worker instead of paying a cross-thread wake-up.
+        let _ = tokio::spawn(server::serve(listener, built.shared, stop)).await;
+        Ok(())
+    });
+    // Whatever outlived the drain deadline is cut off here rather than holding the exit.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    result
+}
+
+/// A proxy ready to serve: its shared state and the address it is to listen on. `hush proxy`
+/// and `hush run` both start from here, so they enforce one policy the same way.
+pub struct Built {
+    pub shared: Arc<Shared>,
+    pub listen: SocketAddr,
+}
+
+/// Validates the flags against `config` and builds the state every connection shares: the
+/// policy with its interception scope (the CA loaded if in use), upstream TLS, the audit log.
+pub fn build(args: &ProxyArgs, mut config: Config) -> Result<Built, ProxyError> {
     // Interception needs the CA: on by default once one exists, an error if asked for without.
     let ca_paths = ca::Paths::from_env();
     let ca = match (&config.intercept, &ca_paths) {
@@ -194,50 +241,22 @@ pub fn run(args: &ProxyArgs) -> Result<(), ProxyError> {
             drain_timeout: args.drain_timeout,
         },
     });
-    raise_fd_limit();
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = args.threads {
-        builder.worker_threads(usize::from(n));
-    }
-    let runtime = builder.enable_all().build().map_err(ProxyError::Runtime)?;
-    let result = runtime.block_on(async {
-        // Signal handlers go in before the address is announced, so a SIGTERM sent as soon as
-        // a supervisor sees the address is a clean stop, not the default kill.
-        let mut term = signal(SignalKind::terminate()).map_err(ProxyError::Runtime)?;
-        let mut int = signal(SignalKind::interrupt()).map_err(ProxyError::Runtime)?;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|source| ProxyError::Listen {
-                addr: listen,
-                source,
-            })?;
-        let bound = listener.local_addr().unwrap_or(listen);
-        if let Some(ca) = &shared.ca {
-            eprintln!(
-                "hush proxy: intercepting HTTPS to hosts in scope with the CA {}",
-                ca.cert_path.display()
-            );
-        }
-        eprintln!("hush proxy: listening on {bound}");
-        let stop = async move {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        };
-        // The accept loop runs on a worker, not on this thread: a connection it spawns then
-        // starts on the same worker instead of paying a cross-thread wake-up.
-        let _ = tokio::spawn(server::serve(listener, shared, stop)).await;
-        Ok(())
-    });
-    // Whatever outlived the drain deadline is cut off here rather than holding the exit.
-    runtime.shutdown_timeout(Duration::from_millis(100));
-    result
+    Ok(Built { shared, listen })
+}
+
+/// Binds the proxy's listening socket (inside a runtime).
+pub async fn bind(listen: SocketAddr) -> Result<tokio::net::TcpListener, ProxyError> {
+    tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| ProxyError::Listen {
+            addr: listen,
+            source,
+        })
 }
 
 /// Every connection costs two descriptors (three or more while a tunnel moves data), and many
 /// systems start processes with a soft limit of 1024: lift it to the hard limit, best effort.
-fn raise_fd_limit() {
+pub fn raise_fd_limit() {
     #[cfg(unix)]
     {
         let mut lim = libc::rlimit {
