@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod ca;
 pub mod config;
+pub mod dlp;
 pub mod intercept;
 pub mod metrics;
 pub mod policy;
@@ -183,6 +184,7 @@ pub fn run(args: &ProxyArgs) -> Result<(), ProxyError> {
         pool: Arc::new(pool::Pool::new(args.upstream_keepalive)),
         ca,
         token,
+        dlp: config.dlp.clone(),
         limits: Limits {
             max_connections: args.max_connections as usize,
             header_timeout: args.header_timeout,
