@@ -219,9 +219,7 @@ impl Dlp {
             ),
             (Class::Generic, _) => (
                 true,
-                format!(
-                    "dlp: {id} found and dlp = \"block\"; to send it to {host}, add {allow}"
-                ),
+                format!("dlp: {id} found and dlp = \"block\"; to send it to {host}, add {allow}"),
             ),
         };
         let found = Found {
@@ -297,7 +295,8 @@ pub enum Inspected {
     Untouched(Incoming),
     Held {
         head: Option<Bytes>,
-        trailers: Option<HeaderMap>,
+        /// Boxed: trailers are rare, and a `HeaderMap` would weigh on every body.
+        trailers: Option<Box<HeaderMap>>,
         rest: Option<Incoming>,
     },
 }
@@ -328,7 +327,7 @@ impl Inspected {
             match frame.into_data() {
                 Ok(data) => held.extend_from_slice(&data),
                 Err(frame) => {
-                    trailers = frame.into_trailers().ok();
+                    trailers = frame.into_trailers().ok().map(Box::new);
                     ended = true;
                 }
             }
@@ -373,7 +372,7 @@ impl Body for Inspected {
                 if let Some(body) = rest {
                     return Pin::new(body).poll_frame(cx);
                 }
-                Poll::Ready(trailers.take().map(|t| Ok(Frame::trailers(t))))
+                Poll::Ready(trailers.take().map(|t| Ok(Frame::trailers(*t))))
             }
         }
     }
@@ -385,7 +384,11 @@ impl Body for Inspected {
                 head,
                 trailers,
                 rest,
-            } => head.is_none() && trailers.is_none() && rest.as_ref().is_none_or(|b| b.is_end_stream()),
+            } => {
+                head.is_none()
+                    && trailers.is_none()
+                    && rest.as_ref().is_none_or(|b| b.is_end_stream())
+            }
         }
     }
 
@@ -442,7 +445,11 @@ mod tests {
     #[test]
     fn every_built_in_host_glob_parses_and_many_rules_are_bound() {
         let d = dlp("");
-        let bound = d.classes.iter().filter(|c| matches!(c, Class::Bound(_))).count();
+        let bound = d
+            .classes
+            .iter()
+            .filter(|c| matches!(c, Class::Bound(_)))
+            .count();
         assert!(bound >= 100, "{bound} bound rules");
     }
 
@@ -452,7 +459,10 @@ mod tests {
         let token = github_token();
         let text = format!("authorization: token {token}\n");
         assert_eq!(d.judge("api.github.com", text.as_bytes()).0, Verdict::Pass);
-        assert_eq!(d.judge("raw.githubusercontent.com", text.as_bytes()).0, Verdict::Pass);
+        assert_eq!(
+            d.judge("raw.githubusercontent.com", text.as_bytes()).0,
+            Verdict::Pass
+        );
         match d.judge("example.com", text.as_bytes()).0 {
             Verdict::Block(found) => {
                 assert_eq!(found.rule, "github-pat");
@@ -468,16 +478,28 @@ mod tests {
     fn the_allow_list_adds_hosts_per_rule() {
         let d = dlp("[proxy.dlp_allow_hosts]\ngithub-pat = [\"ghe.corp.example\"]\n");
         let text = format!("x-token: {}\n", github_token());
-        assert_eq!(d.judge("ghe.corp.example", text.as_bytes()).0, Verdict::Pass);
-        assert!(matches!(d.judge("corp.example", text.as_bytes()).0, Verdict::Block(_)));
+        assert_eq!(
+            d.judge("ghe.corp.example", text.as_bytes()).0,
+            Verdict::Pass
+        );
+        assert!(matches!(
+            d.judge("corp.example", text.as_bytes()).0,
+            Verdict::Block(_)
+        ));
     }
 
     #[test]
     fn unbound_secrets_follow_the_mode() {
         let password = "password = \"Zq8#vLm2!pWx7rTn\"\n";
-        assert!(matches!(dlp("").judge("a.example", password.as_bytes()).0, Verdict::Log(_)));
+        assert!(matches!(
+            dlp("").judge("a.example", password.as_bytes()).0,
+            Verdict::Log(_)
+        ));
         let block = dlp("[proxy]\ndlp = \"block\"\n");
-        assert!(matches!(block.judge("a.example", password.as_bytes()).0, Verdict::Block(_)));
+        assert!(matches!(
+            block.judge("a.example", password.as_bytes()).0,
+            Verdict::Block(_)
+        ));
         assert!(dlp_off("[proxy]\ndlp = \"off\"\n"));
         assert!(is_key_material("private-key-rsa") && !is_key_material("generic-password"));
     }
@@ -493,12 +515,16 @@ mod tests {
     fn settings_errors_name_the_key() {
         let rules = RuleSet::defaults().unwrap();
         let mut s = Settings::default();
-        s.allow_hosts.insert("github-patt".into(), vec!["a.example".into()]);
+        s.allow_hosts
+            .insert("github-patt".into(), vec!["a.example".into()]);
         let e = Dlp::new(&rules, &s).unwrap_err();
         assert!(e.contains("github-patt"), "{e}");
         let mut s = Settings::default();
-        s.allow_hosts.insert("github-pat".into(), vec!["a.*.example".into()]);
-        assert!(Dlp::new(&rules, &s).unwrap_err().contains("dlp_allow_hosts.github-pat"));
+        s.allow_hosts
+            .insert("github-pat".into(), vec!["a.*.example".into()]);
+        assert!(Dlp::new(&rules, &s)
+            .unwrap_err()
+            .contains("dlp_allow_hosts.github-pat"));
         let s = Settings {
             max_body: Some(1 << 40),
             ..Settings::default()
