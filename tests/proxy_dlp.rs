@@ -673,3 +673,23 @@ async fn intercepted_https_is_inspected_too() {
     let r = p.find(|r| r["decision"] == "upgrade").await;
     assert!(r.get("rule").is_none(), "{r}");
 }
+
+/// `--list-telemetry` says what a tunnel hides.
+#[test]
+fn list_telemetry_says_tunnels_are_not_inspected() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(dir.path(), "hush.toml", "");
+    let out = Command::new(env!("CARGO_BIN_EXE_hush"))
+        .args(["proxy", "--list-telemetry", "--config"])
+        .arg(&file)
+        .env("XDG_DATA_HOME", dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("not inspected by telemetry path rules or the DLP"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("vendor\thost\t"));
+}

@@ -428,6 +428,34 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_dlp_keys() {
+        let c = parse("").unwrap();
+        let dlp = c.dlp.expect("on by default");
+        assert_eq!(dlp.max_body, dlp::DEFAULT_MAX_BODY);
+        let c = parse(
+            "[proxy]\ndlp = \"block\"\ndlp_max_body = 4096\n\
+             [proxy.dlp_allow_hosts]\ngithub-pat = [\"ghe.corp.example\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.dlp.unwrap().max_body, 4096);
+        assert!(parse("[proxy]\ndlp = \"off\"\n").unwrap().dlp.is_none());
+        for (text, needle) in [
+            ("[proxy]\ndlp = \"warn\"\n", "warn"),
+            (
+                "[proxy.dlp_allow_hosts]\nno-such-rule = [\"a.example\"]\n",
+                "no-such-rule",
+            ),
+            ("[proxy]\ndlp_max_body = 999999999999\n", "dlp_max_body"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(
+                e.contains(needle) && !e.contains('\n'),
+                "{e:?} lacks {needle:?}"
+            );
+        }
+    }
+
+    #[test]
     fn missing_file_is_an_error() {
         let e = Config::load(Some(Path::new("/nonexistent/hush.toml"))).unwrap_err();
         assert!(e.to_string().contains("/nonexistent/hush.toml"));

@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::header::{self, HeaderMap};
 use hyper::http::request::Parts;
@@ -308,10 +308,10 @@ impl Inspected {
         mut body: Incoming,
         limit: usize,
         idle: Duration,
-    ) -> Result<(Vec<u8>, Inspected), HoldError> {
+    ) -> Result<(Bytes, Inspected), HoldError> {
         use http_body_util::BodyExt;
         let hint = body.size_hint().exact().unwrap_or(0);
-        let mut held = Vec::with_capacity(usize::try_from(hint).unwrap_or(limit).min(limit));
+        let mut held = BytesMut::with_capacity(usize::try_from(hint).unwrap_or(limit).min(limit));
         let mut trailers = None;
         let mut ended = body.is_end_stream();
         while !ended && held.len() < limit {
@@ -333,7 +333,8 @@ impl Inspected {
             }
             ended = ended || body.is_end_stream();
         }
-        let head = (!held.is_empty()).then(|| Bytes::copy_from_slice(&held));
+        let held = held.freeze();
+        let head = (!held.is_empty()).then(|| held.clone());
         let rest = (!ended).then_some(body);
         Ok((
             held,

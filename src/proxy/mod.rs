@@ -48,7 +48,8 @@ pub struct ProxyArgs {
     pub allow_remote: bool,
     /// Print the effective telemetry list (vendors re-enabled by `telemetry_allow` left out) and
     /// exit: a header, then one tab-separated line per entry (vendor, host, path_prefix, mode
-    /// `host`/`path`/`shared`, answer status, description).
+    /// `host`/`path`/`shared`, answer status, description). Tunnelled (not intercepted) HTTPS
+    /// is seen by neither path rules nor the DLP.
     #[arg(long)]
     pub list_telemetry: bool,
     /// Connections served at once (tunnels included); beyond it clients get 503.
@@ -268,6 +269,10 @@ fn print_telemetry(config: &Config) -> std::io::Result<()> {
         .iter()
         .filter(|r| !policy.vendor_listed(&r.vendor))
         .collect();
+    eprintln!(
+        "hush proxy: note: tunnelled (not intercepted) HTTPS is not inspected by telemetry path \
+         rules or the DLP; intercept its hosts to guard them"
+    );
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     writeln!(out, "vendor\thost\tpath_prefix\tmode\tstatus\tdescription")?;
     for rule in &listed {
