@@ -269,10 +269,6 @@ fn print_telemetry(config: &Config) -> std::io::Result<()> {
         .iter()
         .filter(|r| !policy.vendor_listed(&r.vendor))
         .collect();
-    eprintln!(
-        "hush proxy: note: tunnelled (not intercepted) HTTPS is not inspected by telemetry path \
-         rules or the DLP; intercept its hosts to guard them"
-    );
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     writeln!(out, "vendor\thost\tpath_prefix\tmode\tstatus\tdescription")?;
     for rule in &listed {
@@ -306,7 +302,13 @@ fn print_telemetry(config: &Config) -> std::io::Result<()> {
             rule.description
         )?;
     }
-    out.flush()
+    out.flush()?;
+    // After the list, so that a failed write is the only thing said on stderr.
+    eprintln!(
+        "hush proxy: note: tunnelled (not intercepted) HTTPS is not inspected by telemetry path \
+         rules or the DLP; intercept its hosts to guard them"
+    );
+    Ok(())
 }
 
 /// A head size limit of at least 1 KiB: below it not even `/healthz` gets through.
