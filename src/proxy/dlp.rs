@@ -487,6 +487,13 @@ mod tests {
             d.judge("corp.example", text.as_bytes()).0,
             Verdict::Block(_)
         ));
+        // As clients send it, in a request head: no generic rule logs it either.
+        let token = github_token();
+        let head = format!("https://ghe.corp.example/user?page=2\nauthorization: token {token}\n");
+        assert_eq!(
+            d.judge("ghe.corp.example", head.as_bytes()),
+            (Verdict::Pass, true)
+        );
     }
 
     #[test]
