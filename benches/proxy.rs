@@ -7,6 +7,8 @@
 //! (hush's own CA, TLS terminated and re-originated) with a plain tunnel and a direct one.
 //! Every run also measures a bare in-process splice relay (`floor`) and the cost of one more
 //! loopback round trip: the least any proxy can add on this machine, to judge the targets by.
+//! `dlp` measures the egress DLP: its cost per small request (in process, and added end to end
+//! over the same hush with `dlp = "off"`) and a 100 MiB upload with it on and off.
 //! Plain `cargo bench --bench proxy` needs nothing but this crate.
 
 use std::io::{BufRead, BufReader};
@@ -159,6 +161,238 @@ async fn run(
     if sections.wants("intercept") {
         intercept(&sizes).await;
     }
+    if sections.wants("dlp") {
+        dlp(&sizes, &pki).await;
+    }
+}
+
+/// A small request as clients send them: a request line with a query and a few headers.
+fn small_request(origin: SocketAddr, token: Option<&str>) -> Request<Empty<Bytes>> {
+    let mut req = Request::get(format!("http://{origin}/api/v1/items?page=2&limit=50"))
+        .header("host", origin.to_string())
+        .header(
+            "user-agent",
+            "bench-client/1.4.2 (x86_64-unknown-linux-gnu)",
+        )
+        .header("accept", "application/json")
+        .header("accept-encoding", "gzip, br")
+        .header("accept-language", "en-GB,en;q=0.8");
+    if let Some(token) = token {
+        req = req.header("authorization", format!("token {token}"));
+    }
+    req.body(Empty::<Bytes>::new()).unwrap()
+}
+
+/// A GitHub token of valid shape (CRC32 checksum), made here so the file holds none.
+fn bench_token() -> String {
+    let body = "Rk7mQ2xVp9LwT4nB8cZ3hJ6yD1sF5g";
+    let mut n = crc32fast::hash(body.as_bytes());
+    const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut check = [b'0'; 6];
+    for slot in check.iter_mut().rev() {
+        *slot = DIGITS[(n % 62) as usize];
+        n /= 62;
+    }
+    format!("ghp_{body}{}", String::from_utf8_lossy(&check))
+}
+
+/// The egress DLP's cost. In process: the scan of a small request's head (URL and headers) as
+/// the proxy does it, p50 of single calls. End to end: the same small request through hush with
+/// `dlp = "off"` and with the default DLP (no secret in it; a GitHub token to a host its allow
+/// list names, which is scanned, matched and let through), interleaved, plain HTTP to a
+/// loopback origin so that TLS does not drown the difference. Then a 100 MiB upload (POST in
+/// 64 KiB frames) through each, median of rounds.
+async fn dlp(sizes: &Sizes, pki: &Pki) {
+    use hush::proxy::dlp::{Dlp, Verdict};
+    let config = hush::proxy::config::Config::parse("", std::path::Path::new("bench.toml"))
+        .expect("default config");
+    let engine = config.dlp.expect("DLP on by default");
+    let origin = sink_server().await;
+    let token = bench_token();
+    let mut buf = Vec::new();
+    let mut in_process = Vec::new();
+    for with_token in [false, true] {
+        let (parts, _) = small_request(origin, with_token.then_some(token.as_str())).into_parts();
+        let mut us = Vec::with_capacity(sizes.samples);
+        for i in 0..sizes.samples + sizes.samples / 10 {
+            let start = Instant::now();
+            Dlp::head_text("127.0.0.1", &parts, &mut buf);
+            let verdict = engine.judge("127.0.0.1", &buf);
+            let took = start.elapsed().as_secs_f64() * 1e6;
+            assert!(with_token || verdict.0 == Verdict::Pass, "{:?}", verdict.0);
+            if i >= sizes.samples / 10 {
+                us.push(took);
+            }
+        }
+        in_process.push(median(&mut us));
+    }
+    let body: Vec<u8> = UPLOAD_LINE.iter().copied().cycle().take(1 << 20).collect();
+    let mut body_ms = Vec::new();
+    for _ in 0..sizes.rounds {
+        let start = Instant::now();
+        let verdict = engine.judge("127.0.0.1", &body);
+        body_ms.push(start.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(verdict.0, Verdict::Pass);
+    }
+    let plain = "plain_http_allow = [\"127.0.0.1\"]\n";
+    let allow = "[proxy.dlp_allow_hosts]\ngithub-pat = [\"127.0.0.1\"]\n";
+    let off = Hush::with_config(pki, &[], &format!("{plain}dlp = \"off\"\n"), false, &[]);
+    let on = Hush::with_config(pki, &[], &format!("{plain}{allow}"), false, &[]);
+    // Series: 0 off, 1 on, 2 off with a token, 3 on with a token.
+    let l = interleaved(sizes.samples, 4, |i| {
+        let proxy = if i % 2 == 0 { off.addr } else { on.addr };
+        let req = small_request(origin, (i >= 2).then_some(token.as_str()));
+        async move {
+            let tcp = TcpStream::connect(proxy).await.unwrap();
+            tcp.set_nodelay(true).unwrap();
+            send_one(tcp, req).await;
+        }
+    })
+    .await;
+    println!(
+        "\n# egress DLP ({} samples per series, one run)",
+        sizes.samples
+    );
+    println!("{:<62} {:>10} {:>8}", "what", "µs", "added");
+    let row = |label: String, v: f64, added: String| println!("{label:<62} {v:>10.2} {added:>8}");
+    row(
+        "in process: head scan p50, no secret".into(),
+        in_process[0],
+        String::new(),
+    );
+    row(
+        "in process: head scan p50, GitHub token (allowed)".into(),
+        in_process[1],
+        String::new(),
+    );
+    row(
+        "in process: 1 MiB JSON body scan, median, ms".into(),
+        median(&mut body_ms),
+        String::new(),
+    );
+    for (label, off, on) in [
+        ("no secret", &l[0], &l[1]),
+        ("GitHub token (allowed)", &l[2], &l[3]),
+    ] {
+        row(
+            format!("small request p50, dlp = \"off\", {label}"),
+            off.p50,
+            String::new(),
+        );
+        row(
+            format!("small request p50, DLP on, {label}"),
+            on.p50,
+            format!("{:+.1}", on.p50 - off.p50),
+        );
+    }
+    let size = 100usize << 20;
+    let mut mib_s: [Vec<f64>; 3] = Default::default();
+    for _ in 0..sizes.rounds {
+        for (i, series) in mib_s.iter_mut().enumerate() {
+            let via = [None, Some(off.addr), Some(on.addr)][i];
+            series.push(upload(origin, via, size).await);
+        }
+    }
+    let off_rate = median(&mut mib_s[1]);
+    println!(
+        "{:<62} {:>10} {:>8}",
+        format!("{} MiB upload, median of {}", size >> 20, sizes.rounds),
+        "MiB/s",
+        "of off"
+    );
+    for (i, label) in ["direct", "via hush, dlp = \"off\"", "via hush, DLP on"]
+        .iter()
+        .enumerate()
+    {
+        let m = median(&mut mib_s[i]);
+        row(label.to_string(), m, format!("×{:.2}", m / off_rate));
+    }
+}
+
+/// A plain-HTTP origin that reads each request's body to the end and answers `ok`.
+async fn sink_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let _ = tcp.set_nodelay(true);
+            tokio::spawn(async move {
+                let service = service_fn(|req: Request<hyper::body::Incoming>| async move {
+                    let mut body = req.into_body();
+                    while let Some(frame) = body.frame().await {
+                        if frame.is_err() {
+                            break;
+                        }
+                    }
+                    Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from("ok\n"))))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// A request body of `left` bytes in 64 KiB frames of one shared buffer.
+struct Frames {
+    chunk: Bytes,
+    left: usize,
+}
+
+impl hyper::body::Body for Frames {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        if self.left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        let n = self.left.min(self.chunk.len());
+        self.left -= n;
+        let data = self.chunk.slice(..n);
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(data))))
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.left as u64)
+    }
+}
+
+/// What the upload body repeats: a line of JSON.
+const UPLOAD_LINE: &[u8] =
+    b"{\"id\": 12345, \"name\": \"item\", \"tags\": [\"a\", \"b\"], \"note\": \"lorem ipsum\"}\n";
+
+/// POSTs `size` bytes of JSON-ish text to `origin` (directly, or through `proxy`); MiB/s.
+async fn upload(origin: SocketAddr, proxy: Option<SocketAddr>, size: usize) -> f64 {
+    let chunk: Vec<u8> = UPLOAD_LINE.iter().copied().cycle().take(64 << 10).collect();
+    let tcp = TcpStream::connect(proxy.unwrap_or(origin)).await.unwrap();
+    tcp.set_nodelay(true).unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let target = match proxy {
+        Some(_) => format!("http://{origin}/upload"),
+        None => "/upload".to_string(),
+    };
+    let req = Request::post(target)
+        .header("host", origin.to_string())
+        .header("content-type", "application/json")
+        .body(Frames {
+            chunk: Bytes::from(chunk),
+            left: size,
+        })
+        .unwrap();
+    let start = Instant::now();
+    let resp = sender.send_request(req).await.unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    resp.into_body().collect().await.unwrap();
+    size as f64 / (1 << 20) as f64 / start.elapsed().as_secs_f64()
 }
 
 /// Interception against a direct HTTPS request and a plain tunnel, hush alone: request latency

@@ -139,6 +139,9 @@ pub enum Outcome {
     /// A `CONNECT` answered and served by hush itself: each request inside has its own record.
     Intercept,
     TelemetryBlocked,
+    /// A request carrying a credential to a host it may not go to (egress DLP): `403`, and
+    /// nothing of the request was sent. The record names the rule and the fingerprint.
+    DlpBlocked,
     Denied,
     /// Refused as malformed, or failed after the decision (upstream unreachable, untrusted).
     Error,
@@ -148,12 +151,13 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in the order of their discriminants.
-    pub const ALL: [Outcome; 8] = [
+    pub const ALL: [Outcome; 9] = [
         Outcome::Forward,
         Outcome::Upgrade,
         Outcome::Tunnel,
         Outcome::Intercept,
         Outcome::TelemetryBlocked,
+        Outcome::DlpBlocked,
         Outcome::Denied,
         Outcome::Error,
         Outcome::Closed,
@@ -167,6 +171,7 @@ impl Outcome {
             Outcome::Tunnel => "tunnel",
             Outcome::Intercept => "intercept",
             Outcome::TelemetryBlocked => "telemetry-blocked",
+            Outcome::DlpBlocked => "dlp-blocked",
             Outcome::Denied => "denied",
             Outcome::Error => "error",
             Outcome::Closed => "closed",
@@ -209,6 +214,17 @@ pub struct Record {
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vendor: Option<String>,
+    /// The DLP rule whose finding blocked the request (`dlp-blocked`), or was logged on a
+    /// request let through (an unbound secret under the `log` mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// `hush scan`'s fingerprint of that finding: never the secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// What the DLP could not see: `"not inspected"` (a tunnel), `"partly inspected"` (a body
+    /// past `dlp_max_body`, or too dense with findings to scan to its end).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dlp: Option<&'static str>,
 }
 
 impl Record {
@@ -229,6 +245,9 @@ impl Record {
             duration_ms: 0,
             reason: None,
             vendor: None,
+            rule: None,
+            fingerprint: None,
+            dlp: None,
         }
     }
 
@@ -273,6 +292,11 @@ impl Pending {
         if !self.log.cutting_off.load(Ordering::Relaxed) {
             self.record.reason = Some(reason);
         }
+    }
+
+    /// Notes what the DLP could not see (see [`Record::dlp`]).
+    pub fn set_dlp(&mut self, note: &'static str) {
+        self.record.dlp = Some(note);
     }
 
     /// Turns the record into an error (a failure after the decision) with its reason.

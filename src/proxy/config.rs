@@ -3,14 +3,17 @@
 //! holds this table typed): a key unknown anywhere in it, at the top or inside `[proxy]`, is an
 //! error, so a typo (`[prxy]`) never silently leaves the proxy on its defaults.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::rules::{self, RuleError};
+use crate::rules::{self, RuleError, RuleSet};
 
 use super::addr::{BadCidr, Cidr};
+use super::dlp::{self, Dlp};
 use super::policy::{Intercept, Policy};
 use super::telemetry::{self, BadGlob, RawRule};
 
@@ -37,6 +40,25 @@ pub struct ProxyTable {
     #[serde(default)]
     telemetry: Vec<RawRule>,
     intercept: Option<RawIntercept>,
+    /// `dlp = "block" | "log" | "off"`: unbound secrets; see [`dlp::Mode`].
+    dlp: Option<dlp::Mode>,
+    /// `[proxy.dlp_allow_hosts]`: rule id = [host globs] a credential may go to besides its
+    /// rule's own `hosts` (self-hosted GitHub, GitLab, Sentry...).
+    #[serde(default)]
+    dlp_allow_hosts: BTreeMap<String, Vec<String>>,
+    /// Most bytes of a request body held and scanned before it is sent (default 1 MiB).
+    dlp_max_body: Option<u64>,
+}
+
+impl ProxyTable {
+    /// The DLP keys, as written.
+    pub fn dlp_settings(&self) -> dlp::Settings {
+        dlp::Settings {
+            mode: self.dlp,
+            allow_hosts: self.dlp_allow_hosts.clone(),
+            max_body: self.dlp_max_body,
+        }
+    }
 }
 
 /// `intercept = "telemetry" | "none" | ["host-glob", ...]`
@@ -56,6 +78,9 @@ pub struct Config {
     /// `intercept` as written; `None` leaves it to whether a CA exists (see `proxy::run`).
     pub intercept: Option<Intercept>,
     pub policy: Policy,
+    /// The egress DLP, compiled from the same rules as `hush scan` (built-in rules with the
+    /// file's merged on top); `None` when `dlp = "off"` (and in `Config::default()`).
+    pub dlp: Option<Arc<Dlp>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,8 +116,11 @@ impl Config {
             path: path.to_path_buf(),
             detail,
         };
-        let table = match file {
-            Ok(file) => file.proxy.unwrap_or_default(),
+        let (table, rules) = match file {
+            Ok(file) => {
+                let rules = RuleSet::with_config(&file).map_err(|e| invalid(e.to_string()))?;
+                (file.proxy.unwrap_or_default(), rules)
+            }
             Err(RuleError::Read { source, .. }) => {
                 return Err(ConfigError::Read {
                     path: path.to_path_buf(),
@@ -102,7 +130,11 @@ impl Config {
             Err(RuleError::Config { problem, .. }) => return Err(invalid(problem)),
             Err(e) => return Err(invalid(e.to_string())),
         };
-        Config::from_table(table, path.parent().unwrap_or(Path::new("."))).map_err(invalid)
+        let dlp = Dlp::new(&rules, &table.dlp_settings()).map_err(&invalid)?;
+        let mut config =
+            Config::from_table(table, path.parent().unwrap_or(Path::new("."))).map_err(invalid)?;
+        config.dlp = dlp.map(Arc::new);
+        Ok(config)
     }
 
     /// Validates `[proxy]`; relative paths in it are taken from `base`.
@@ -167,6 +199,7 @@ impl Config {
                     .collect(),
                 intercept: Intercept::Off,
             },
+            dlp: None,
         })
     }
 }
@@ -214,7 +247,7 @@ mod tests {
 
     #[test]
     fn defaults_without_a_proxy_table() {
-        let c = parse("disable = [\"a\"]\n[allow]\npaths = [\"x/**\"]\n").unwrap();
+        let c = parse("disable = [\"jwt\"]\n[allow]\npaths = [\"x/**\"]\n").unwrap();
         assert_eq!(c.policy.connect_ports, [443]);
         assert!(c.listen.is_none() && c.ca_file.is_none());
     }
@@ -392,6 +425,34 @@ mod tests {
                 "a.example.org".parse().unwrap()
             ]))
         );
+    }
+
+    #[test]
+    fn reads_the_dlp_keys() {
+        let c = parse("").unwrap();
+        let dlp = c.dlp.expect("on by default");
+        assert_eq!(dlp.max_body, dlp::DEFAULT_MAX_BODY);
+        let c = parse(
+            "[proxy]\ndlp = \"block\"\ndlp_max_body = 4096\n\
+             [proxy.dlp_allow_hosts]\ngithub-pat = [\"ghe.corp.example\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.dlp.unwrap().max_body, 4096);
+        assert!(parse("[proxy]\ndlp = \"off\"\n").unwrap().dlp.is_none());
+        for (text, needle) in [
+            ("[proxy]\ndlp = \"warn\"\n", "warn"),
+            (
+                "[proxy.dlp_allow_hosts]\nno-such-rule = [\"a.example\"]\n",
+                "no-such-rule",
+            ),
+            ("[proxy]\ndlp_max_body = 999999999999\n", "dlp_max_body"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(
+                e.contains(needle) && !e.contains('\n'),
+                "{e:?} lacks {needle:?}"
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod ca;
 pub mod config;
+pub mod dlp;
 pub mod intercept;
 pub mod metrics;
 pub mod policy;
@@ -47,7 +48,8 @@ pub struct ProxyArgs {
     pub allow_remote: bool,
     /// Print the effective telemetry list (vendors re-enabled by `telemetry_allow` left out) and
     /// exit: a header, then one tab-separated line per entry (vendor, host, path_prefix, mode
-    /// `host`/`path`/`shared`, answer status, description).
+    /// `host`/`path`/`shared`, answer status, description). Tunnelled (not intercepted) HTTPS
+    /// is seen by neither path rules nor the DLP.
     #[arg(long)]
     pub list_telemetry: bool,
     /// Connections served at once (tunnels included); beyond it clients get 503.
@@ -230,6 +232,7 @@ pub fn build(args: &ProxyArgs, mut config: Config) -> Result<Built, ProxyError> 
         pool: Arc::new(pool::Pool::new(args.upstream_keepalive)),
         ca,
         token,
+        dlp: config.dlp.clone(),
         limits: Limits {
             max_connections: args.max_connections as usize,
             header_timeout: args.header_timeout,
@@ -318,7 +321,13 @@ fn print_telemetry(config: &Config) -> std::io::Result<()> {
             rule.description
         )?;
     }
-    out.flush()
+    out.flush()?;
+    // After the list, so that a failed write is the only thing said on stderr.
+    eprintln!(
+        "hush proxy: note: tunnelled (not intercepted) HTTPS is not inspected by telemetry path \
+         rules or the DLP; intercept its hosts to guard them"
+    );
+    Ok(())
 }
 
 /// A head size limit of at least 1 KiB: below it not even `/healthz` gets through.

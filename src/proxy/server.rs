@@ -30,6 +30,7 @@ use tokio_rustls::TlsConnector;
 use super::audit::{path_only, AuditLog, Outcome, Pending, Record};
 use super::auth::Token;
 use super::ca::Ca;
+use super::dlp::{Dlp, Found, Inspected, Verdict};
 use super::intercept;
 use super::metrics;
 use super::policy::{Decision, Env, Kind, Matched, Policy, Reason, Target};
@@ -70,6 +71,8 @@ pub struct Shared {
     pub ca: Option<Arc<Ca>>,
     pub token: Option<Token>,
     pub limits: Limits,
+    /// The egress DLP; `None` when `dlp = "off"`.
+    pub dlp: Option<Arc<Dlp>>,
 }
 
 /// Header fields a request or response head may have (hyper's default is 100): more gets
@@ -341,6 +344,7 @@ impl TunnelJob {
 }
 
 /// What the audit log needs to know about a request before a decision is carried out.
+#[derive(Clone)]
 pub(super) struct Ctx {
     shared: Arc<Shared>,
     /// Where a `CONNECT` leaves its tunnel; none inside an intercepted one.
@@ -507,7 +511,7 @@ pub(super) async fn carry_out(
                 port,
                 tls: true,
             };
-            forward(ctx, req, origin).await
+            inspect_and_forward(ctx, req, origin).await
         }
         Decision::Upgrade => {
             let origin = Origin {
@@ -515,7 +519,7 @@ pub(super) async fn carry_out(
                 port: upstream_port(port, true),
                 tls: true,
             };
-            forward(ctx, req, origin).await
+            inspect_and_forward(ctx, req, origin).await
         }
         Decision::Forward => {
             let origin = Origin {
@@ -523,7 +527,7 @@ pub(super) async fn carry_out(
                 port,
                 tls: false,
             };
-            forward(ctx, req, origin).await
+            inspect_and_forward(ctx, req, origin).await
         }
         // The policy gives tunnels and interception only to a CONNECT.
         Decision::Tunnel | Decision::Intercept { .. } => ctx.answer(
@@ -661,6 +665,10 @@ async fn open_tunnel(
     if let Some(note) = note {
         pending.set_reason(note);
     }
+    // TLS hides what goes through a tunnel: the DLP sees none of it.
+    if shared.dlp.is_some() {
+        pending.set_dlp(NOT_INSPECTED);
+    }
     let job = TunnelJob {
         on_upgrade,
         upstream,
@@ -709,10 +717,71 @@ async fn splice_upgraded(
     }
 }
 
+/// The audit note of a tunnel: TLS hides its content from the DLP.
+const NOT_INSPECTED: &str = "not inspected";
+/// The audit note of a request whose body was scanned up to `dlp_max_body` only.
+const PARTLY_INSPECTED: &str = "partly inspected";
+
+/// Scans a request with the DLP before any of it is sent (see [`super::dlp`]), then forwards
+/// it. The head is scanned first; then the body is held up to `dlp_max_body` and scanned as
+/// one piece, so a secret split across frames is found. A credential that may not go to this
+/// host is answered `403` here, and nothing of the request leaves. Past the limit, the rest of
+/// the body streams on unscanned, and the record says `dlp: "partly inspected"`.
+async fn inspect_and_forward(
+    ctx: &Ctx,
+    req: Request<Incoming>,
+    origin: Origin,
+) -> Response<ProxyBody> {
+    let Some(dlp) = ctx.shared.dlp.clone() else {
+        return forward(ctx, req.map(Inspected::Untouched), origin).await;
+    };
+    let host = ctx.record.host.as_str();
+    let (parts, body) = req.into_parts();
+    let mut text = Vec::new();
+    Dlp::head_text(host, &parts, &mut text);
+    let (mut verdict, mut whole) = dlp.judge(host, &text);
+    let body = if matches!(verdict, Verdict::Block(_)) || body.is_end_stream() {
+        Inspected::Untouched(body)
+    } else {
+        let idle = ctx.shared.limits.idle_timeout;
+        match Inspected::hold(body, dlp.max_body, idle).await {
+            Ok((held, body)) => {
+                let (in_body, body_whole) = dlp.judge(host, &held);
+                verdict = verdict.worst(in_body);
+                whole = whole && body_whole && !body.has_rest();
+                body
+            }
+            Err(e) => {
+                let why = format!("request body not received: {e}");
+                return ctx.answer(Outcome::Error, StatusCode::BAD_REQUEST, Some(why));
+            }
+        }
+    };
+    let noted = |found: Option<&Found>| {
+        let mut noted = ctx.clone();
+        noted.record.rule = found.map(|f| f.rule.clone());
+        noted.record.fingerprint = found.map(|f| f.fingerprint.clone());
+        noted.record.dlp = (!whole).then_some(PARTLY_INSPECTED);
+        noted
+    };
+    match verdict {
+        Verdict::Block(found) => {
+            noted(Some(&found)).answer(Outcome::DlpBlocked, StatusCode::FORBIDDEN, Some(found.why))
+        }
+        Verdict::Log(found) => {
+            let mut noted = noted(Some(&found));
+            noted.record.reason = Some(found.why);
+            forward(&noted, Request::from_parts(parts, body), origin).await
+        }
+        Verdict::Pass if whole => forward(ctx, Request::from_parts(parts, body), origin).await,
+        Verdict::Pass => forward(&noted(None), Request::from_parts(parts, body), origin).await,
+    }
+}
+
 /// Sends a request on to `origin`: over verified TLS, or in clear text for `plain_http_allow`
 /// hosts, on a pooled connection to the origin when one is idle. The response streams back as
 /// it arrives; once read to the end, its connection is pooled again.
-async fn forward(ctx: &Ctx, req: Request<Incoming>, origin: Origin) -> Response<ProxyBody> {
+async fn forward(ctx: &Ctx, req: Request<Inspected>, origin: Origin) -> Response<ProxyBody> {
     let shared = &ctx.shared;
     let tls = origin.tls;
     let limit = shared.limits.response_timeout;
@@ -861,7 +930,7 @@ async fn send(
 
 /// A request body on its way upstream: the client's, counted as it streams, or none at all.
 pub enum Upload {
-    Streamed(Counted<Incoming>),
+    Streamed(Counted<Inspected>),
     Empty,
 }
 
@@ -898,7 +967,7 @@ impl Body for Upload {
 /// hop-by-hop or proxy headers. A request that may be sent twice (idempotent, without a body)
 /// comes with a copy of its head to send again.
 fn upstream_request(
-    req: Request<Incoming>,
+    req: Request<Inspected>,
     origin: &Origin,
     up: Arc<AtomicU64>,
 ) -> Result<(Request<Upload>, Option<request::Parts>), String> {

@@ -37,6 +37,11 @@ pub struct Rule {
     pub multiline: bool,
     /// How sure a match is to be a live secret; see [`Rule::confidence`] for the default.
     pub confidence: Option<Confidence>,
+    /// Where the credential may be sent (host globs: `api.github.com`, `*.githubusercontent.com`):
+    /// the proxy's DLP blocks it on its way to any other host. Empty for unbound secrets
+    /// (private keys, generic passwords), which follow `[proxy] dlp` instead.
+    #[serde(default)]
+    pub hosts: Vec<String>,
     #[serde(default)]
     pub true_positives: Vec<String>,
     #[serde(default)]
