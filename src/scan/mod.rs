@@ -208,7 +208,7 @@ impl Scanner {
         let mut pass = Pass::new(self, data);
         let stopped = pass.run(limit);
         let mut found = pass.into_found();
-        resolve_overlaps(&mut found);
+        resolve_overlaps(&mut found, &self.rules);
         found.sort_unstable_by_key(|m| m.at);
         let cut = pass::cut_at(&mut found, limit, stopped);
         locate(data, &mut found);
@@ -360,8 +360,16 @@ fn automaton(
         .build(patterns)
 }
 
-/// Keeps one match per overlapping group: the longest secret, then the earliest rule.
-fn resolve_overlaps(found: &mut Vec<Match>) {
+/// Keeps one match per overlapping group: the surest rule's (a named provider's over a generic
+/// assignment that holds the same token), then the longest secret, then the earliest rule's.
+fn resolve_overlaps(found: &mut Vec<Match>, rules: &[CompiledRule]) {
+    let preference = |m: &Match| {
+        (
+            rules[m.rule].rule.confidence(),
+            m.secret.len(),
+            std::cmp::Reverse(m.rule),
+        )
+    };
     found.sort_unstable_by(|a, b| {
         (a.secret.start, std::cmp::Reverse(a.secret.end), a.rule).cmp(&(
             b.secret.start,
@@ -373,8 +381,7 @@ fn resolve_overlaps(found: &mut Vec<Match>) {
     for m in found.drain(..) {
         match kept.last_mut() {
             Some(last) if m.secret.start < last.secret.end => {
-                let (ml, ll) = (m.secret.len(), last.secret.len());
-                if ml > ll || (ml == ll && m.rule < last.rule) {
+                if preference(&m) > preference(last) {
                     *last = m;
                 }
             }
@@ -450,6 +457,20 @@ mod tests {
         // The newline ending a line belongs to it.
         assert!(allowed.contains(second) && allowed.contains(2 * line.len() + 14));
         assert!(!allowed.contains(2 * line.len() + 15));
+    }
+
+    #[test]
+    fn a_named_rule_wins_over_a_generic_one_on_the_same_token() {
+        // Built at run time, like aws(): an Instagram token's shape, random characters.
+        let token = format!(
+            "IGQVJ{}",
+            "ravLmnz7O4i646mbERrY6YeJCUPY1KeGDmHFbtD".repeat(3)
+        );
+        let line = format!("INSTAGRAM_ACCESS_TOKEN={token}\n");
+        let s = scanner();
+        let found = s.scan(line.as_bytes());
+        let ids: Vec<_> = found.iter().map(|m| s.rule(m.rule).id.as_str()).collect();
+        assert_eq!(ids, ["instagram-access-token"]);
     }
 
     #[test]

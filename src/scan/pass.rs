@@ -167,7 +167,7 @@ impl<'s, 'd> Pass<'s, 'd> {
                 batch_start = None;
                 self.confirm_windows();
                 if self.found.len() > next_check {
-                    resolve_overlaps(&mut self.found);
+                    resolve_overlaps(&mut self.found, &self.scanner.rules);
                     if self.found.len() > limit {
                         return Some((at, Overflow::Findings));
                     }
