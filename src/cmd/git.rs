@@ -40,6 +40,10 @@ pub struct HistoryArgs {
     /// A revision or range to scan instead, e.g. `origin/main..HEAD`.
     #[arg(value_name = "REV_RANGE")]
     pub range: Option<String>,
+    /// Scan only shard I of N (1 <= I <= N): every shard walks all commits, and reads only the
+    /// blobs whose object id falls in it; `hush report merge` joins the shards' reports.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<git::Shard>,
     #[command(flatten)]
     pub report: ReportArgs,
 }
@@ -138,7 +142,7 @@ pub fn history(args: &HistoryArgs) -> Result<ExitCode, CmdError> {
         None => Revisions::All,
     };
     let repo = git::open(&args.repo)?;
-    run_history(&repo, revisions, &args.report, None)
+    run_history(&repo, revisions, &args.report, None, args.shard)
 }
 
 /// `hush hook …`.
@@ -247,7 +251,13 @@ fn pre_push(args: &PrePushArgs) -> Result<ExitCode, CmdError> {
         .or_else(|| std::env::var("PRE_COMMIT_REMOTE_NAME").ok())
         .unwrap_or_default();
     let revisions = hook::push_revisions(&repo, &remote, &updates)?;
-    run_history(&repo, revisions, &args.staged.report, Some(Check::Push))
+    run_history(
+        &repo,
+        revisions,
+        &args.staged.report,
+        Some(Check::Push),
+        None,
+    )
 }
 
 /// Under the pre-commit framework (`PRE_COMMIT` set), git's ref lines were read by the
@@ -429,6 +439,7 @@ fn run_history(
     revisions: Revisions,
     report: &ReportArgs,
     hook: Option<Check>,
+    shard: Option<git::Shard>,
 ) -> Result<ExitCode, CmdError> {
     let started = Instant::now();
     run(
@@ -448,6 +459,7 @@ fn run_history(
                 },
                 counters,
                 history,
+                shard,
             };
             git::scan_history(repo, &revisions, &scan, events)
         },

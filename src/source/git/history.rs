@@ -16,6 +16,7 @@ use gix::ObjectId;
 
 use super::attribution::{name_commits, Found, Oldest, Walked};
 use super::renames::{best_source, pair_exact};
+use super::shard::Shard;
 use super::{
     count_read, is_lfs_pointer, parallel, progress, read_blob, read_error, send, send_findings,
     GitError, Oversize,
@@ -53,6 +54,8 @@ pub struct HistoryScan<'a> {
     pub oversize: Oversize,
     pub counters: &'a Counters,
     pub history: &'a HistoryCounters,
+    /// `--shard I/N`: scan only the blobs (and commit texts) of this shard.
+    pub shard: Option<Shard>,
 }
 
 /// Scans the blobs `revisions` introduce and sends their findings, each attributed to a commit.
@@ -100,9 +103,12 @@ fn scan_commits(
     } else {
         inherited(repo, &commits, &diffs)?
     };
-    let blobs = blob_places(&commits, &diffs);
+    let mut blobs = blob_places(&commits, &diffs);
+    if let Some(shard) = scan.shard {
+        blobs.retain(|(id, _)| shard.holds(id));
+    }
     let mut oldest = scan_blobs(repo, &blobs, &commits, scan, events)?;
-    for found in scan_commit_texts(repo, &commits, scan.examiner)? {
+    for found in scan_commit_texts(repo, &commits, scan.examiner, scan.shard)? {
         oldest.keep(&commits, found);
     }
     let before = inherited_fingerprints(repo, &inherited, scan)?;
@@ -635,36 +641,48 @@ fn scan_commit_texts(
     repo: &gix::Repository,
     commits: &[Walked],
     examiner: &Examiner,
+    shard: Option<Shard>,
 ) -> Result<Vec<Found>, GitError> {
-    let run = (commits.len() / (parallel::threads() * 8)).max(64);
-    let per_commit = parallel::map(repo, commits, run, "scanning commit messages", |repo, w| {
-        let what = || format!("commit {}", w.id);
-        let commit = repo.find_commit(w.id).map_err(|e| read_error(what(), &e))?;
-        let decoded = commit.decode().map_err(|e| read_error(what(), &e))?;
-        let identity = |s: gix::actor::SignatureRef| {
-            let mut text = s.name.to_vec();
-            text.extend_from_slice(b" <");
-            text.extend_from_slice(s.email);
-            text.push(b'>');
-            text
-        };
-        let texts = [
-            (MESSAGE, decoded.message.to_vec()),
-            (AUTHOR, decoded.author().map(identity).unwrap_or_default()),
-            (
-                COMMITTER,
-                decoded.committer().map(identity).unwrap_or_default(),
-            ),
-        ];
-        let mut found = Vec::new();
-        for (source, text) in texts {
-            let examined = examiner.examine(source, source, Some(&text), None);
-            found.extend(examined.findings.into_iter().filter(|f| f.in_content()));
-        }
-        Ok(found)
-    })?;
+    // A commit's own text belongs to the shard of its id.
+    let chosen: Vec<usize> = (0..commits.len())
+        .filter(|&at| shard.is_none_or(|s| s.holds(&commits[at].id)))
+        .collect();
+    let run = (chosen.len() / (parallel::threads() * 8)).max(64);
+    let per_commit = parallel::map(
+        repo,
+        &chosen,
+        run,
+        "scanning commit messages",
+        |repo, &at| {
+            let w = &commits[at];
+            let what = || format!("commit {}", w.id);
+            let commit = repo.find_commit(w.id).map_err(|e| read_error(what(), &e))?;
+            let decoded = commit.decode().map_err(|e| read_error(what(), &e))?;
+            let identity = |s: gix::actor::SignatureRef| {
+                let mut text = s.name.to_vec();
+                text.extend_from_slice(b" <");
+                text.extend_from_slice(s.email);
+                text.push(b'>');
+                text
+            };
+            let texts = [
+                (MESSAGE, decoded.message.to_vec()),
+                (AUTHOR, decoded.author().map(identity).unwrap_or_default()),
+                (
+                    COMMITTER,
+                    decoded.committer().map(identity).unwrap_or_default(),
+                ),
+            ];
+            let mut found = Vec::new();
+            for (source, text) in texts {
+                let examined = examiner.examine(source, source, Some(&text), None);
+                found.extend(examined.findings.into_iter().filter(|f| f.in_content()));
+            }
+            Ok(found)
+        },
+    )?;
     let mut out = Vec::new();
-    for (at, findings) in per_commit.into_iter().enumerate() {
+    for (&at, findings) in chosen.iter().zip(per_commit) {
         out.extend(findings.into_iter().map(|finding| Found {
             at,
             blob: usize::MAX,

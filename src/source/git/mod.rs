@@ -12,6 +12,7 @@ mod index;
 mod parallel;
 mod progress;
 mod renames;
+mod shard;
 mod staged;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use std::sync::mpsc::Sender;
 use gix::ObjectId;
 
 pub use history::{remote_tips, scan_history, HistoryCounters, HistoryScan, Revisions};
+pub use shard::Shard;
 pub use staged::{scan_changes, staged_changes, Change, Staged};
 
 use super::fs::Counters;
