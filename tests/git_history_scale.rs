@@ -5,6 +5,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::io::Write;
+use std::path::Path;
 use std::process::Stdio;
 
 use common::*;
@@ -266,4 +267,157 @@ fn bad_shard_specs_are_usage_errors() {
             "{err}"
         );
     }
+}
+
+fn state_run(repo: &Repo, state: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "history",
+        "--state",
+        state.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    repo.hush(&args)
+}
+
+#[test]
+fn a_state_rescans_only_what_is_new() {
+    let repo = Repo::new();
+    repo.write("app.cfg", format!("token = \"{GITHUB}\"\n"));
+    repo.add(&["app.cfg"]);
+    let first = repo.commit_at("add", 1_000_000_100);
+    let state = repo.tmp.path().join("hush.state");
+    let out = state_run(&repo, &state, &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(identities(&json(&out)).len(), 1);
+    let recorded = std::fs::read(&state).unwrap();
+    assert!(!String::from_utf8_lossy(&recorded).contains(GITHUB));
+    // Nothing new: nothing reported, no blob read, no commit walked.
+    let out = state_run(&repo, &state, &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let doc = json(&out);
+    assert_eq!(doc["findings"].as_array().unwrap().len(), 0);
+    assert_eq!(doc["stats"]["blobs"], 0);
+    assert_eq!(doc["stats"]["files"], 0);
+    assert_eq!(doc["stats"]["commits"], 0);
+    // A new commit with a new secret: only that one is reported, and only its blob read; an
+    // edit of the file that still holds the old secret is not a new finding.
+    repo.write("app.cfg", format!("# edited\ntoken = \"{GITHUB}\"\n"));
+    repo.write("cloud.cfg", format!("aws = \"{AWS}\"\n"));
+    repo.add(&["app.cfg", "cloud.cfg"]);
+    let second = repo.commit_at("more", 1_000_000_200);
+    let out = state_run(&repo, &state, &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let doc = json(&out);
+    let found = doc["findings"].as_array().unwrap();
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0]["path"], "cloud.cfg");
+    assert_eq!(found[0]["commit"], second.as_str());
+    assert_eq!(doc["stats"]["commits"], 1);
+    assert_eq!(doc["stats"]["blobs"], 2);
+    // --report all: every finding known, each at the commit that introduced it.
+    let out = state_run(&repo, &state, &["--report", "all"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let all: BTreeSet<(String, String)> = json(&out)["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().into(),
+                f["commit"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let expected = BTreeSet::from([("app.cfg".into(), first), ("cloud.cfg".into(), second)]);
+    assert_eq!(all, expected);
+    // In human output too, with secrets redacted as ever.
+    let out = repo.hush(&[
+        "history",
+        "--state",
+        state.to_str().unwrap(),
+        "--report",
+        "all",
+    ]);
+    assert!(
+        stdout(&out).contains("app.cfg:1:10: github-pat"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(code(&repo.hush(&["history", "--report", "all"])), 2);
+}
+
+#[test]
+fn a_corrupt_foreign_or_mismatched_state_is_an_error() {
+    let repo = Repo::new();
+    repo.write("a.txt", "hello\n");
+    repo.add(&["a.txt"]);
+    repo.commit_at("init", 1_000_000_100);
+    let state = repo.tmp.path().join("hush.state");
+    assert_eq!(code(&state_run(&repo, &state, &[])), 0);
+    let good = std::fs::read(&state).unwrap();
+    let refused = |repo: &Repo, what: &str| {
+        let out = state_run(repo, &state, &[]);
+        assert_eq!(code(&out), 2, "{what}: {}", stdout(&out));
+        let err = stderr(&out);
+        assert!(err.starts_with("hush: error:"), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(what), "{err}");
+        assert!(out.stdout.is_empty());
+    };
+    for cut in [good.len() - 1, good.len() / 2, 10] {
+        std::fs::write(&state, &good[..cut]).unwrap();
+        refused(&repo, "corrupt or truncated");
+        // Left as it was: never replaced by a fresh full scan.
+        assert_eq!(std::fs::read(&state).unwrap(), &good[..cut]);
+    }
+    let mut flipped = good.clone();
+    flipped[50] ^= 0x40;
+    std::fs::write(&state, &flipped).unwrap();
+    refused(&repo, "corrupt or truncated");
+    let mut newer = good.clone();
+    newer[8..12].copy_from_slice(&99u32.to_le_bytes());
+    std::fs::write(&state, &newer).unwrap();
+    refused(&repo, "format version 99");
+    std::fs::write(&state, b"{\"findings\": []}\n").unwrap();
+    refused(&repo, "not a hush state file");
+    // Another repository's state.
+    std::fs::write(&state, &good).unwrap();
+    let other = Repo::new();
+    other.write("b.txt", "other\n");
+    other.add(&["b.txt"]);
+    other.commit_at("other", 1_000_000_100);
+    refused(&other, "another repository");
+    // Other settings: a config that changes what is found.
+    repo.write(".hush.toml", "disable = [\"github-pat\"]\n");
+    refused(&repo, "other settings");
+    std::fs::remove_file(repo.dir.join(".hush.toml")).unwrap();
+    assert_eq!(code(&state_run(&repo, &state, &[])), 0);
+}
+
+#[test]
+fn an_incremental_scan_finds_what_a_full_scan_finds() {
+    let (repo, tokens) = generated_history(400);
+    let full = repo.hush(&["history", "--format", "json"]);
+    let expected = identities(&json(&full));
+    // The first half of the history, scanned with a state; then the rest, incrementally.
+    repo.git(&["branch", "-D", "side"]);
+    let tip = repo.git(&["rev-parse", "main"]);
+    repo.git(&["update-ref", "refs/heads/main", "main~200"]);
+    let state = repo.tmp.path().join("hush.state");
+    let first = state_run(&repo, &state, &[]);
+    let first = identities(&json(&first));
+    assert!(!first.is_empty() && first.len() < expected.len());
+    repo.git(&["update-ref", "refs/heads/main", &tip]);
+    let out = state_run(&repo, &state, &[]);
+    no_token_in(&stdout(&out), &tokens);
+    let new = identities(&json(&out));
+    assert_eq!(
+        first.union(&new).cloned().collect::<BTreeSet<_>>(),
+        expected
+    );
+    assert!(first.is_disjoint(&new));
+    let all = state_run(&repo, &state, &["--report", "all"]);
+    assert_eq!(identities(&json(&all)), expected);
 }

@@ -17,6 +17,7 @@ use gix::ObjectId;
 use super::attribution::{name_commits, Found, Oldest, Walked};
 use super::renames::{best_source, pair_exact};
 use super::shard::Shard;
+use super::state::Incremental;
 use super::{
     count_read, is_lfs_pointer, parallel, progress, read_blob, read_error, send, send_findings,
     GitError, Oversize,
@@ -56,6 +57,9 @@ pub struct HistoryScan<'a> {
     pub history: &'a HistoryCounters,
     /// `--shard I/N`: scan only the blobs (and commit texts) of this shard.
     pub shard: Option<Shard>,
+    /// `--state FILE`: what earlier scans covered (not walked or read again), and what this
+    /// one learns.
+    pub incremental: Option<&'a Incremental>,
 }
 
 /// Scans the blobs `revisions` introduce and sends their findings, each attributed to a commit.
@@ -75,7 +79,11 @@ pub fn scan_history(
             ),
         );
     }
-    let (tips, hidden) = resolve(repo, revisions)?;
+    let (tips, mut hidden) = resolve(repo, revisions)?;
+    if let Some(incremental) = scan.incremental {
+        incremental.learn_tips(&tips);
+        hidden.extend(incremental.hidden(repo));
+    }
     if tips.is_empty() {
         return Ok(());
     }
@@ -94,11 +102,11 @@ fn scan_commits(
     scan: &HistoryScan,
     events: &Sender<Event>,
 ) -> Result<Vec<crate::report::Finding>, GitError> {
-    let commits = walk(repo, tips, hidden, scan.history)?;
+    let (commits, roots) = walk(repo, tips, hidden, scan.history)?;
     let diffs = diff_commits(repo, &commits)?;
     // A range starts from history it does not include: what its first commits' parents already
-    // had is not introduced by the range.
-    let inherited = if hidden.is_empty() {
+    // had is not introduced by the range. (An incremental scan knows that from its state.)
+    let inherited = if hidden.is_empty() || scan.incremental.is_some() {
         Vec::new()
     } else {
         inherited(repo, &commits, &diffs)?
@@ -106,6 +114,10 @@ fn scan_commits(
     let mut blobs = blob_places(&commits, &diffs);
     if let Some(shard) = scan.shard {
         blobs.retain(|(id, _)| shard.holds(id));
+    }
+    if let Some(incremental) = scan.incremental {
+        incremental.learn_roots(&roots);
+        skip_seen(incremental, &mut blobs, scan.examiner);
     }
     let mut oldest = scan_blobs(repo, &blobs, &commits, scan, events)?;
     for found in scan_commit_texts(repo, &commits, scan.examiner, scan.shard)? {
@@ -250,13 +262,14 @@ pub fn remote_tips(repo: &gix::Repository, remote: &str) -> Result<Vec<ObjectId>
     Ok(tips)
 }
 
-/// The commits reachable from `tips` and not from `hidden`, newest first.
+/// The commits reachable from `tips` and not from `hidden`, newest first, and those of them
+/// without parents (root commits).
 fn walk(
     repo: &gix::Repository,
     tips: &[ObjectId],
     hidden: &[ObjectId],
     history: &HistoryCounters,
-) -> Result<Vec<Walked>, GitError> {
+) -> Result<(Vec<Walked>, Vec<ObjectId>), GitError> {
     use gix::revision::walk::Sorting;
     use gix::traverse::commit::simple::CommitTimeOrder;
     let walk = repo
@@ -265,16 +278,19 @@ fn walk(
         .sorting(Sorting::ByCommitTime(CommitTimeOrder::NewestFirst))
         .all()
         .map_err(|e| read_error("the commit graph", &e))?;
-    let mut commits = Vec::new();
+    let (mut commits, mut roots) = (Vec::new(), Vec::new());
     for info in walk {
         let info = info.map_err(|e| read_error("the commit graph", &e))?;
+        if info.parent_ids.is_empty() {
+            roots.push(info.id);
+        }
         commits.push(Walked {
             id: info.id,
             time: info.commit_time.unwrap_or_default(),
         });
         history.commits.fetch_add(1, Ordering::Relaxed);
     }
-    Ok(commits)
+    Ok((commits, roots))
 }
 
 /// What a commit changed against its first parent.
@@ -517,6 +533,26 @@ fn blob_places(commits: &[Walked], diffs: &[Changes]) -> Vec<(ObjectId, Vec<Plac
     blobs
 }
 
+/// Drops the blobs an earlier scan read, and records the rest as read. A blob read before is
+/// read again only where it could find something new at a new path: its content held findings
+/// then, or a path it is now at may be a sensitive file (findings already reported are dropped
+/// by fingerprint afterwards).
+fn skip_seen(
+    incremental: &Incremental,
+    blobs: &mut Vec<(ObjectId, Vec<Place>)>,
+    examiner: &Examiner,
+) {
+    let files = examiner.scanner.files();
+    blobs.retain(|(id, places)| {
+        !incremental.seen(id)
+            || incremental.held_before(id)
+            || places
+                .iter()
+                .any(|p| !files.candidates(&p.path.to_str_lossy()).is_empty())
+    });
+    incremental.learn_blobs(blobs.iter().map(|(id, _)| *id));
+}
+
 /// Reads and examines every blob, in pack order (a delta's base comes before it, so each thread,
 /// walking a run of neighbours, finds most bases in its delta cache instead of inflating the
 /// whole chain again: inflating dominates the cost of a history scan).
@@ -616,6 +652,9 @@ fn scan_blob(
     // something (findings, or an allowlisted first path hid them) or its name may be sensitive.
     let content =
         examined.findings.iter().any(|f| f.in_content()) || examiner.allow.path_allowed(&shown);
+    if let (true, Some(incremental)) = (content, scan.incremental) {
+        incremental.learn_held(*id);
+    }
     let mut found: Vec<Found> = examined.findings.into_iter().map(tag(0)).collect();
     for (at, place) in places.iter().enumerate().skip(1) {
         let shown = place.path.to_str_lossy();
