@@ -58,6 +58,7 @@ fn generated_history(commits: usize) -> (Repo, Vec<String>) {
     let mut planted = Vec::new();
     let mut tokens = Vec::new();
     let (mut main_tip, mut side_tip) = (None, None);
+    let mut moved = String::new();
     for n in 0..commits {
         let when = 1_600_000_000 + n as i64 * 60;
         let branch = if n % 97 == 50 { "side" } else { "main" };
@@ -118,6 +119,24 @@ fn generated_history(commits: usize) -> (Repo, Vec<String>) {
         for f in changed {
             stream.push_str(&format!("M 100644 inline dir{}/file{f}.py\n", f % 4));
             data(&mut stream, &files[f].concat());
+        }
+        // A file with a token, renamed, then edited: the rename only moves the token, and the
+        // edit keeps it, so neither introduces it at the new path.
+        match n % 100 {
+            60 => {
+                let token = rng.github_token();
+                moved = format!("# keys\nKEY = \"{token}\"\n");
+                tokens.push(token);
+                stream.push_str(&format!("M 100644 inline keys/k{n}.cfg\n"));
+                data(&mut stream, &moved);
+            }
+            61 => stream.push_str(&format!("R keys/k{}.cfg keys/moved{}.cfg\n", n - 1, n - 1)),
+            62 => {
+                moved.push_str("# edited\n");
+                stream.push_str(&format!("M 100644 inline keys/moved{}.cfg\n", n - 2));
+                data(&mut stream, &moved);
+            }
+            _ => {}
         }
     }
     let mut child = git_cmd(&repo.dir)
@@ -401,23 +420,25 @@ fn an_incremental_scan_finds_what_a_full_scan_finds() {
     let (repo, tokens) = generated_history(400);
     let full = repo.hush(&["history", "--format", "json"]);
     let expected = identities(&json(&full));
-    // The first half of the history, scanned with a state; then the rest, incrementally.
     repo.git(&["branch", "-D", "side"]);
     let tip = repo.git(&["rev-parse", "main"]);
-    repo.git(&["update-ref", "refs/heads/main", "main~200"]);
-    let state = repo.tmp.path().join("hush.state");
-    let first = state_run(&repo, &state, &[]);
-    let first = identities(&json(&first));
-    assert!(!first.is_empty() && first.len() < expected.len());
-    repo.git(&["update-ref", "refs/heads/main", &tip]);
-    let out = state_run(&repo, &state, &[]);
-    no_token_in(&stdout(&out), &tokens);
-    let new = identities(&json(&out));
-    assert_eq!(
-        first.union(&new).cloned().collect::<BTreeSet<_>>(),
-        expected
-    );
-    assert!(first.is_disjoint(&new));
-    let all = state_run(&repo, &state, &["--report", "all"]);
-    assert_eq!(identities(&json(&all)), expected);
+    // Split anywhere, even between a rename and the edit after it: the first part scanned
+    // with a state, then the rest incrementally, find what one full scan finds.
+    let renamed = repo.git(&["log", "-1", "--format=%H", "--diff-filter=R", "main"]);
+    for (at, split) in ["main~200", renamed.as_str()].into_iter().enumerate() {
+        repo.git(&["update-ref", "refs/heads/main", split]);
+        let state = repo.tmp.path().join(format!("hush-{at}.state"));
+        let first = state_run(&repo, &state, &[]);
+        let first = identities(&json(&first));
+        assert!(!first.is_empty() && first.len() < expected.len());
+        repo.git(&["update-ref", "refs/heads/main", &tip]);
+        let out = state_run(&repo, &state, &[]);
+        no_token_in(&stdout(&out), &tokens);
+        let new = identities(&json(&out));
+        assert!(first.is_disjoint(&new), "{split}");
+        let union: BTreeSet<_> = first.union(&new).cloned().collect();
+        assert_eq!(union, expected, "{split}");
+        let all = state_run(&repo, &state, &["--report", "all"]);
+        assert_eq!(identities(&json(&all)), expected, "{split}");
+    }
 }

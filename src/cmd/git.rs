@@ -228,6 +228,11 @@ fn new_findings(
         .filter(|f| !known.contains(&f.fingerprint))
         .cloned()
         .collect();
+    // A copy of what a rename only moved is not reported, now or later.
+    let silent: std::collections::HashSet<&String> = prior.silent.iter().collect();
+    let found = found
+        .into_iter()
+        .filter(|f| !silent.contains(&f.fingerprint));
     let all = merge::merge(before.chain(found));
     match which {
         Which::New => (fresh, all),

@@ -16,7 +16,7 @@ use gix::ObjectId;
 
 use super::attribution::{name_commits, Found, Oldest, Walked};
 use super::renames::{best_source, pair_exact};
-use super::shard::Shard;
+use super::shard::{Elsewhere, Shard};
 use super::state::Incremental;
 use super::{
     count_read, is_lfs_pointer, parallel, progress, read_blob, read_error, send, send_findings,
@@ -112,8 +112,9 @@ fn scan_commits(
         inherited(repo, &commits, &diffs)?
     };
     let mut blobs = blob_places(&commits, &diffs);
+    let mut others = Vec::new();
     if let Some(shard) = scan.shard {
-        blobs.retain(|(id, _)| shard.holds(id));
+        (blobs, others) = blobs.into_iter().partition(|(id, _)| shard.holds(id));
     }
     if let Some(incremental) = scan.incremental {
         incremental.learn_roots(&roots);
@@ -131,14 +132,41 @@ fn scan_commits(
         blobs: &blobs,
         secrets: HashMap::new(),
     };
+    let groups: Vec<Vec<Found>> = oldest.into_groups().collect();
+    let path_of = |f: &Found| Some(&blobs.get(f.blob)?.1.get(f.place)?.path);
+    let elsewhere = scan.shard.map(|_| {
+        let paths = groups
+            .iter()
+            .flatten()
+            .filter_map(path_of)
+            .cloned()
+            .collect();
+        Elsewhere::new(&others, &paths, &commits)
+    });
     let mut found = Vec::new();
-    for group in oldest.into_groups() {
-        if group.first().is_some_and(|first| moves.moved(first))
-            || group
-                .iter()
-                .any(|f| before.contains(&f.finding.fingerprint))
+    for group in groups {
+        if let Some(first) = group.first().filter(|first| moves.moved(first)) {
+            if let Some(incremental) = scan.incremental {
+                incremental.learn_silent(&first.finding.fingerprint);
+            }
+            continue;
+        }
+        if group
+            .iter()
+            .any(|f| before.contains(&f.finding.fingerprint))
         {
             continue;
+        }
+        if let (Some(elsewhere), Some(first)) = (&elsewhere, group.first()) {
+            let path = path_of(first);
+            if let Some(path) = path {
+                if elsewhere.older_copy(repo, scan, path, first, &commits)? {
+                    if let Some(incremental) = scan.incremental {
+                        incremental.learn_silent(&first.finding.fingerprint);
+                    }
+                    continue;
+                }
+            }
         }
         found.extend(group);
     }
@@ -488,9 +516,9 @@ fn commit_changes(
 
 /// Where history introduced a blob: a path, the oldest commit that put the blob there, and the
 /// path that commit renamed it from, if it was an exact rename.
-struct Place {
-    path: BString,
-    at: usize,
+pub(super) struct Place {
+    pub(super) path: BString,
+    pub(super) at: usize,
     renamed_from: Option<BString>,
 }
 

@@ -3,10 +3,16 @@
 //! the blobs whose object id falls in its shard, and the commit texts (messages, identities) of
 //! the commits whose id does. Ids are uniformly distributed hashes, so shards are even.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
-use gix::oid;
+use gix::bstr::BString;
+use gix::{oid, ObjectId};
+
+use super::attribution::{Found, Walked};
+use super::history::{HistoryScan, Place};
+use super::{read_blob, GitError};
 
 /// Shard `index` (1-based) of `count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,5 +86,75 @@ mod tests {
             per_shard.iter().all(|&n| (800..1200).contains(&n)),
             "{per_shard:?}"
         );
+    }
+}
+
+/// How old a place is: its commit's time, then (on a tie) the later in the walk, as
+/// `attribution::Oldest` orders them.
+type Age = (i64, std::cmp::Reverse<usize>);
+
+fn age(commits: &[Walked], at: usize) -> Age {
+    (
+        commits.get(at).map_or(i64::MAX, |c| c.time),
+        std::cmp::Reverse(at),
+    )
+}
+
+/// The blobs of the other shards at the paths this shard has findings at. One run reports a
+/// fingerprint only at its oldest place (and not at all when that place only moved it there); a
+/// shard must then stay silent where another shard's blob holds the same finding at an older
+/// place, or the merged shards would report a copy that one run does not.
+pub(super) struct Elsewhere {
+    by_path: HashMap<BString, Vec<(Age, ObjectId)>>,
+}
+
+impl Elsewhere {
+    /// From the blobs `others` (outside this shard), those at `paths`, oldest first.
+    pub fn new(
+        others: &[(ObjectId, Vec<Place>)],
+        paths: &HashSet<BString>,
+        commits: &[Walked],
+    ) -> Elsewhere {
+        let mut by_path: HashMap<BString, Vec<(Age, ObjectId)>> = HashMap::new();
+        for (id, places) in others {
+            for place in places.iter().filter(|p| paths.contains(&p.path)) {
+                let entry = by_path.entry(place.path.clone()).or_default();
+                entry.push((age(commits, place.at), *id));
+            }
+        }
+        for list in by_path.values_mut() {
+            list.sort_unstable();
+        }
+        Elsewhere { by_path }
+    }
+
+    /// Whether a blob of another shard holds `found`'s fingerprint at its path, at a place older
+    /// than `found`'s. Reads those blobs oldest first, and stops at the first that does.
+    pub fn older_copy(
+        &self,
+        repo: &gix::Repository,
+        scan: &HistoryScan,
+        path: &BString,
+        found: &Found,
+        commits: &[Walked],
+    ) -> Result<bool, GitError> {
+        let Some(list) = self.by_path.get(path) else {
+            return Ok(false);
+        };
+        let mine = age(commits, found.at);
+        for (_, id) in list.iter().take_while(|(older, _)| *older < mine) {
+            let what = || format!("blob {id} of '{}'", scan.examiner.shown_path(path));
+            let blob = read_blob(repo, *id, scan.max_file_size, scan.oversize, what)?;
+            let data = blob.as_ref().map(|b| &b.data[..]);
+            let examined = scan.examiner.examine_raw(path, path, data, None);
+            if examined
+                .findings
+                .iter()
+                .any(|f| f.fingerprint == found.finding.fingerprint)
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }

@@ -2,13 +2,15 @@
 //! reads only the commits and blobs it has not scanned yet. The file is binary and compact: the
 //! repository's root commits (its identity), the tips scanned, every blob id read (sorted, so a
 //! lookup is a binary search), the blobs whose content held something (those are read again if
-//! history puts them at a new path), and the findings reported so far as redacted JSON lines.
+//! history puts them at a new path), the findings reported so far as redacted JSON lines, and
+//! the fingerprints a rename only moved (found, not reported, and not new later either).
 //! A checksum over the whole file catches truncation and corruption; any mismatch is an error,
 //! never a silent full or empty scan. The file is replaced atomically (temporary file, rename).
 //!
 //! Layout (integers little-endian): `hushstat`, format version (u32), settings digest (32
 //! bytes), id length (u8), then roots, tips, blobs, held (each a u32 count and the ids), the
-//! findings (a u32 count, each a u32 length and its JSON), and a SHA-256 of all that precedes.
+//! findings and the silent fingerprints (each a u32 count, then each a u32 length and its text),
+//! and a SHA-256 of all that precedes.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -67,6 +69,9 @@ pub struct State {
     pub held: Vec<ObjectId>,
     /// The findings reported so far, one redacted JSON object each.
     pub findings: Vec<String>,
+    /// Fingerprints found but not reported because their oldest place only moved them there
+    /// (a rename): a later copy at that path is not new either.
+    pub silent: Vec<String>,
 }
 
 /// A digest of the settings a scan ran with: a state is only valid for the same ones.
@@ -147,10 +152,12 @@ impl State {
                 out.extend_from_slice(id.as_bytes());
             }
         }
-        out.extend_from_slice(&(self.findings.len() as u32).to_le_bytes());
-        for finding in &self.findings {
-            out.extend_from_slice(&(finding.len() as u32).to_le_bytes());
-            out.extend_from_slice(finding.as_bytes());
+        for texts in [&self.findings, &self.silent] {
+            out.extend_from_slice(&(texts.len() as u32).to_le_bytes());
+            for text in texts.iter() {
+                out.extend_from_slice(&(text.len() as u32).to_le_bytes());
+                out.extend_from_slice(text.as_bytes());
+            }
         }
         let sum = Sha256::digest(&out);
         out.extend_from_slice(&sum);
@@ -196,15 +203,13 @@ impl State {
         Ok(())
     }
 
-    /// Whether a finding with `fingerprint` was reported before.
+    /// The fingerprints found before: those reported, and those a rename only moved.
     pub fn fingerprints(&self) -> HashSet<String> {
-        self.findings
-            .iter()
-            .filter_map(|line| {
-                let value: serde_json::Value = serde_json::from_str(line).ok()?;
-                Some(value.get("fingerprint")?.as_str()?.to_string())
-            })
-            .collect()
+        let reported = self.findings.iter().filter_map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).ok()?;
+            Some(value.get("fingerprint")?.as_str()?.to_string())
+        });
+        reported.chain(self.silent.iter().cloned()).collect()
     }
 }
 
@@ -234,6 +239,16 @@ impl Reader<'_> {
             .collect()
     }
 
+    fn texts(&mut self) -> Option<Vec<String>> {
+        let count = self.u32()? as usize;
+        let mut texts = Vec::with_capacity(count.min(1 << 16));
+        for _ in 0..count {
+            let len = self.u32()? as usize;
+            texts.push(String::from_utf8(self.take(len)?.to_vec()).ok()?);
+        }
+        Some(texts)
+    }
+
     fn state(&mut self) -> Option<State> {
         let settings: [u8; 32] = self.take(32)?.try_into().ok()?;
         let id_len = usize::from(*self.take(1)?.first()?);
@@ -241,12 +256,8 @@ impl Reader<'_> {
         let tips = self.ids(id_len)?;
         let blobs = self.ids(id_len)?;
         let held = self.ids(id_len)?;
-        let count = self.u32()? as usize;
-        let mut findings = Vec::with_capacity(count.min(1 << 16));
-        for _ in 0..count {
-            let len = self.u32()? as usize;
-            findings.push(String::from_utf8(self.take(len)?.to_vec()).ok()?);
-        }
+        let findings = self.texts()?;
+        let silent = self.texts()?;
         let sorted = |ids: &[ObjectId]| ids.windows(2).all(|w| w[0] < w[1]);
         (sorted(&blobs) && sorted(&held)).then_some(State {
             settings,
@@ -255,6 +266,7 @@ impl Reader<'_> {
             blobs,
             held,
             findings,
+            silent,
         })
     }
 }
@@ -323,6 +335,10 @@ impl Incremental {
         self.learn(|s| s.held.push(id));
     }
 
+    pub fn learn_silent(&self, fingerprint: &str) {
+        self.learn(|s| s.silent.push(fingerprint.to_string()));
+    }
+
     /// The state to record after a successful scan: what was known, plus what was learned, with
     /// `findings` (all known findings, as redacted JSON lines) and this run's `settings`.
     pub fn into_state(self, settings: [u8; 32], findings: Vec<String>) -> State {
@@ -348,6 +364,13 @@ impl Incremental {
             blobs: union(self.prior.blobs, learned.blobs),
             held: union(self.prior.held, learned.held),
             findings,
+            silent: {
+                let mut silent = self.prior.silent;
+                silent.extend(learned.silent);
+                silent.sort_unstable();
+                silent.dedup();
+                silent
+            },
         }
     }
 }
@@ -368,6 +391,7 @@ mod tests {
             blobs: vec![id(4), id(5), id(6)],
             held: vec![id(5)],
             findings: vec![r#"{"fingerprint":"f"}"#.into()],
+            silent: vec!["g".into()],
         }
     }
 
@@ -375,7 +399,8 @@ mod tests {
     fn a_state_reads_back_as_written() {
         let state = sample();
         assert_eq!(State::decode(&state.encode(), "s").unwrap(), state);
-        assert_eq!(state.fingerprints(), HashSet::from(["f".to_string()]));
+        let known = HashSet::from(["f".to_string(), "g".to_string()]);
+        assert_eq!(state.fingerprints(), known);
         let empty = State::default();
         assert_eq!(State::decode(&empty.encode(), "s").unwrap(), empty);
     }
