@@ -55,40 +55,6 @@ impl FromStr for Shard {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shard_specs_are_checked() {
-        assert_eq!("2/4".parse::<Shard>().unwrap().to_string(), "2/4");
-        assert_eq!("1/1".parse::<Shard>().unwrap().to_string(), "1/1");
-        for bad in ["0/4", "5/4", "1/0", "4", "a/b", "-1/4", "1/4/2", ""] {
-            let err = bad.parse::<Shard>().unwrap_err();
-            assert!(err.contains("I/N"), "{bad}: {err}");
-        }
-    }
-
-    #[test]
-    fn every_object_falls_in_exactly_one_shard() {
-        let shards: Vec<Shard> = (1..=4).map(|i| format!("{i}/4").parse().unwrap()).collect();
-        let mut per_shard = [0usize; 4];
-        for n in 0u32..4000 {
-            use sha2::Digest;
-            let digest = sha2::Sha256::digest(n.to_le_bytes());
-            let id = gix::ObjectId::try_from(&digest[..20]).unwrap();
-            let holders: Vec<usize> = (0..4).filter(|&s| shards[s].holds(&id)).collect();
-            assert_eq!(holders.len(), 1, "{id}");
-            per_shard[holders[0]] += 1;
-        }
-        // Hashes spread evenly: each shard gets roughly a quarter.
-        assert!(
-            per_shard.iter().all(|&n| (800..1200).contains(&n)),
-            "{per_shard:?}"
-        );
-    }
-}
-
 /// How old a place is: its commit's time, then (on a tie) the later in the walk, as
 /// `attribution::Oldest` orders them.
 type Age = (i64, std::cmp::Reverse<usize>);
@@ -156,5 +122,39 @@ impl Elsewhere {
             }
         }
         Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_specs_are_checked() {
+        assert_eq!("2/4".parse::<Shard>().unwrap().to_string(), "2/4");
+        assert_eq!("1/1".parse::<Shard>().unwrap().to_string(), "1/1");
+        for bad in ["0/4", "5/4", "1/0", "4", "a/b", "-1/4", "1/4/2", ""] {
+            let err = bad.parse::<Shard>().unwrap_err();
+            assert!(err.contains("I/N"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn every_object_falls_in_exactly_one_shard() {
+        let shards: Vec<Shard> = (1..=4).map(|i| format!("{i}/4").parse().unwrap()).collect();
+        let mut per_shard = [0usize; 4];
+        for n in 0u32..4000 {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(n.to_le_bytes());
+            let id = gix::ObjectId::try_from(&digest[..20]).unwrap();
+            let holders: Vec<usize> = (0..4).filter(|&s| shards[s].holds(&id)).collect();
+            assert_eq!(holders.len(), 1, "{id}");
+            per_shard[holders[0]] += 1;
+        }
+        // Hashes spread evenly: each shard gets roughly a quarter.
+        assert!(
+            per_shard.iter().all(|&n| (800..1200).contains(&n)),
+            "{per_shard:?}"
+        );
     }
 }
