@@ -102,7 +102,7 @@ fn scan_commits(
     scan: &HistoryScan,
     events: &Sender<Event>,
 ) -> Result<Vec<crate::report::Finding>, GitError> {
-    let (commits, roots) = walk(repo, tips, hidden, scan.history)?;
+    let (commits, roots) = walk(repo, tips, hidden, scan)?;
     let diffs = diff_commits(repo, &commits)?;
     // A range starts from history it does not include: what its first commits' parents already
     // had is not introduced by the range. (An incremental scan knows that from its state.)
@@ -296,15 +296,18 @@ fn walk(
     repo: &gix::Repository,
     tips: &[ObjectId],
     hidden: &[ObjectId],
-    history: &HistoryCounters,
+    scan: &HistoryScan,
 ) -> Result<(Vec<Walked>, Vec<ObjectId>), GitError> {
     use gix::revision::walk::Sorting;
     use gix::traverse::commit::simple::CommitTimeOrder;
     let walk = repo
         .rev_walk(tips.iter().copied())
         .with_hidden(hidden.iter().copied())
-        .sorting(Sorting::ByCommitTime(CommitTimeOrder::NewestFirst))
-        .all()
+        .sorting(Sorting::ByCommitTime(CommitTimeOrder::NewestFirst));
+    // An incremental walk stops at commits walked before: their ancestry was walked with them.
+    let incremental = scan.incremental;
+    let walk = walk
+        .selected(move |id| incremental.is_none_or(|state| !state.walked(id)))
         .map_err(|e| read_error("the commit graph", &e))?;
     let (mut commits, mut roots) = (Vec::new(), Vec::new());
     for info in walk {
@@ -316,7 +319,10 @@ fn walk(
             id: info.id,
             time: info.commit_time.unwrap_or_default(),
         });
-        history.commits.fetch_add(1, Ordering::Relaxed);
+        scan.history.commits.fetch_add(1, Ordering::Relaxed);
+    }
+    if let Some(incremental) = incremental {
+        incremental.learn_commits(commits.iter().map(|c| c.id));
     }
     Ok((commits, roots))
 }

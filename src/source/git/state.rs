@@ -8,7 +8,7 @@
 //! never a silent full or empty scan. The file is replaced atomically (temporary file, rename).
 //!
 //! Layout (integers little-endian): `hushstat`, format version (u32), settings digest (32
-//! bytes), id length (u8), then roots, tips, blobs, held (each a u32 count and the ids), the
+//! bytes), id length (u8), then roots, tips, blobs, held, commits (each a u32 count and the ids), the
 //! findings and the silent fingerprints (each a u32 count, then each a u32 length and its text),
 //! and a SHA-256 of all that precedes.
 
@@ -67,6 +67,8 @@ pub struct State {
     pub blobs: Vec<ObjectId>,
     /// The blobs whose content held findings (or was hidden by an allowed path), sorted.
     pub held: Vec<ObjectId>,
+    /// Every commit walked, sorted: the walk stops at them (their ancestry was walked too).
+    pub commits: Vec<ObjectId>,
     /// The findings reported so far, one redacted JSON object each.
     pub findings: Vec<String>,
     /// Fingerprints found but not reported because their oldest place only moved them there
@@ -146,7 +148,13 @@ impl State {
             id.as_bytes().len() // sha1: 20, sha256: 32
         });
         out.push(id_len as u8);
-        for ids in [&self.roots, &self.tips, &self.blobs, &self.held] {
+        for ids in [
+            &self.roots,
+            &self.tips,
+            &self.blobs,
+            &self.held,
+            &self.commits,
+        ] {
             out.extend_from_slice(&(ids.len() as u32).to_le_bytes());
             for id in ids.iter() {
                 out.extend_from_slice(id.as_bytes());
@@ -256,15 +264,17 @@ impl Reader<'_> {
         let tips = self.ids(id_len)?;
         let blobs = self.ids(id_len)?;
         let held = self.ids(id_len)?;
+        let commits = self.ids(id_len)?;
         let findings = self.texts()?;
         let silent = self.texts()?;
         let sorted = |ids: &[ObjectId]| ids.windows(2).all(|w| w[0] < w[1]);
-        (sorted(&blobs) && sorted(&held)).then_some(State {
+        (sorted(&blobs) && sorted(&held) && sorted(&commits)).then_some(State {
             settings,
             roots,
             tips,
             blobs,
             held,
+            commits,
             findings,
             silent,
         })
@@ -301,6 +311,18 @@ impl Incremental {
             .copied()
             .filter(|tip| repo.has_object(tip))
             .collect()
+    }
+
+    /// Whether the commit `id` was walked before (and so was all its ancestry).
+    pub fn walked(&self, id: &gix::oid) -> bool {
+        self.prior
+            .commits
+            .binary_search_by(|c| c.as_ref().cmp(id))
+            .is_ok()
+    }
+
+    pub fn learn_commits(&self, commits: impl Iterator<Item = ObjectId>) {
+        self.learn(|s| s.commits.extend(commits));
     }
 
     /// Whether the blob `id` was read before.
@@ -363,6 +385,7 @@ impl Incremental {
             tips,
             blobs: union(self.prior.blobs, learned.blobs),
             held: union(self.prior.held, learned.held),
+            commits: union(self.prior.commits, learned.commits),
             findings,
             silent: {
                 let mut silent = self.prior.silent;
@@ -390,6 +413,7 @@ mod tests {
             tips: vec![id(2), id(3)],
             blobs: vec![id(4), id(5), id(6)],
             held: vec![id(5)],
+            commits: vec![id(2), id(7)],
             findings: vec![r#"{"fingerprint":"f"}"#.into()],
             silent: vec!["g".into()],
         }
