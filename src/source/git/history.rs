@@ -79,10 +79,10 @@ pub fn scan_history(
             ),
         );
     }
-    let (tips, mut hidden) = resolve(repo, revisions)?;
+    let (tips, hidden) = resolve(repo, revisions)?;
     if let Some(incremental) = scan.incremental {
+        // The walk itself stops at the commits walked before (see `walk`).
         incremental.learn_tips(&tips);
-        hidden.extend(incremental.hidden(repo));
     }
     if tips.is_empty() {
         return Ok(());

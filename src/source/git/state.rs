@@ -303,16 +303,6 @@ impl Incremental {
         &self.prior
     }
 
-    /// The tips scanned before that are still commits here: their history is not walked again.
-    pub fn hidden(&self, repo: &gix::Repository) -> Vec<ObjectId> {
-        self.prior
-            .tips
-            .iter()
-            .copied()
-            .filter(|tip| repo.has_object(tip))
-            .collect()
-    }
-
     /// Whether the commit `id` was walked before (and so was all its ancestry).
     pub fn walked(&self, id: &gix::oid) -> bool {
         self.prior
