@@ -31,6 +31,8 @@ enum Command {
     History(cmd::git::HistoryArgs),
     /// Install, remove or run the git hooks (pre-commit, pre-push).
     Hook(cmd::git::HookArgs),
+    /// Work with reports: `merge` joins JSON/JSONL reports (shards, repositories) into one.
+    Report(cmd::merge::ReportCmdArgs),
     /// Run the egress proxy (HTTPS enforcement, telemetry stripping).
     Proxy(hush::proxy::ProxyArgs),
     /// Manage the local CA that lets the proxy strip telemetry over HTTPS (init, path, trust,
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
         Command::Staged(args) => finish(cmd::git::staged(&args)),
         Command::History(args) => finish(cmd::git::history(&args)),
         Command::Hook(args) => finish(cmd::git::hook(&args)),
+        Command::Report(args) => finish(cmd::merge::run(&args)),
         Command::Proxy(args) => finish(hush::proxy::run(&args).map(|()| ExitCode::SUCCESS)),
         Command::Ca(args) => finish(hush::proxy::ca::run(&args)),
         Command::Run(args) => finish(cmd::run::run(&args)),

@@ -40,8 +40,27 @@ pub struct HistoryArgs {
     /// A revision or range to scan instead, e.g. `origin/main..HEAD`.
     #[arg(value_name = "REV_RANGE")]
     pub range: Option<String>,
+    /// Scan only shard I of N (1 <= I <= N): every shard walks all commits, and reads only the
+    /// blobs whose object id falls in it; `hush report merge` joins the shards' reports.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<git::Shard>,
+    /// Incremental: record what was scanned in FILE, and on later runs with it read only the
+    /// commits and blobs not scanned yet. The file is replaced only after a successful scan.
+    #[arg(long, value_name = "FILE", conflicts_with = "range")]
+    pub state: Option<PathBuf>,
+    /// With --state: report the findings new since the state (`new`, the default) or every
+    /// finding known to it (`all`).
+    #[arg(long = "report", value_enum, value_name = "WHICH", requires = "state")]
+    pub which: Option<Which>,
     #[command(flatten)]
     pub report: ReportArgs,
+}
+
+/// Which findings an incremental scan reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Which {
+    New,
+    All,
 }
 
 /// `hush hook` arguments.
@@ -138,7 +157,127 @@ pub fn history(args: &HistoryArgs) -> Result<ExitCode, CmdError> {
         None => Revisions::All,
     };
     let repo = git::open(&args.repo)?;
-    run_history(&repo, revisions, &args.report, None)
+    if let Some(state) = &args.state {
+        return incremental_history(&repo, args, state);
+    }
+    run_history(&repo, revisions, &args.report, None, args.shard, None)
+}
+
+/// `hush history --state FILE`: the state is checked before anything is scanned, and written
+/// only once the scan and its report have succeeded.
+fn incremental_history(
+    repo: &gix::Repository,
+    args: &HistoryArgs,
+    path: &Path,
+) -> Result<ExitCode, CmdError> {
+    let root = git::root(repo);
+    let settings = state_settings(&root, &args.report, args.shard)?;
+    let state_error = |e: git::StateError| CmdError::Input(e.to_string());
+    let prior = git::State::read(path).map_err(state_error)?;
+    if let Some(prior) = &prior {
+        prior.check(path, repo, &settings).map_err(state_error)?;
+    } else {
+        super::warn(&format!(
+            "no state at '{}' yet: scanning the whole history",
+            path.display()
+        ));
+    }
+    let incremental = git::Incremental::new(prior);
+    let which = args.which.unwrap_or(Which::New);
+    let known = std::cell::RefCell::new(None);
+    let sift = |found, errors| {
+        let (report, all) = new_findings(incremental.prior(), found, which);
+        if errors == 0 {
+            *known.borrow_mut() = Some(all);
+        }
+        report
+    };
+    let code = run_history(
+        repo,
+        Revisions::All,
+        &args.report,
+        None,
+        args.shard,
+        Some((&incremental, &sift)),
+    )?;
+    if let Some(all) = known.into_inner() {
+        let records = all.iter().map(crate::report::merge::record).collect();
+        incremental
+            .into_state(settings, records)
+            .write(path)
+            .map_err(state_error)?;
+    }
+    Ok(code)
+}
+
+/// Of what an incremental scan `found`: the findings to report (those whose fingerprints the
+/// state does not know, or with `all` every known one too) and every finding known after it.
+fn new_findings(
+    prior: &git::State,
+    found: Vec<Finding>,
+    which: Which,
+) -> (Vec<Finding>, Vec<Finding>) {
+    use crate::report::merge;
+    let known = prior.fingerprints();
+    let before = prior
+        .findings
+        .iter()
+        .filter_map(|l| merge::from_record(l).ok());
+    let fresh: Vec<Finding> = found
+        .iter()
+        .filter(|f| !known.contains(&f.fingerprint))
+        .cloned()
+        .collect();
+    // A copy of what a rename only moved is not reported, now or later.
+    let silent: std::collections::HashSet<&String> = prior.silent.iter().collect();
+    let found = found
+        .into_iter()
+        .filter(|f| !silent.contains(&f.fingerprint));
+    let all = merge::merge(before.chain(found));
+    match which {
+        Which::New => (fresh, all),
+        Which::All => (all.clone(), all),
+    }
+}
+
+/// Everything that decides what a history scan finds: a state is valid only for the same.
+fn state_settings(
+    root: &Path,
+    report: &ReportArgs,
+    shard: Option<git::Shard>,
+) -> Result<[u8; 32], CmdError> {
+    let mut config = crate::rules::Config::discover(report.config.as_deref(), root)?;
+    config.min_confidence = report.min_confidence.or(config.min_confidence);
+    config.origin.clear();
+    config.proxy = None;
+    let read = |path: &Path| match std::fs::read(path) {
+        Ok(bytes) => Ok(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(CmdError::Input(format!(
+            "cannot read '{}': {e}",
+            path.display()
+        ))),
+    };
+    let ignore = read(&root.join(".hushignore"))?;
+    let baseline = match &report.baseline {
+        Some(path) => read(path)?,
+        None => Vec::new(),
+    };
+    let config = format!("{config:?}");
+    let limits = format!(
+        "{} {:?}",
+        report.max_file_size,
+        shard.map(|s| s.to_string())
+    );
+    Ok(git::settings_digest(&[
+        env!("CARGO_PKG_VERSION").as_bytes(),
+        crate::rules::DEFAULT_SECRETS.as_bytes(),
+        crate::rules::DEFAULT_FILES.as_bytes(),
+        config.as_bytes(),
+        &ignore,
+        &baseline,
+        limits.as_bytes(),
+    ]))
 }
 
 /// `hush hook …`.
@@ -247,7 +386,14 @@ fn pre_push(args: &PrePushArgs) -> Result<ExitCode, CmdError> {
         .or_else(|| std::env::var("PRE_COMMIT_REMOTE_NAME").ok())
         .unwrap_or_default();
     let revisions = hook::push_revisions(&repo, &remote, &updates)?;
-    run_history(&repo, revisions, &args.staged.report, Some(Check::Push))
+    run_history(
+        &repo,
+        revisions,
+        &args.staged.report,
+        Some(Check::Push),
+        None,
+        None,
+    )
 }
 
 /// Under the pre-commit framework (`PRE_COMMIT` set), git's ref lines were read by the
@@ -429,6 +575,8 @@ fn run_history(
     revisions: Revisions,
     report: &ReportArgs,
     hook: Option<Check>,
+    shard: Option<git::Shard>,
+    incremental: Option<(&git::Incremental, Sift)>,
 ) -> Result<ExitCode, CmdError> {
     let started = Instant::now();
     run(
@@ -448,11 +596,36 @@ fn run_history(
                 },
                 counters,
                 history,
+                shard,
+                incremental: incremental.map(|(state, _)| state),
             };
-            git::scan_history(repo, &revisions, &scan, events)
+            let Some((_, sift)) = incremental else {
+                return git::scan_history(repo, &revisions, &scan, events);
+            };
+            // The scan's findings are judged against the state before they are reported.
+            let (own, received) = std::sync::mpsc::channel();
+            let scanned = git::scan_history(repo, &revisions, &scan, &own);
+            drop(own);
+            let mut found = Vec::new();
+            for event in received {
+                match event {
+                    Event::Findings(batch) => found.extend(batch),
+                    other => {
+                        let _ = events.send(other);
+                    }
+                }
+            }
+            scanned?;
+            let errors = counters.errors.load(Ordering::Relaxed);
+            let _ = events.send(Event::Findings(sift(found, errors)));
+            Ok(())
         },
     )
 }
+
+/// What an incremental scan does with its findings before they are reported: given them and the
+/// count of read errors, returns those to report.
+type Sift<'a> = &'a dyn Fn(Vec<Finding>, u64) -> Vec<Finding>;
 
 /// The shared shape of a git command: the scanner built from the repository root's config, a
 /// source on this thread, the report on a worker thread, and (for hooks) advice when the result blocks.

@@ -2,6 +2,7 @@
 //! `main.rs` only parses arguments and calls one of these.
 
 pub mod git;
+pub mod merge;
 mod output;
 pub mod rules;
 pub mod run;

@@ -2,13 +2,14 @@
 //! Redaction lives here and only here: every format goes through `Finding::shown_secret`.
 
 mod human;
+pub mod merge;
 mod sarif;
 
 use std::fmt;
 use std::io::{self, Write};
 use std::ops::Range;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::rules::Confidence;
 use crate::scan::decode::Encoding;
@@ -107,7 +108,8 @@ pub struct Finding {
 }
 
 /// Totals for the run, reported with the findings.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Stats {
     pub files: u64,
     pub bytes: u64,
@@ -265,10 +267,14 @@ pub fn percent_encode(bytes: &[u8]) -> String {
     out
 }
 
-/// At most the first 4 characters (fewer for a short secret), then `…`.
+/// At most the first 4 characters (fewer for a short secret), then `…`. A secret already shown
+/// redacted (as a merged report reads it back) stays as it is.
 pub fn redact(secret: &[u8]) -> String {
     let text = String::from_utf8_lossy(secret);
     let total = text.chars().count();
+    if total <= 5 && text.ends_with('…') && !text.chars().any(|c| c.is_control()) {
+        return text.into_owned();
+    }
     let keep = if total >= 16 { 4 } else { total / 4 };
     let shown: String = text
         .chars()

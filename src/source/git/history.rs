@@ -16,6 +16,8 @@ use gix::ObjectId;
 
 use super::attribution::{name_commits, Found, Oldest, Walked};
 use super::renames::{best_source, pair_exact};
+use super::shard::{Elsewhere, Shard};
+use super::state::Incremental;
 use super::{
     count_read, is_lfs_pointer, parallel, progress, read_blob, read_error, send, send_findings,
     GitError, Oversize,
@@ -53,6 +55,11 @@ pub struct HistoryScan<'a> {
     pub oversize: Oversize,
     pub counters: &'a Counters,
     pub history: &'a HistoryCounters,
+    /// `--shard I/N`: scan only the blobs (and commit texts) of this shard.
+    pub shard: Option<Shard>,
+    /// `--state FILE`: what earlier scans covered (not walked or read again), and what this
+    /// one learns.
+    pub incremental: Option<&'a Incremental>,
 }
 
 /// Scans the blobs `revisions` introduce and sends their findings, each attributed to a commit.
@@ -73,6 +80,10 @@ pub fn scan_history(
         );
     }
     let (tips, hidden) = resolve(repo, revisions)?;
+    if let Some(incremental) = scan.incremental {
+        // The walk itself stops at the commits walked before (see `walk`).
+        incremental.learn_tips(&tips);
+    }
     if tips.is_empty() {
         return Ok(());
     }
@@ -91,18 +102,26 @@ fn scan_commits(
     scan: &HistoryScan,
     events: &Sender<Event>,
 ) -> Result<Vec<crate::report::Finding>, GitError> {
-    let commits = walk(repo, tips, hidden, scan.history)?;
+    let (commits, roots) = walk(repo, tips, hidden, scan)?;
     let diffs = diff_commits(repo, &commits)?;
     // A range starts from history it does not include: what its first commits' parents already
-    // had is not introduced by the range.
-    let inherited = if hidden.is_empty() {
+    // had is not introduced by the range. (An incremental scan knows that from its state.)
+    let inherited = if hidden.is_empty() || scan.incremental.is_some() {
         Vec::new()
     } else {
         inherited(repo, &commits, &diffs)?
     };
-    let blobs = blob_places(&commits, &diffs);
+    let mut blobs = blob_places(&commits, &diffs);
+    let mut others = Vec::new();
+    if let Some(shard) = scan.shard {
+        (blobs, others) = blobs.into_iter().partition(|(id, _)| shard.holds(id));
+    }
+    if let Some(incremental) = scan.incremental {
+        incremental.learn_roots(&roots);
+        skip_seen(incremental, &mut blobs, scan.examiner);
+    }
     let mut oldest = scan_blobs(repo, &blobs, &commits, scan, events)?;
-    for found in scan_commit_texts(repo, &commits, scan.examiner)? {
+    for found in scan_commit_texts(repo, &commits, scan.examiner, scan.shard)? {
         oldest.keep(&commits, found);
     }
     let before = inherited_fingerprints(repo, &inherited, scan)?;
@@ -113,14 +132,41 @@ fn scan_commits(
         blobs: &blobs,
         secrets: HashMap::new(),
     };
+    let groups: Vec<Vec<Found>> = oldest.into_groups().collect();
+    let path_of = |f: &Found| Some(&blobs.get(f.blob)?.1.get(f.place)?.path);
+    let elsewhere = scan.shard.map(|_| {
+        let paths = groups
+            .iter()
+            .flatten()
+            .filter_map(path_of)
+            .cloned()
+            .collect();
+        Elsewhere::new(&others, &paths, &commits)
+    });
     let mut found = Vec::new();
-    for group in oldest.into_groups() {
-        if group.first().is_some_and(|first| moves.moved(first))
-            || group
-                .iter()
-                .any(|f| before.contains(&f.finding.fingerprint))
+    for group in groups {
+        if let Some(first) = group.first().filter(|first| moves.moved(first)) {
+            if let Some(incremental) = scan.incremental {
+                incremental.learn_silent(&first.finding.fingerprint);
+            }
+            continue;
+        }
+        if group
+            .iter()
+            .any(|f| before.contains(&f.finding.fingerprint))
         {
             continue;
+        }
+        if let (Some(elsewhere), Some(first)) = (&elsewhere, group.first()) {
+            let path = path_of(first);
+            if let Some(path) = path {
+                if elsewhere.older_copy(repo, scan, path, first, &commits)? {
+                    if let Some(incremental) = scan.incremental {
+                        incremental.learn_silent(&first.finding.fingerprint);
+                    }
+                    continue;
+                }
+            }
         }
         found.extend(group);
     }
@@ -244,31 +290,41 @@ pub fn remote_tips(repo: &gix::Repository, remote: &str) -> Result<Vec<ObjectId>
     Ok(tips)
 }
 
-/// The commits reachable from `tips` and not from `hidden`, newest first.
+/// The commits reachable from `tips` and not from `hidden`, newest first, and those of them
+/// without parents (root commits).
 fn walk(
     repo: &gix::Repository,
     tips: &[ObjectId],
     hidden: &[ObjectId],
-    history: &HistoryCounters,
-) -> Result<Vec<Walked>, GitError> {
+    scan: &HistoryScan,
+) -> Result<(Vec<Walked>, Vec<ObjectId>), GitError> {
     use gix::revision::walk::Sorting;
     use gix::traverse::commit::simple::CommitTimeOrder;
     let walk = repo
         .rev_walk(tips.iter().copied())
         .with_hidden(hidden.iter().copied())
-        .sorting(Sorting::ByCommitTime(CommitTimeOrder::NewestFirst))
-        .all()
+        .sorting(Sorting::ByCommitTime(CommitTimeOrder::NewestFirst));
+    // An incremental walk stops at commits walked before: their ancestry was walked with them.
+    let incremental = scan.incremental;
+    let walk = walk
+        .selected(move |id| incremental.is_none_or(|state| !state.walked(id)))
         .map_err(|e| read_error("the commit graph", &e))?;
-    let mut commits = Vec::new();
+    let (mut commits, mut roots) = (Vec::new(), Vec::new());
     for info in walk {
         let info = info.map_err(|e| read_error("the commit graph", &e))?;
+        if info.parent_ids.is_empty() {
+            roots.push(info.id);
+        }
         commits.push(Walked {
             id: info.id,
             time: info.commit_time.unwrap_or_default(),
         });
-        history.commits.fetch_add(1, Ordering::Relaxed);
+        scan.history.commits.fetch_add(1, Ordering::Relaxed);
     }
-    Ok(commits)
+    if let Some(incremental) = incremental {
+        incremental.learn_commits(commits.iter().map(|c| c.id));
+    }
+    Ok((commits, roots))
 }
 
 /// What a commit changed against its first parent.
@@ -466,9 +522,9 @@ fn commit_changes(
 
 /// Where history introduced a blob: a path, the oldest commit that put the blob there, and the
 /// path that commit renamed it from, if it was an exact rename.
-struct Place {
-    path: BString,
-    at: usize,
+pub(super) struct Place {
+    pub(super) path: BString,
+    pub(super) at: usize,
     renamed_from: Option<BString>,
 }
 
@@ -509,6 +565,26 @@ fn blob_places(commits: &[Walked], diffs: &[Changes]) -> Vec<(ObjectId, Vec<Plac
         }
     }
     blobs
+}
+
+/// Drops the blobs an earlier scan read, and records the rest as read. A blob read before is
+/// read again only where it could find something new at a new path: its content held findings
+/// then, or a path it is now at may be a sensitive file (findings already reported are dropped
+/// by fingerprint afterwards).
+fn skip_seen(
+    incremental: &Incremental,
+    blobs: &mut Vec<(ObjectId, Vec<Place>)>,
+    examiner: &Examiner,
+) {
+    let files = examiner.scanner.files();
+    blobs.retain(|(id, places)| {
+        !incremental.seen(id)
+            || incremental.held_before(id)
+            || places
+                .iter()
+                .any(|p| !files.candidates(&p.path.to_str_lossy()).is_empty())
+    });
+    incremental.learn_blobs(blobs.iter().map(|(id, _)| *id));
 }
 
 /// Reads and examines every blob, in pack order (a delta's base comes before it, so each thread,
@@ -610,6 +686,9 @@ fn scan_blob(
     // something (findings, or an allowlisted first path hid them) or its name may be sensitive.
     let content =
         examined.findings.iter().any(|f| f.in_content()) || examiner.allow.path_allowed(&shown);
+    if let (true, Some(incremental)) = (content, scan.incremental) {
+        incremental.learn_held(*id);
+    }
     let mut found: Vec<Found> = examined.findings.into_iter().map(tag(0)).collect();
     for (at, place) in places.iter().enumerate().skip(1) {
         let shown = place.path.to_str_lossy();
@@ -635,36 +714,48 @@ fn scan_commit_texts(
     repo: &gix::Repository,
     commits: &[Walked],
     examiner: &Examiner,
+    shard: Option<Shard>,
 ) -> Result<Vec<Found>, GitError> {
-    let run = (commits.len() / (parallel::threads() * 8)).max(64);
-    let per_commit = parallel::map(repo, commits, run, "scanning commit messages", |repo, w| {
-        let what = || format!("commit {}", w.id);
-        let commit = repo.find_commit(w.id).map_err(|e| read_error(what(), &e))?;
-        let decoded = commit.decode().map_err(|e| read_error(what(), &e))?;
-        let identity = |s: gix::actor::SignatureRef| {
-            let mut text = s.name.to_vec();
-            text.extend_from_slice(b" <");
-            text.extend_from_slice(s.email);
-            text.push(b'>');
-            text
-        };
-        let texts = [
-            (MESSAGE, decoded.message.to_vec()),
-            (AUTHOR, decoded.author().map(identity).unwrap_or_default()),
-            (
-                COMMITTER,
-                decoded.committer().map(identity).unwrap_or_default(),
-            ),
-        ];
-        let mut found = Vec::new();
-        for (source, text) in texts {
-            let examined = examiner.examine(source, source, Some(&text), None);
-            found.extend(examined.findings.into_iter().filter(|f| f.in_content()));
-        }
-        Ok(found)
-    })?;
+    // A commit's own text belongs to the shard of its id.
+    let chosen: Vec<usize> = (0..commits.len())
+        .filter(|&at| shard.is_none_or(|s| s.holds(&commits[at].id)))
+        .collect();
+    let run = (chosen.len() / (parallel::threads() * 8)).max(64);
+    let per_commit = parallel::map(
+        repo,
+        &chosen,
+        run,
+        "scanning commit messages",
+        |repo, &at| {
+            let w = &commits[at];
+            let what = || format!("commit {}", w.id);
+            let commit = repo.find_commit(w.id).map_err(|e| read_error(what(), &e))?;
+            let decoded = commit.decode().map_err(|e| read_error(what(), &e))?;
+            let identity = |s: gix::actor::SignatureRef| {
+                let mut text = s.name.to_vec();
+                text.extend_from_slice(b" <");
+                text.extend_from_slice(s.email);
+                text.push(b'>');
+                text
+            };
+            let texts = [
+                (MESSAGE, decoded.message.to_vec()),
+                (AUTHOR, decoded.author().map(identity).unwrap_or_default()),
+                (
+                    COMMITTER,
+                    decoded.committer().map(identity).unwrap_or_default(),
+                ),
+            ];
+            let mut found = Vec::new();
+            for (source, text) in texts {
+                let examined = examiner.examine(source, source, Some(&text), None);
+                found.extend(examined.findings.into_iter().filter(|f| f.in_content()));
+            }
+            Ok(found)
+        },
+    )?;
     let mut out = Vec::new();
-    for (at, findings) in per_commit.into_iter().enumerate() {
+    for (&at, findings) in chosen.iter().zip(per_commit) {
         out.extend(findings.into_iter().map(|finding| Found {
             at,
             blob: usize::MAX,

@@ -12,7 +12,9 @@ mod index;
 mod parallel;
 mod progress;
 mod renames;
+mod shard;
 mod staged;
+mod state;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -21,7 +23,9 @@ use std::sync::mpsc::Sender;
 use gix::ObjectId;
 
 pub use history::{remote_tips, scan_history, HistoryCounters, HistoryScan, Revisions};
+pub use shard::Shard;
 pub use staged::{scan_changes, staged_changes, Change, Staged};
+pub use state::{settings_digest, Incremental, State, StateError};
 
 use super::fs::Counters;
 use super::Event;
