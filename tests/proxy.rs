@@ -2,14 +2,15 @@
 //! real upstreams on 127.0.0.1 (TLS with certificates made here by rcgen, plain TCP echo).
 //! Everything is local and offline; servers are waited for by polling, never by sleeping.
 
+mod proxy_common;
+
 use std::convert::Infallible;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -396,25 +397,7 @@ impl Builder {
             cmd.env_remove(var);
         }
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
-        let mut child = cmd.stderr(Stdio::piped()).spawn().unwrap();
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let lines = BufReader::new(child.stderr.take().unwrap());
-        let sink = stderr.clone();
-        // Drain stderr for the proxy's whole life so it can never block on a full pipe.
-        std::thread::spawn(move || {
-            for line in lines.lines() {
-                let Ok(line) = line else { break };
-                if let Some(addr) = line.strip_prefix("hush proxy: listening on ") {
-                    let _ = tx.send(addr.parse::<SocketAddr>().unwrap());
-                }
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let addr = match rx.recv_timeout(WAIT) {
-            Ok(addr) => addr,
-            Err(_) => panic!("proxy did not start: {:?}", stderr.lock().unwrap()),
-        };
+        let (child, addr, stderr) = proxy_common::spawn_announced(cmd, WAIT);
         wait_for_port(addr);
         // strace's only child is the proxy.
         let traced = self.trace.then(|| {

@@ -4,13 +4,14 @@
 //! and inside an intercepted HTTPS tunnel. Everything is local and offline; servers are waited
 //! for by polling, never by sleeping. No test output holds a whole secret.
 
+mod proxy_common;
+
 use std::convert::Infallible;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -209,24 +210,7 @@ fn start(config: &str, data: &Path, upstream_ca: Option<&Path>) -> Proxy {
         ] {
             cmd.env_remove(var);
         }
-        let mut child = cmd.stderr(Stdio::piped()).spawn().unwrap();
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let lines = BufReader::new(child.stderr.take().unwrap());
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            for line in lines.lines() {
-                let Ok(line) = line else { break };
-                if let Some(addr) = line.strip_prefix("hush proxy: listening on ") {
-                    let _ = tx.send(addr.parse::<SocketAddr>().unwrap());
-                }
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let addr = match rx.recv_timeout(WAIT) {
-            Ok(addr) => addr,
-            Err(_) => panic!("proxy did not start: {:?}", stderr.lock().unwrap()),
-        };
+        let (child, addr, stderr) = proxy_common::spawn_announced(cmd, WAIT);
         Proxy {
             child,
             addr,

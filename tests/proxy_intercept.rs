@@ -3,13 +3,14 @@
 //! upstreams on loopback with certificates made here by rcgen. Everything is local and offline;
 //! servers are waited for by polling, never by sleeping.
 
+mod proxy_common;
+
 use std::convert::Infallible;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -235,24 +236,7 @@ fn start_proxy_with(data: &Data, config: &str, upstream_ca: Option<&Pki>, args: 
         for var in ["ENABLE_TELEMETRY", "DO_NOT_TRACK", "SSL_CERT_FILE"] {
             cmd.env_remove(var);
         }
-        let mut child = cmd.stderr(Stdio::piped()).spawn().unwrap();
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let lines = BufReader::new(child.stderr.take().unwrap());
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            for line in lines.lines() {
-                let Ok(line) = line else { break };
-                if let Some(addr) = line.strip_prefix("hush proxy: listening on ") {
-                    let _ = tx.send(addr.parse::<SocketAddr>().unwrap());
-                }
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let addr = match rx.recv_timeout(WAIT) {
-            Ok(addr) => addr,
-            Err(_) => panic!("proxy did not start: {:?}", stderr.lock().unwrap()),
-        };
+        let (child, addr, stderr) = proxy_common::spawn_announced(cmd, WAIT);
         Proxy {
             child,
             addr,
