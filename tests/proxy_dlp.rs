@@ -129,20 +129,7 @@ async fn record(
     Ok(Response::new(Full::new(Bytes::from_static(b"seen"))))
 }
 
-/// A plain TCP upstream that echoes every byte back.
-async fn tcp_echo() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut tcp, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let (mut r, mut w) = tcp.split();
-                let _ = tokio::io::copy(&mut r, &mut w).await;
-            });
-        }
-    });
-    addr
-}
+use proxy_common::tcp_echo;
 
 /// An upstream's CA (PEM) and server settings for a `localhost` leaf.
 fn upstream_pki() -> (String, Arc<rustls::ServerConfig>) {
@@ -226,26 +213,12 @@ impl Proxy {
     }
 
     fn audit(&self) -> Vec<serde_json::Value> {
-        self.audit_text()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        proxy_common::audit_records(&self.dir.path().join("audit.log"))
     }
 
     /// Waits (bounded) for a record that `want` accepts.
     async fn find(&self, want: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(r) = self.audit().into_iter().find(&want) {
-                return r;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no such record in {:?}",
-                self.audit()
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        proxy_common::audit_find(&self.dir.path().join("audit.log"), want, WAIT).await
     }
 }
 

@@ -129,20 +129,7 @@ async fn echo(
     )))))
 }
 
-/// A plain TCP upstream that echoes every byte back.
-async fn tcp_echo() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut tcp, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let (mut r, mut w) = tcp.split();
-                let _ = tokio::io::copy(&mut r, &mut w).await;
-            });
-        }
-    });
-    addr
-}
+use proxy_common::tcp_echo;
 
 // ---------------------------------------------------------------------------------------------
 // hush: the CA and the proxy
@@ -247,28 +234,9 @@ fn start_proxy_with(data: &Data, config: &str, upstream_ca: Option<&Pki>, args: 
 }
 
 impl Proxy {
-    fn audit(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.dir.path().join("audit.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-
     /// Waits (bounded) until the audit log holds a record that `want` accepts.
     async fn audit_find(&self, want: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(r) = self.audit().into_iter().find(&want) {
-                return r;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no such record: {:?}",
-                self.audit()
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        proxy_common::audit_find(&self.dir.path().join("audit.log"), want, WAIT).await
     }
 
     fn stderr(&self) -> String {

@@ -4,9 +4,10 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The proxy's stderr, line by line, as it comes.
 pub type Stderr = Arc<Mutex<Vec<String>>>;
@@ -31,5 +32,49 @@ pub fn spawn_announced(mut cmd: Command, wait: Duration) -> (Child, SocketAddr, 
     match rx.recv_timeout(wait) {
         Ok(addr) => (child, addr, stderr),
         Err(_) => panic!("proxy did not start: {:?}", stderr.lock().unwrap()),
+    }
+}
+
+/// A plain TCP upstream on loopback that echoes every byte back.
+pub async fn tcp_echo() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut r, mut w) = tcp.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            });
+        }
+    });
+    addr
+}
+
+/// The records of the audit log at `log`, parsed; none while it does not exist.
+pub fn audit_records(log: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Waits, at most `wait`, until the audit log at `log` holds a record that `want` accepts.
+pub async fn audit_find(
+    log: &Path,
+    want: impl Fn(&serde_json::Value) -> bool,
+    wait: Duration,
+) -> serde_json::Value {
+    let deadline = Instant::now() + wait;
+    loop {
+        if let Some(r) = audit_records(log).into_iter().find(&want) {
+            return r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no such record in {:?}",
+            audit_records(log)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
