@@ -179,23 +179,9 @@ fn start(config: &str, data: &Path, upstream_ca: Option<&Path>) -> Proxy {
         let dir = tempfile::tempdir().unwrap();
         let file = write_file(dir.path(), "hush.toml", config);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_hush"));
-        cmd.arg("proxy")
-            .arg("--listen=127.0.0.1:0")
-            .arg("--config")
-            .arg(&file)
-            .arg("--audit-log")
-            .arg(dir.path().join("audit.log"))
-            .env("XDG_DATA_HOME", data);
+        proxy_common::proxy_args(&mut cmd, &file, &dir.path().join("audit.log"), data);
         if let Some(ca) = upstream_ca {
             cmd.arg("--ca-file").arg(ca);
-        }
-        for var in [
-            "ENABLE_TELEMETRY",
-            "DO_NOT_TRACK",
-            "SSL_CERT_FILE",
-            "HUSH_PROXY_TOKEN",
-        ] {
-            cmd.env_remove(var);
         }
         let (child, addr, stderr) = proxy_common::spawn_announced(cmd, WAIT);
         Proxy {

@@ -222,28 +222,14 @@ impl Builder {
             std::fs::set_permissions(&log, std::fs::Permissions::from_mode(mode)).unwrap();
         }
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_hush"));
-        cmd.arg("proxy")
-            .arg("--listen=127.0.0.1:0")
-            .arg("--config")
-            .arg(&config)
-            .arg("--audit-log")
-            .arg(&log);
         // No CA of the developer's may turn interception on here.
-        cmd.env("XDG_DATA_HOME", dir.path().join("data"));
+        proxy_common::proxy_args(&mut cmd, &config, &log, &dir.path().join("data"));
         if let Some(pem) = &self.ca_pem {
             let ca = dir.path().join("ca.pem");
             std::fs::write(&ca, pem).unwrap();
             cmd.arg("--ca-file").arg(ca);
         }
         cmd.args(&self.args);
-        for var in [
-            "ENABLE_TELEMETRY",
-            "DO_NOT_TRACK",
-            "SSL_CERT_FILE",
-            "HUSH_PROXY_TOKEN",
-        ] {
-            cmd.env_remove(var);
-        }
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         let (child, addr, stderr) = proxy_common::spawn_announced(cmd, WAIT);
         Proxy {

@@ -208,20 +208,12 @@ fn start_proxy_with(data: &Data, config: &str, upstream_ca: Option<&Pki>, args: 
         let dir = tempfile::tempdir().unwrap();
         let config = write_file(dir.path(), "hush.toml", config);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_hush"));
-        cmd.arg("proxy")
-            .arg("--listen=127.0.0.1:0")
-            .arg("--config")
-            .arg(&config)
-            .arg("--audit-log")
-            .arg(dir.path().join("audit.log"))
-            .env("XDG_DATA_HOME", data.dir.path())
-            .args(args);
+        let log = dir.path().join("audit.log");
+        proxy_common::proxy_args(&mut cmd, &config, &log, data.dir.path());
+        cmd.args(args);
         if let Some(pki) = upstream_ca {
             cmd.arg("--ca-file")
                 .arg(write_file(dir.path(), "up-ca.pem", &pki.ca_pem));
-        }
-        for var in ["ENABLE_TELEMETRY", "DO_NOT_TRACK", "SSL_CERT_FILE"] {
-            cmd.env_remove(var);
         }
         let (child, addr, stderr) = proxy_common::spawn_announced(cmd, WAIT);
         Proxy {

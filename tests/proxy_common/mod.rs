@@ -78,3 +78,24 @@ pub async fn audit_find(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// Makes `cmd` (hush, or strace running hush) a `hush proxy` on an ephemeral loopback port with
+/// `config` and the audit log at `log`, its data directory (and so any CA) at `data`, and none
+/// of the developer's variables that would change what it decides.
+pub fn proxy_args(cmd: &mut Command, config: &Path, log: &Path, data: &Path) {
+    cmd.arg("proxy")
+        .arg("--listen=127.0.0.1:0")
+        .arg("--config")
+        .arg(config)
+        .arg("--audit-log")
+        .arg(log)
+        .env("XDG_DATA_HOME", data);
+    for var in [
+        "ENABLE_TELEMETRY",
+        "DO_NOT_TRACK",
+        "SSL_CERT_FILE",
+        "HUSH_PROXY_TOKEN",
+    ] {
+        cmd.env_remove(var);
+    }
+}
