@@ -8,6 +8,7 @@ mod checks;
 pub mod decode;
 mod files;
 pub mod fingerprint;
+mod keywords;
 mod pass;
 mod shape;
 pub mod text;
@@ -18,14 +19,13 @@ pub use files::FileMatcher;
 pub use fingerprint::{allow_entry, fingerprint, fingerprint_bytes, Entry};
 pub use text::is_binary;
 
+use keywords::Keywords;
 use pass::{Blocks, Pass};
 use shape::Shape;
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::bytes::RegexSet;
 use regex_automata::meta;
 
@@ -146,21 +146,12 @@ impl Scanner {
     /// Compiles `set`. Fails only on a broken allowlist or path glob (regexes of config rules were
     /// checked when the config loaded; the defaults' by the test suite).
     pub fn new(set: &RuleSet) -> Result<Scanner, RuleError> {
-        let mut patterns: Vec<String> = Vec::new();
-        let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
-        for (index, rule) in set.rules.iter().enumerate() {
-            for keyword in &rule.keywords {
-                let keyword = keyword.to_ascii_lowercase();
-                match patterns.iter().position(|k| *k == keyword) {
-                    Some(id) => keyword_rules[id].push(index),
-                    None => {
-                        patterns.push(keyword);
-                        keyword_rules.push(vec![index]);
-                    }
-                }
-            }
-        }
-        let keywords = Keywords::new(patterns)?;
+        let rules = set.rules.iter().map(|rule| rule.keywords.as_slice());
+        let (patterns, keyword_rules) = keywords::distinct(rules.enumerate());
+        let keywords = Keywords::new(&patterns).map_err(|e| RuleError::Config {
+            origin: "rules".into(),
+            problem: format!("cannot build keyword automaton: {e}"),
+        })?;
         let allowed_values = RegexSet::new(&set.allow.values).map_err(|e| RuleError::Config {
             origin: "allow.values".into(),
             problem: crate::rules::one_line(&e),
@@ -301,63 +292,6 @@ impl Scanner {
             || is_placeholder(secret)
             || self.allowed_values.is_match(secret))
     }
-}
-
-/// After this many bytes scanned, the keyword DFA is built: it searches faster than the NFA but
-/// costs more to build than a commit hook's few small files would ever repay.
-const DFA_AFTER_BYTES: u64 = 1 << 20;
-
-/// The keyword automaton: a quick-to-build NFA first, a DFA once enough input has been seen.
-struct Keywords {
-    patterns: Vec<String>,
-    /// The length of the longest keyword.
-    longest: usize,
-    nfa: AhoCorasick,
-    dfa: OnceLock<Option<AhoCorasick>>,
-    scanned: AtomicU64,
-}
-
-impl Keywords {
-    fn new(patterns: Vec<String>) -> Result<Keywords, RuleError> {
-        let nfa = automaton(&patterns, AhoCorasickKind::ContiguousNFA).map_err(|e| {
-            RuleError::Config {
-                origin: "rules".into(),
-                problem: format!("cannot build keyword automaton: {e}"),
-            }
-        })?;
-        Ok(Keywords {
-            longest: patterns.iter().map(String::len).max().unwrap_or(0),
-            patterns,
-            nfa,
-            dfa: OnceLock::new(),
-            scanned: AtomicU64::new(0),
-        })
-    }
-
-    /// The automaton to search `len` more bytes with. Both report the same pattern ids.
-    fn for_input(&self, len: usize) -> &AhoCorasick {
-        let before = self.scanned.fetch_add(len as u64, Ordering::Relaxed);
-        if before + len as u64 <= DFA_AFTER_BYTES {
-            return &self.nfa;
-        }
-        self.dfa
-            .get_or_init(|| automaton(&self.patterns, AhoCorasickKind::DFA).ok())
-            .as_ref()
-            .unwrap_or(&self.nfa)
-    }
-}
-
-/// Keywords matched ASCII-case-insensitively, reporting every match (overlapping search needs
-/// standard semantics).
-fn automaton(
-    patterns: &[String],
-    kind: AhoCorasickKind,
-) -> Result<AhoCorasick, aho_corasick::BuildError> {
-    AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .match_kind(MatchKind::Standard)
-        .kind(Some(kind))
-        .build(patterns)
 }
 
 /// Keeps one match per overlapping group: the surest rule's (a named provider's over a generic

@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 use regex_automata::util::captures::Captures;
 
+use super::keywords::{distinct, Hit, Search};
 use super::{resolve_overlaps, CompiledRule, Match, Overflow, Scanner};
 
 /// A line longer than this is not confirmed whole: the window is clipped around the hit, so a
@@ -21,6 +22,8 @@ const MAX_LINE_WINDOW: usize = 4096;
 const CLIP_REACH: usize = 1024;
 /// How far past the keyword a multi-line rule (PEM blocks) may match.
 const MULTILINE_REACH: usize = 64 * 1024;
+/// How many bytes ahead keywords are searched for at a time.
+const UPCOMING: usize = 64 * 1024;
 /// How many bytes of keyword lines are gathered before their windows are confirmed.
 const BATCH: usize = 64 * 1024;
 /// How many bytes of regex search a blob may take per byte of it, beyond `WORK_SLACK`. Source
@@ -50,23 +53,8 @@ pub(super) struct Blocks {
 
 impl Blocks {
     pub(super) fn new(rules: &[CompiledRule]) -> Option<Blocks> {
-        let mut patterns: Vec<String> = Vec::new();
-        let mut owners: Vec<Vec<usize>> = Vec::new();
-        for (index, compiled) in rules.iter().enumerate() {
-            if !compiled.rule.multiline {
-                continue;
-            }
-            for keyword in &compiled.rule.keywords {
-                let keyword = keyword.to_ascii_lowercase();
-                match patterns.iter().position(|k| *k == keyword) {
-                    Some(id) => owners[id].push(index),
-                    None => {
-                        patterns.push(keyword);
-                        owners.push(vec![index]);
-                    }
-                }
-            }
-        }
+        let multiline = rules.iter().enumerate().filter(|(_, r)| r.rule.multiline);
+        let (patterns, owners) = distinct(multiline.map(|(i, r)| (i, r.rule.keywords.as_slice())));
         // No prefilter: a rare-byte prefilter thrashes on text dense with those bytes, and the
         // lookahead only ever reads what a multi-line hit needs, once.
         let automaton = AhoCorasick::builder()
@@ -109,6 +97,41 @@ struct Ahead {
     scanned_to: usize,
 }
 
+/// The next keywords of the blob, found a stretch of `UPCOMING` bytes at a time: a keyword
+/// ending at each place where one ends.
+#[derive(Default)]
+struct Upcoming {
+    hits: Vec<Hit>,
+    next: usize,
+    scanned_to: usize,
+}
+
+impl Upcoming {
+    /// The first keyword (by its end) that starts at or after `at`.
+    fn next(&mut self, search: &Search, data: &[u8], at: usize, longest: usize) -> Option<Hit> {
+        loop {
+            while let Some(&hit) = self.hits.get(self.next) {
+                if hit.start >= at {
+                    return Some(hit);
+                }
+                self.next += 1;
+            }
+            if self.scanned_to >= data.len() {
+                return None;
+            }
+            // From the longest keyword's reach before the end of what was searched, so that a
+            // keyword across that end is found; never before `at`.
+            let lo = self.scanned_to.max(at);
+            let from = at.max(lo.saturating_sub(longest.saturating_sub(1)));
+            let to = (lo + UPCOMING).min(data.len());
+            self.hits.clear();
+            self.next = 0;
+            search.ends(data, from, lo, to, &mut self.hits);
+            self.scanned_to = to;
+        }
+    }
+}
+
 impl<'s, 'd> Pass<'s, 'd> {
     pub(super) fn new(scanner: &'s Scanner, data: &'d [u8]) -> Pass<'s, 'd> {
         Pass {
@@ -138,31 +161,33 @@ impl<'s, 'd> Pass<'s, 'd> {
         // that line is then searched for every keyword, overlapping ones included. Overlapping
         // search over the whole input costs several times more.
         let (scanner, data) = (self.scanner, self.data);
-        let keywords = scanner.keywords.for_input(data.len());
+        let search = scanner.keywords.search(data.len());
+        let longest = scanner.keywords.longest;
+        let mut upcoming = Upcoming::default();
+        let mut hits = Vec::new();
         // Overlaps are resolved (and the count checked) each time `limit` more matches came in.
         let mut next_check = limit;
         let mut batch_start = None;
         let mut at = 0;
-        while let Some(first) = keywords.find(Input::new(data).range(at..)) {
-            let line = Line::around(data, first.start(), first.end());
+        while let Some(first) = upcoming.next(&search, data, at, longest) {
+            let line = Line::around(data, first.start, first.end);
             // Every keyword on the line from where the last line ended, a keyword cut by that
             // end included; those before it were confirmed with that line.
             let from = at
-                .saturating_sub(scanner.keywords.longest.saturating_sub(1))
-                .max(line.start_for(first.start()));
-            for hit in keywords.find_overlapping_iter(Input::new(data).range(from..line.end)) {
-                if hit.end() <= at {
-                    continue;
-                }
-                for &rule in &scanner.keyword_rules[hit.pattern().as_usize()] {
-                    let window = self.window(&line, hit.start(), hit.end(), rule);
+                .saturating_sub(longest.saturating_sub(1))
+                .max(line.start_for(first.start));
+            hits.clear();
+            search.all(data, from, line.end, &mut hits);
+            for hit in hits.iter().filter(|hit| hit.end > at) {
+                for &rule in &scanner.keyword_rules[hit.pattern] {
+                    let window = self.window(&line, hit.start, hit.end, rule);
                     self.add(window);
                 }
             }
-            at = line.end.max(first.end());
+            at = line.end.max(first.end);
             // Windows are confirmed in batches of lines: each rule's regex then runs over all
             // of its windows in a batch in a row, while its automaton is in the CPU's cache.
-            let start = *batch_start.get_or_insert(first.start());
+            let start = *batch_start.get_or_insert(first.start);
             if at - start >= BATCH || at >= data.len() {
                 batch_start = None;
                 self.confirm_windows();
