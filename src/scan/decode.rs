@@ -148,18 +148,12 @@ static CLASS: [u8; 256] = {
 fn encoded_runs(data: &[u8]) -> impl Iterator<Item = (Range<usize>, Encoding)> + '_ {
     let class = |b: u8| CLASS[usize::from(b)];
     // Every run still to be found starts at `at` or later, and the byte before `at` (if any) is
-    // outside the alphabets. A run is at least `MIN_BASE64` long, so the search looks at the
-    // last byte a run starting at `at` would need, and back from there: one byte outside the
-    // alphabets moves `at` past it, and most of the text is never looked at byte by byte.
+    // outside the alphabets.
     let mut at = 0;
     std::iter::from_fn(move || {
-        while at + MIN_BASE64 <= data.len() {
+        while let Some(start) = next_long_run(data, at) {
+            at = start;
             let window = &data[at..at + MIN_BASE64];
-            if let Some(k) = window.iter().rposition(|&b| class(b) == 0) {
-                at += k + 1;
-                continue;
-            }
-            let start = at;
             let mut seen = window.iter().fold(0, |seen, &b| seen | class(b));
             at += MIN_BASE64;
             while let Some(&b) = data.get(at) {
@@ -173,9 +167,6 @@ fn encoded_runs(data: &[u8]) -> impl Iterator<Item = (Range<usize>, Encoding)> +
             // The byte at `run_end` is outside the alphabets: the next run starts after it.
             at += 1;
             let len = run_end - start;
-            if len < MIN_BASE64 {
-                continue;
-            }
             let mixed = seen & DIGIT != 0 || seen & (UPPER | LOWER) == UPPER | LOWER;
             if !mixed || seen & (STANDARD | URL_SAFE) == STANDARD | URL_SAFE {
                 continue;
@@ -201,6 +192,71 @@ fn encoded_runs(data: &[u8]) -> impl Iterator<Item = (Range<usize>, Encoding)> +
         }
         None
     })
+}
+
+/// Where the first run of at least `MIN_BASE64` bytes of the base64 alphabets at or after `at`
+/// starts, given that the byte before `at` (if any) is outside them. Text is looked at 64 bytes
+/// at a time as a bit mask, with no branch per byte: most of it is short words between spaces
+/// and punctuation, and a branch at every word's end is mispredicted at every word's end.
+fn next_long_run(data: &[u8], mut at: usize) -> Option<usize> {
+    const _: () = assert!(MIN_BASE64 == 16, "the shifts below find runs of 16");
+    let mut low = alphabet_bits(data, at);
+    while at + MIN_BASE64 <= data.len() {
+        let high = alphabet_bits(data, at + 64);
+        let bits = u128::from(low) | u128::from(high) << 64;
+        // Bit i of `long` is set when bits i to i + 15 of `bits` all are.
+        let mut long = bits & bits >> 1;
+        long &= long >> 2;
+        long &= long >> 4;
+        long &= long >> 8;
+        // Where such a run starts. Bit 0 counts as a start: the byte before `at` is outside, or
+        // (past the first block) ends a run too short to have been found in the block before.
+        let starts = (long & !(bits << 1)) as u64;
+        if starts != 0 {
+            return Some(at + starts.trailing_zeros() as usize);
+        }
+        at += 64;
+        low = high;
+    }
+    None
+}
+
+/// Bit i is set when `data[from + i]` is in a base64 alphabet; bytes past the end are not.
+fn alphabet_bits(data: &[u8], from: usize) -> u64 {
+    let rest = data.get(from..).unwrap_or_default();
+    match rest.first_chunk::<64>() {
+        Some(block) => block_bits(block),
+        None => {
+            let mut block = [0u8; 64];
+            block[..rest.len()].copy_from_slice(rest);
+            block_bits(&block)
+        }
+    }
+}
+
+/// `alphabet_bits` of one block, written so that the compiler turns the tests into vector
+/// compares: a flag byte per byte, then each 8 flags packed into a byte by one multiplication
+/// (flag i of a word lands on bit 56 + i, and no two partial products meet).
+fn block_bits(block: &[u8; 64]) -> u64 {
+    let mut flags = [0u8; 64];
+    for (flag, &b) in flags.iter_mut().zip(block) {
+        *flag = u8::from(in_base64_alphabet(b));
+    }
+    (flags.chunks_exact(8).enumerate()).fold(0, |bits, (k, word)| {
+        let word = u64::from_le_bytes(word.try_into().expect("chunks of 8"));
+        bits | (word.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k)
+    })
+}
+
+/// Whether `b` is in either base64 alphabet: `CLASS[b] != 0`, as compares rather than a lookup.
+fn in_base64_alphabet(b: u8) -> bool {
+    let folded = b | 0x20;
+    b.is_ascii_digit()
+        | folded.is_ascii_lowercase()
+        | (b == b'+')
+        | (b == b'/')
+        | (b == b'-')
+        | (b == b'_')
 }
 
 /// Decodes a base64 run; `None` unless it decodes, and its first bytes look like text (most
@@ -269,13 +325,18 @@ fn escaped_strings(data: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
             };
             let quote = before[open];
             let start = line_start + open + 1;
+            // The closing quote: the first not escaped, skipping from backslash to backslash.
             let mut j = start;
-            while j < line_end && data[j] != quote {
-                j += if data[j] == b'\\' { 2 } else { 1 };
-            }
-            if j < line_end && j - start >= MIN_ESCAPED {
-                at = j + 1;
-                return Some(start..j);
+            let close = loop {
+                match memchr::memchr2(quote, b'\\', data.get(j..line_end).unwrap_or_default()) {
+                    Some(k) if data[j + k] == quote => break Some(j + k),
+                    Some(k) => j += k + 2,
+                    None => break None,
+                }
+            };
+            if let Some(close) = close.filter(|&close| close - start >= MIN_ESCAPED) {
+                at = close + 1;
+                return Some(start..close);
             }
         }
         None
@@ -442,6 +503,76 @@ mod tests {
             for r in mixed_ok {
                 assert!(found.contains(&r.start), "{text:?} lacks {r:?}");
             }
+        }
+    }
+
+    #[test]
+    fn the_string_finder_jumping_between_backslashes_finds_what_a_byte_walk_finds() {
+        // The strings holding an escape, walked plainly: per line, from the quote before its
+        // first backslash to the first unescaped quote of that kind.
+        let naive = |data: &[u8]| -> Vec<Range<usize>> {
+            let mut out = Vec::new();
+            let mut line_start = 0;
+            for line in data.split(|&b| b == b'\n') {
+                let line_end = line_start + line.len();
+                let mut from = line_start;
+                while let Some(i) = data[from..line_end].iter().position(|&b| b == b'\\') {
+                    let slash = from + i;
+                    let Some(open) = data[line_start..slash]
+                        .iter()
+                        .rposition(|&b| b == b'"' || b == b'\'')
+                    else {
+                        break;
+                    };
+                    let quote = data[line_start + open];
+                    let start = line_start + open + 1;
+                    let mut j = start;
+                    while j < line_end && data[j] != quote {
+                        j += if data[j] == b'\\' { 2 } else { 1 };
+                    }
+                    if j < line_end && j - start >= MIN_ESCAPED {
+                        out.push(start..j);
+                        from = j + 1;
+                        continue;
+                    }
+                    break;
+                }
+                line_start = line_end + 1;
+            }
+            out
+        };
+        let pieces = ["\"", "'", "\\", "\\\\", "n", "abcdefgh", "\n", " ", "u00"];
+        let mut state: u32 = 11;
+        for _ in 0..500 {
+            let mut text = String::new();
+            for _ in 0..40 {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                text.push_str(pieces[(state >> 16) as usize % pieces.len()]);
+            }
+            let data = text.as_bytes();
+            let found: Vec<Range<usize>> = escaped_strings(data).collect();
+            assert_eq!(found, naive(data), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_alphabet_compares_agree_with_the_class_table() {
+        for b in 0..=255u8 {
+            assert_eq!(
+                in_base64_alphabet(b),
+                CLASS[usize::from(b)] != 0,
+                "{b:#04x}"
+            );
+        }
+        let data: Vec<u8> = (0..200u32).map(|i| (i * 37 % 251) as u8).collect();
+        for from in [0, 1, 63, 64, 150, 199, 200, 300] {
+            let expected = (0..64).fold(0u64, |bits, i| {
+                let inside = data
+                    .get(from + i)
+                    .is_some_and(|&b| CLASS[usize::from(b)] != 0);
+                bits | u64::from(inside) << i
+            });
+            assert_eq!(alphabet_bits(&data, from), expected, "from {from}");
         }
     }
 
