@@ -149,58 +149,16 @@ pub(super) struct Search<'k> {
 }
 
 impl Search<'_> {
-    /// Every keyword that lies wholly in `data[from..to]`, overlapping ones included, in order
-    /// of their ends, appended to `out`.
-    pub(super) fn all(&self, data: &[u8], from: usize, to: usize, out: &mut Vec<Hit>) {
-        match self.dfa {
-            Some(dfa) => all(dfa, &self.keywords.symbols, data, from, to, out),
-            None => all(
-                &self.keywords.nfa,
-                &self.keywords.symbols,
-                data,
-                from,
-                to,
-                out,
-            ),
-        }
-    }
-
-    /// A keyword ending at each place in `lo+1..=to` where one ends, searching from `from` (no
-    /// match starts before it; `lo - from` is at least the longest keyword less one, unless
-    /// `from` is where the input or the search begins), in order. Where several end at one
-    /// place, the shortest is given.
-    pub(super) fn ends(&self, data: &[u8], from: usize, lo: usize, to: usize, out: &mut Vec<Hit>) {
+    /// Every keyword ending in `lo+1..=to` and starting at or after `from`, overlapping ones
+    /// included, in order of their ends (those ending together in no set order), appended to
+    /// `out`. `lo - from` must be at least the longest keyword less one, unless no keyword
+    /// before `from` is wanted: the search starts there.
+    pub(super) fn every(&self, data: &[u8], from: usize, lo: usize, to: usize, out: &mut Vec<Hit>) {
         let segments = Segments::new(from, lo, to, self.keywords.longest);
+        let symbols = &self.keywords.symbols;
         match self.dfa {
-            Some(dfa) => segments.search(dfa, &self.keywords.symbols, data, out),
-            None => segments.search(&self.keywords.nfa, &self.keywords.symbols, data, out),
-        }
-    }
-}
-
-fn all<A: Automaton>(
-    aut: &A,
-    symbols: &[u8; 256],
-    data: &[u8],
-    from: usize,
-    to: usize,
-    out: &mut Vec<Hit>,
-) {
-    let Ok(mut sid) = aut.start_state(Anchored::No) else {
-        return;
-    };
-    for (at, &b) in (from + 1..).zip(&data[from..to]) {
-        sid = aut.next_state(Anchored::No, sid, symbols[usize::from(b)]);
-        if aut.is_special(sid) && aut.is_match(sid) {
-            for i in 0..aut.match_len(sid) {
-                let pattern = aut.match_pattern(sid, i);
-                let len = aut.pattern_len(pattern);
-                out.push(Hit {
-                    start: at - len,
-                    end: at,
-                    pattern: pattern.as_usize(),
-                });
-            }
+            Some(dfa) => segments.search(dfa, symbols, data, out),
+            None => segments.search(&self.keywords.nfa, symbols, data, out),
         }
     }
 }
@@ -303,9 +261,7 @@ impl Segments {
         }
     }
 
-    /// Reports the shortest keyword of match state `sid` ending at `end`, if stream `k` reports
-    /// there: the shortest starts last, so a search going on from some place after the longest's
-    /// start still sees it.
+    /// Reports the keywords of match state `sid` ending at `end`, if stream `k` reports there.
     fn report<A: Automaton>(
         &self,
         aut: &A,
@@ -317,10 +273,8 @@ impl Segments {
         if end <= self.los[k] {
             return;
         }
-        let shortest = (0..aut.match_len(sid))
-            .map(|i| aut.match_pattern(sid, i))
-            .min_by_key(|&p| aut.pattern_len(p));
-        if let Some(pattern) = shortest {
+        for i in 0..aut.match_len(sid) {
+            let pattern = aut.match_pattern(sid, i);
             out.push(Hit {
                 start: end - aut.pattern_len(pattern),
                 end,
@@ -341,17 +295,28 @@ mod tests {
         Keywords::new(&list).expect("keywords")
     }
 
-    /// Every keyword end, the slow way: each (start, end) of a keyword, case folded.
-    fn naive(list: &[&str], data: &[u8], from: usize, lo: usize, to: usize) -> Vec<usize> {
+    /// Every keyword, the slow way: (start, end, pattern), case folded, by end then pattern.
+    fn naive(list: &[&str], data: &[u8], from: usize, lo: usize, to: usize) -> Vec<Hit> {
         let text = data.to_ascii_lowercase();
-        let mut ends: Vec<usize> = (lo + 1..=to)
-            .filter(|&end| {
-                list.iter()
-                    .any(|k| end >= from + k.len() && text[..end].ends_with(k.as_bytes()))
-            })
-            .collect();
-        ends.dedup();
-        ends
+        let mut hits = Vec::new();
+        for end in lo + 1..=to {
+            for (pattern, k) in list.iter().enumerate() {
+                if end >= from + k.len() && text[..end].ends_with(k.as_bytes()) {
+                    let start = end - k.len();
+                    hits.push(Hit {
+                        start,
+                        end,
+                        pattern,
+                    });
+                }
+            }
+        }
+        hits
+    }
+
+    fn sorted(mut hits: Vec<Hit>) -> Vec<Hit> {
+        hits.sort_by_key(|h| (h.end, h.pattern));
+        hits
     }
 
     fn both(k: &Keywords) -> [Search<'_>; 2] {
@@ -365,7 +330,7 @@ mod tests {
     }
 
     #[test]
-    fn streams_find_every_keyword_end_across_their_cuts() {
+    fn streams_find_every_keyword_across_their_cuts() {
         let list = ["password", "ghp_", "pat", "key", "secret_key"];
         let k = keywords(&list);
         // Keywords at every offset, so that some lie across each cut between streams.
@@ -380,36 +345,27 @@ mod tests {
         for search in both(&k) {
             for (from, lo, to) in [(0, 0, data.len()), (5, 14, data.len() - 3), (0, 0, 40)] {
                 let mut out = Vec::new();
-                search.ends(&data, from, lo, to, &mut out);
-                let ends: Vec<usize> = out.iter().map(|h| h.end).collect();
-                assert_eq!(ends, naive(&list, &data, from, lo, to), "{from} {lo} {to}");
-                for hit in &out {
-                    let found = data[hit.start..hit.end].to_ascii_lowercase();
-                    assert_eq!(found, list[hit.pattern].as_bytes());
-                }
+                search.every(&data, from, lo, to, &mut out);
+                assert!(out.windows(2).all(|w| w[0].end <= w[1].end));
+                let expected = naive(&list, &data, from, lo, to);
+                assert_eq!(sorted(out), expected, "{from} {lo} {to}");
             }
         }
     }
 
     #[test]
-    fn where_several_keywords_end_together_the_shortest_is_given() {
+    fn keywords_ending_together_are_all_given() {
         let k = keywords(&["secret_key", "key"]);
         for search in both(&k) {
             let mut out = Vec::new();
-            search.ends(b"my_secret_key", 0, 0, 13, &mut out);
-            assert_eq!(
-                out,
-                [Hit {
-                    start: 10,
-                    end: 13,
-                    pattern: 1
-                }]
-            );
-            out.clear();
-            search.all(b"my_secret_key", 0, 13, &mut out);
-            let mut patterns: Vec<usize> = out.iter().map(|h| h.pattern).collect();
-            patterns.sort_unstable();
-            assert_eq!(patterns, [0, 1]);
+            search.every(b"my_secret_key", 0, 0, 13, &mut out);
+            let found: Vec<(usize, usize)> =
+                sorted(out).iter().map(|h| (h.start, h.pattern)).collect();
+            assert_eq!(found, [(3, 0), (10, 1)]);
+            // A search from after the longer one's start sees only the shorter.
+            let mut out = Vec::new();
+            search.every(b"my_secret_key", 5, 5, 13, &mut out);
+            assert_eq!(out.iter().map(|h| h.pattern).collect::<Vec<_>>(), [1]);
         }
     }
 
@@ -418,7 +374,7 @@ mod tests {
         let k = keywords(&["a-b"]);
         for search in both(&k) {
             let mut out = Vec::new();
-            search.all(b"a\xffb a_b A-B a-b", 0, 15, &mut out);
+            search.every(b"a\xffb a_b A-B a-b", 0, 0, 15, &mut out);
             let starts: Vec<usize> = out.iter().map(|h| h.start).collect();
             assert_eq!(starts, [8, 12]);
         }

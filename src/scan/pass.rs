@@ -1,9 +1,10 @@
-//! One scan of one blob. Keyword lines are found with a plain search, every keyword on them with
-//! an overlapping one; each hit gives each of its rules a window (the line, clipped on huge lines,
-//! and narrowed to what the rule's regex can reach from the hit); a rule's overlapping windows
-//! are merged and searched once, rule by rule, in batches of lines. Every step costs time in
-//! proportion to the bytes it reads: nothing is redone per match found, per hit on a line, or
-//! per line of a PEM block, and past a budget of work or findings the rest of the blob is cut.
+//! One scan of one blob. The keywords ahead are found a stretch at a time, overlapping ones
+//! included, and each line holding one is taken whole; each hit gives each of its rules a window
+//! (the line, clipped on huge lines, and narrowed to what the rule's regex can reach from the
+//! hit); a rule's overlapping windows are merged and searched once, rule by rule, in batches of
+//! lines. Every step costs time in proportion to the bytes it reads: nothing is redone per match
+//! found, per hit on a line, or per line of a PEM block, and past a budget of work or findings
+//! the rest of the blob is cut.
 
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -97,12 +98,15 @@ struct Ahead {
     scanned_to: usize,
 }
 
-/// The next keywords of the blob, found a stretch of `UPCOMING` bytes at a time: a keyword
-/// ending at each place where one ends.
+/// The keywords of the blob ahead of the scan, found a stretch of `UPCOMING` bytes at a time:
+/// every one ending in `lo+1..=scanned_to` and starting at or after `from`.
 #[derive(Default)]
 struct Upcoming {
     hits: Vec<Hit>,
+    /// The first hit not yet passed.
     next: usize,
+    from: usize,
+    lo: usize,
     scanned_to: usize,
 }
 
@@ -121,14 +125,24 @@ impl Upcoming {
             }
             // From the longest keyword's reach before the end of what was searched, so that a
             // keyword across that end is found; never before `at`.
-            let lo = self.scanned_to.max(at);
-            let from = at.max(lo.saturating_sub(longest.saturating_sub(1)));
-            let to = (lo + UPCOMING).min(data.len());
+            self.lo = self.scanned_to.max(at);
+            self.from = at.max(self.lo.saturating_sub(longest.saturating_sub(1)));
+            self.scanned_to = (self.lo + UPCOMING).min(data.len());
             self.hits.clear();
             self.next = 0;
-            search.ends(data, from, lo, to, &mut self.hits);
-            self.scanned_to = to;
+            search.every(data, self.from, self.lo, self.scanned_to, &mut self.hits);
         }
+    }
+
+    /// The keywords ending in `at+1..=to` (some may start before `from`), if the stretch
+    /// searched holds every one of them that starts at or after `from`.
+    fn within(&self, from: usize, at: usize, to: usize) -> Option<&[Hit]> {
+        if from < self.from || at < self.lo || to > self.scanned_to {
+            return None;
+        }
+        let first = self.hits.partition_point(|h| h.end <= at);
+        let last = self.hits.partition_point(|h| h.end <= to);
+        Some(&self.hits[first..last])
     }
 }
 
@@ -157,14 +171,13 @@ impl<'s, 'd> Pass<'s, 'd> {
     /// Scans the blob until its end, or until more than `limit` matches were found or its
     /// work budget is spent; returns where it stopped and why in those cases.
     pub(super) fn run(&mut self, limit: usize) -> Option<(usize, Overflow)> {
-        // A plain (non-overlapping) search finds the next line holding any keyword fast; only
-        // that line is then searched for every keyword, overlapping ones included. Overlapping
-        // search over the whole input costs several times more.
+        // The keywords ahead are found a stretch at a time; each line holding one is then
+        // taken whole, with every keyword on it.
         let (scanner, data) = (self.scanner, self.data);
         let search = scanner.keywords.search(data.len());
         let longest = scanner.keywords.longest;
         let mut upcoming = Upcoming::default();
-        let mut hits = Vec::new();
+        let mut spare = Vec::new();
         // Overlaps are resolved (and the count checked) each time `limit` more matches came in.
         let mut next_check = limit;
         let mut batch_start = None;
@@ -176,9 +189,16 @@ impl<'s, 'd> Pass<'s, 'd> {
             let from = at
                 .saturating_sub(longest.saturating_sub(1))
                 .max(line.start_for(first.start));
-            hits.clear();
-            search.all(data, from, line.end, &mut hits);
-            for hit in hits.iter().filter(|hit| hit.end > at) {
+            // Found ahead already, unless the line reaches outside the stretch searched.
+            let on_line = match upcoming.within(from, at, line.end) {
+                Some(hits) => hits,
+                None => {
+                    spare.clear();
+                    search.every(data, from, from, line.end, &mut spare);
+                    &spare
+                }
+            };
+            for hit in on_line.iter().filter(|h| h.end > at && h.start >= from) {
                 for &rule in &scanner.keyword_rules[hit.pattern] {
                     let window = self.window(&line, hit.start, hit.end, rule);
                     self.add(window);
