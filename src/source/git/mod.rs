@@ -10,6 +10,7 @@ mod attribution;
 mod history;
 mod index;
 mod parallel;
+mod places;
 mod progress;
 mod renames;
 mod shard;
