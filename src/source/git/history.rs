@@ -17,6 +17,7 @@ use gix::ObjectId;
 use super::attribution::{name_commits, Found, Oldest, Walked};
 use super::places::{BlobPlaces, Changes, Place};
 use super::renames::{best_source, pair_exact};
+use super::resident::PackPages;
 use super::shard::{Elsewhere, Shard};
 use super::state::Incremental;
 use super::{
@@ -107,7 +108,8 @@ fn scan_commits(
     // A range starts from history it does not include: what its first commits' parents already
     // had is not introduced by the range. (An incremental scan knows that from its state.)
     let with_inherited = !hidden.is_empty() && scan.incremental.is_none();
-    let introduced = introduce(repo, &commits, with_inherited, DIFF_BATCH)?;
+    let pages = PackPages::new(repo);
+    let introduced = introduce(repo, &commits, with_inherited, DIFF_BATCH, &pages)?;
     let (inherited, mut blobs) = (introduced.inherited, introduced.places.blobs);
     let mut others = Vec::new();
     if let Some(shard) = scan.shard {
@@ -117,7 +119,8 @@ fn scan_commits(
         incremental.learn_roots(&roots);
         skip_seen(incremental, &mut blobs, scan.examiner);
     }
-    let mut oldest = scan_blobs(repo, &blobs, &commits, scan, events)?;
+    let mut oldest = scan_blobs(repo, &blobs, &commits, scan, events, &pages)?;
+    pages.release();
     for found in scan_commit_texts(repo, &commits, scan.examiner, scan.shard)? {
         oldest.keep(&commits, found);
     }
@@ -355,8 +358,10 @@ fn introduce(
     commits: &[Walked],
     with_inherited: bool,
     batch: usize,
+    pages: &PackPages,
 ) -> Result<Introduced, GitError> {
     let infos = commit_infos(repo, commits)?;
+    pages.release();
     let trees: HashMap<ObjectId, ObjectId> = infos.iter().map(|i| (i.id, i.tree)).collect();
     let walked: HashSet<ObjectId> = match with_inherited {
         true => commits.iter().map(|c| c.id).collect(),
@@ -372,6 +377,7 @@ fn introduce(
         let diffs = diff_batch(repo, infos, &trees)?;
         introduced.most_held = introduced.most_held.max(diffs.len());
         introduced.places.fold(commits, first, &diffs);
+        pages.release();
         if with_inherited {
             let walk = &commits[first..first + diffs.len()];
             inherited(repo, walk, &diffs, &walked, &mut introduced.inherited)?;
@@ -593,6 +599,7 @@ fn scan_blobs(
     commits: &[Walked],
     scan: &HistoryScan,
     events: &Sender<Event>,
+    pages: &PackPages,
 ) -> Result<Oldest, GitError> {
     let order = pack_order(repo, blobs.iter().map(|(id, _)| *id));
     let runs: Vec<&[usize]> = order
@@ -603,6 +610,7 @@ fn scan_blobs(
         for &at in *run {
             let found = scan_blob(repo, at, &blobs[at], commits, scan, events);
             scan.history.blobs.fetch_add(1, Ordering::Relaxed);
+            pages.after(scan.counters.bytes.load(Ordering::Relaxed));
             match found {
                 Ok(found) if found.is_empty() => {}
                 Ok(found) => {
@@ -1079,7 +1087,7 @@ mod tests {
     #[test]
     fn diffs_are_held_a_batch_at_a_time_and_batching_changes_no_place() {
         let (_dir, repo, commits) = history(60);
-        let whole = introduce(&repo, &commits, false, usize::MAX).unwrap();
+        let whole = introduce(&repo, &commits, false, usize::MAX, &PackPages::new(&repo)).unwrap();
         assert_eq!(whole.most_held, 60);
         let expected = listed(&whole.places);
         // 5 edited files, 20 added ones, the renames' new paths: all there, each blob once.
@@ -1089,7 +1097,7 @@ mod tests {
             .flat_map(|(_, places)| places)
             .any(|(path, _, from)| path.starts_with(b"moved") && from.is_some()));
         for batch in [1, 7, 59] {
-            let batched = introduce(&repo, &commits, false, batch).unwrap();
+            let batched = introduce(&repo, &commits, false, batch, &PackPages::new(&repo)).unwrap();
             assert_eq!(batched.most_held, batch, "batch {batch}");
             assert_eq!(listed(&batched.places), expected, "batch {batch}");
             assert_eq!(

@@ -13,6 +13,7 @@ mod parallel;
 mod places;
 mod progress;
 mod renames;
+mod resident;
 mod shard;
 mod staged;
 mod state;
