@@ -338,7 +338,7 @@ struct CommitInfo {
 /// How many commits' tree diffs are held at once. The diffs are folded into the list of blob
 /// places batch by batch and then dropped: what a history scan holds for its whole length is
 /// that compact list, never every commit's diff.
-const DIFF_BATCH: usize = 4096;
+const DIFF_BATCH: usize = 16384;
 
 /// The blobs the walked commits introduce, and where.
 struct Introduced {
@@ -377,7 +377,8 @@ fn introduce(
         let diffs = diff_batch(repo, infos, &trees)?;
         introduced.most_held = introduced.most_held.max(diffs.len());
         introduced.places.fold(commits, first, &diffs);
-        pages.release();
+        // The caches' memory is not trimmed between batches: the next batch's caches reuse it.
+        pages.release_pages();
         if with_inherited {
             let walk = &commits[first..first + diffs.len()];
             inherited(repo, walk, &diffs, &walked, &mut introduced.inherited)?;
@@ -385,6 +386,7 @@ fn introduce(
     }
     introduced.inherited.sort();
     introduced.inherited.dedup();
+    pages.release();
     Ok(introduced)
 }
 

@@ -7,7 +7,8 @@
 //! (they stay in the page cache), and a later read of the same bytes maps them in again from the
 //! file, unchanged. So the pack pages are released each time another `RELEASE_EVERY` bytes of
 //! blobs were read, and at the end of each phase; the memory the phase's caches freed is given
-//! back to the system then too.
+//! back to the system then too (only then: trimming the allocator while caches churn would have
+//! every freed page faulted in again moments later).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,15 +49,21 @@ impl PackPages {
             Ordering::Relaxed,
         );
         if claimed.is_ok() {
-            self.release();
+            self.release_pages();
         }
     }
 
-    /// Drops the pack files' pages from this process's resident memory, and gives the memory
-    /// that the allocator holds free back to the system. Returns how many mappings it released.
+    /// Drops the pack files' pages from this process's resident memory; how many mappings.
+    pub fn release_pages(&self) -> usize {
+        release_mapped(&self.dir)
+    }
+
+    /// At the end of a phase: drops the pack files' pages from this process's resident memory,
+    /// and gives the memory that the allocator holds free back to the system. Returns how many
+    /// mappings it released.
     pub fn release(&self) -> usize {
         release_freed_memory();
-        release_mapped(&self.dir)
+        self.release_pages()
     }
 }
 
