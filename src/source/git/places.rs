@@ -97,11 +97,15 @@ impl BlobPlaces {
                     place.renamed_from = renamed_from.map(|from| self.paths.intern(from));
                 }
             }
-            None => places.push(Place {
-                path: self.paths.intern(path),
-                at,
-                renamed_from: renamed_from.map(|from| self.paths.intern(from)),
-            }),
+            None => {
+                // Most blobs have one place: room for one, not the four a first push makes.
+                places.reserve_exact(1);
+                places.push(Place {
+                    path: self.paths.intern(path),
+                    at,
+                    renamed_from: renamed_from.map(|from| self.paths.intern(from)),
+                });
+            }
         }
     }
 
