@@ -110,6 +110,7 @@ impl BlobPlaces {
     }
 
     /// How many distinct paths the places name (each stored once).
+    #[cfg(test)]
     pub(super) fn distinct_paths(&self) -> usize {
         self.paths.0.len()
     }
@@ -118,6 +119,9 @@ impl BlobPlaces {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// (blob, [(path, commit, renamed from)]) of every introduced blob, in list order.
+    type Listed<'a> = Vec<(ObjectId, Vec<(&'a [u8], usize, Option<&'a [u8]>)>)>;
 
     fn id(n: u8) -> ObjectId {
         ObjectId::from_bytes_or_panic(&[n; 20])
@@ -156,7 +160,7 @@ mod tests {
             batched.fold(&commits, first, batch);
         }
         for places in [&whole, &batched] {
-            let listed: Vec<(ObjectId, Vec<(&[u8], usize, Option<&[u8]>)>)> = places
+            let listed: Listed = places
                 .blobs
                 .iter()
                 .map(|(id, list)| {
@@ -167,7 +171,7 @@ mod tests {
                     (*id, list)
                 })
                 .collect();
-            let expected: Vec<(ObjectId, Vec<(&[u8], usize, Option<&[u8]>)>)> = vec![
+            let expected: Listed = vec![
                 (
                     id(1),
                     vec![(&b"a.txt"[..], 3, None), (b"c.txt", 1, Some(&b"a.txt"[..]))],
