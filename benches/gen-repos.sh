@@ -7,6 +7,8 @@
 #                     index alone is what `hush staged` reads (only with INDEX_1M=1: ~1 minute)
 # Both are written with `git fast-import`, so generation takes seconds, not hours.
 # Usage: benches/gen-repos.sh [OUT_DIR]   (default: target/bench-repos; SEED=42, COMMITS=50000)
+# ONLY=commits (or ONLY=files) generates that one repository alone: the history scaling table
+# (results-git.md) runs COMMITS=10000, 50000 and 200000 with ONLY=commits into separate OUT_DIRs.
 set -euo pipefail
 
 OUT=${1:-target/bench-repos}
@@ -128,20 +130,27 @@ make_repo() { # make_repo NAME KIND [FILES]
     FILES=${3:-$FILES} generate "$2" | git -C "$dir" fast-import --quiet
 }
 
-echo "gen-repos: files-100k ($FILES files) ..." >&2
-make_repo files-100k files
-git -C "$OUT/files-100k" checkout -q -f main
-git -C "$OUT/files-100k" config user.name bench
-git -C "$OUT/files-100k" config user.email bench@example.com
+ONLY=${ONLY:-}
+repos=""
+if [ "$ONLY" != commits ]; then
+    echo "gen-repos: files-100k ($FILES files) ..." >&2
+    make_repo files-100k files
+    git -C "$OUT/files-100k" checkout -q -f main
+    git -C "$OUT/files-100k" config user.name bench
+    git -C "$OUT/files-100k" config user.email bench@example.com
+    repos="files-100k"
+fi
 
-echo "gen-repos: commits-50k ($COMMITS commits) ..." >&2
-make_repo commits-50k commits
-git -C "$OUT/commits-50k" checkout -q -f main
-# As a real clone would be: one pack with deltas, and a commit-graph.
-git -C "$OUT/commits-50k" gc -q
-git -C "$OUT/commits-50k" commit-graph write --reachable
+if [ "$ONLY" != files ]; then
+    echo "gen-repos: commits-50k ($COMMITS commits) ..." >&2
+    make_repo commits-50k commits
+    git -C "$OUT/commits-50k" checkout -q -f main
+    # As a real clone would be: one pack with deltas, and a commit-graph.
+    git -C "$OUT/commits-50k" gc -q
+    git -C "$OUT/commits-50k" commit-graph write --reachable
+    repos="$repos commits-50k"
+fi
 
-repos="files-100k commits-50k"
 if [ "${INDEX_1M:-0}" = 1 ]; then
     echo "gen-repos: index-1m (1,000,000 index entries) ..." >&2
     make_repo index-1m index 1000000

@@ -15,7 +15,9 @@ use gix::objs::TreeRefIter;
 use gix::ObjectId;
 
 use super::attribution::{name_commits, Found, Oldest, Walked};
+use super::places::{BlobPlaces, Changes, Place};
 use super::renames::{best_source, pair_exact};
+use super::resident::PackPages;
 use super::shard::{Elsewhere, Shard};
 use super::state::Incremental;
 use super::{
@@ -103,15 +105,12 @@ fn scan_commits(
     events: &Sender<Event>,
 ) -> Result<Vec<crate::report::Finding>, GitError> {
     let (commits, roots) = walk(repo, tips, hidden, scan)?;
-    let diffs = diff_commits(repo, &commits)?;
     // A range starts from history it does not include: what its first commits' parents already
     // had is not introduced by the range. (An incremental scan knows that from its state.)
-    let inherited = if hidden.is_empty() || scan.incremental.is_some() {
-        Vec::new()
-    } else {
-        inherited(repo, &commits, &diffs)?
-    };
-    let mut blobs = blob_places(&commits, &diffs);
+    let with_inherited = !hidden.is_empty() && scan.incremental.is_none();
+    let pages = PackPages::new(repo);
+    let introduced = introduce(repo, &commits, with_inherited, DIFF_BATCH, &pages)?;
+    let (inherited, mut blobs) = (introduced.inherited, introduced.places.blobs);
     let mut others = Vec::new();
     if let Some(shard) = scan.shard {
         (blobs, others) = blobs.into_iter().partition(|(id, _)| shard.holds(id));
@@ -120,7 +119,8 @@ fn scan_commits(
         incremental.learn_roots(&roots);
         skip_seen(incremental, &mut blobs, scan.examiner);
     }
-    let mut oldest = scan_blobs(repo, &blobs, &commits, scan, events)?;
+    let mut oldest = scan_blobs(repo, &blobs, &commits, scan, events, &pages)?;
+    pages.release();
     for found in scan_commit_texts(repo, &commits, scan.examiner, scan.shard)? {
         oldest.keep(&commits, found);
     }
@@ -128,7 +128,8 @@ fn scan_commits(
     let mut moves = Moves {
         repo,
         examiner: scan.examiner,
-        diffs: &diffs,
+        commits: &commits,
+        deleted: HashMap::new(),
         blobs: &blobs,
         secrets: HashMap::new(),
     };
@@ -327,18 +328,6 @@ fn walk(
     Ok((commits, roots))
 }
 
-/// What a commit changed against its first parent.
-#[derive(Default, Clone)]
-struct Changes {
-    /// The blobs it added or modified, each at its path.
-    changed: Vec<(ObjectId, BString)>,
-    /// (new path, old path) for each exact rename.
-    renamed: Vec<(BString, BString)>,
-    /// Blobs it deleted that no exact rename took, kept only when it also added paths: the
-    /// candidate sources of renames with edits.
-    deleted: Vec<(ObjectId, BString)>,
-}
-
 /// What the tree diff of a commit needs to know about it.
 struct CommitInfo {
     id: ObjectId,
@@ -346,33 +335,96 @@ struct CommitInfo {
     parent: Option<ObjectId>,
 }
 
-/// Each walked commit's changes, in walk order. Tree diffs run in parallel, in the pack order of
-/// the root trees: a tree's delta base is then read (and cached) before it.
-fn diff_commits(repo: &gix::Repository, commits: &[Walked]) -> Result<Vec<Changes>, GitError> {
-    let graph = repo.commit_graph_if_enabled().ok().flatten();
-    let run = |n: usize| (n / (parallel::threads() * 8)).max(64);
-    let infos = match &graph {
+/// How many commits' tree diffs are held at once. The diffs are folded into the list of blob
+/// places batch by batch and then dropped: what a history scan holds for its whole length is
+/// that compact list, never every commit's diff.
+const DIFF_BATCH: usize = 16384;
+
+/// The blobs the walked commits introduce, and where.
+struct Introduced {
+    places: BlobPlaces,
+    /// What a range's first commits inherited from outside it (when asked for).
+    inherited: Vec<(ObjectId, BString)>,
+    /// The most commits' diffs held at once: at most the batch size.
+    most_held: usize,
+}
+
+/// Diffs the walked commits against their first parents, `batch` commits at a time in walk
+/// order, and folds each batch into the blob places before diffing the next. Within a batch,
+/// tree diffs run in parallel in the pack order of the root trees: a tree's delta base is then
+/// read (and cached) before it.
+fn introduce(
+    repo: &gix::Repository,
+    commits: &[Walked],
+    with_inherited: bool,
+    batch: usize,
+    pages: &PackPages,
+) -> Result<Introduced, GitError> {
+    let infos = commit_infos(repo, commits)?;
+    pages.release();
+    let trees: HashMap<ObjectId, ObjectId> = infos.iter().map(|i| (i.id, i.tree)).collect();
+    let walked: HashSet<ObjectId> = match with_inherited {
+        true => commits.iter().map(|c| c.id).collect(),
+        false => HashSet::new(),
+    };
+    let mut introduced = Introduced {
+        places: BlobPlaces::default(),
+        inherited: Vec::new(),
+        most_held: 0,
+    };
+    for (n, infos) in infos.chunks(batch.max(1)).enumerate() {
+        let first = n * batch.max(1);
+        let diffs = diff_batch(repo, infos, &trees)?;
+        introduced.most_held = introduced.most_held.max(diffs.len());
+        introduced.places.fold(commits, first, &diffs);
+        // The caches' memory is not trimmed between batches: the next batch's caches reuse it.
+        pages.release_pages();
+        if with_inherited {
+            let walk = &commits[first..first + diffs.len()];
+            inherited(repo, walk, &diffs, &walked, &mut introduced.inherited)?;
+        }
+    }
+    introduced.inherited.sort();
+    introduced.inherited.dedup();
+    pages.release();
+    Ok(introduced)
+}
+
+/// Items handed to a worker at a time: enough neighbours to share delta bases.
+fn run_length(items: usize) -> usize {
+    (items / (parallel::threads() * 8)).max(64)
+}
+
+/// Each walked commit's tree and first parent, in walk order.
+fn commit_infos(repo: &gix::Repository, commits: &[Walked]) -> Result<Vec<CommitInfo>, GitError> {
+    match repo.commit_graph_if_enabled().ok().flatten() {
         Some(graph) => commits
             .iter()
-            .map(|walked| commit_info(repo, Some(graph), walked.id))
-            .collect::<Result<Vec<_>, _>>()?,
+            .map(|walked| commit_info(repo, Some(&graph), walked.id))
+            .collect(),
         None => parallel::map(
             repo,
             commits,
-            run(commits.len()),
+            run_length(commits.len()),
             "reading commits",
             |repo, w| commit_info(repo, None, w.id),
-        )?,
-    };
-    drop(graph);
-    let trees: HashMap<ObjectId, ObjectId> = infos.iter().map(|i| (i.id, i.tree)).collect();
+        ),
+    }
+}
+
+/// The changes of each commit of `infos`, in their order, diffed in pack order.
+fn diff_batch(
+    repo: &gix::Repository,
+    infos: &[CommitInfo],
+    trees: &HashMap<ObjectId, ObjectId>,
+) -> Result<Vec<Changes>, GitError> {
     let by_tree = pack_order(repo, infos.iter().map(|info| info.tree));
     let sorted = parallel::map(
         repo,
         &by_tree,
-        run(by_tree.len()),
+        run_length(by_tree.len()),
         "diffing trees",
-        |repo, &at| commit_changes(repo, &infos[at], &trees),
+        |repo, &at| commit_changes(repo, &infos[at], trees),
     )?;
     let mut diffs: Vec<Changes> = vec![Changes::default(); infos.len()];
     for (&at, changes) in by_tree.iter().zip(sorted) {
@@ -520,53 +572,6 @@ fn commit_changes(
     Ok(changes)
 }
 
-/// Where history introduced a blob: a path, the oldest commit that put the blob there, and the
-/// path that commit renamed it from, if it was an exact rename.
-pub(super) struct Place {
-    pub(super) path: BString,
-    pub(super) at: usize,
-    renamed_from: Option<BString>,
-}
-
-/// Each distinct blob the commits introduce, with every path it was introduced at.
-fn blob_places(commits: &[Walked], diffs: &[Changes]) -> Vec<(ObjectId, Vec<Place>)> {
-    let mut blobs: Vec<(ObjectId, Vec<Place>)> = Vec::new();
-    let mut slot: HashMap<ObjectId, usize> = HashMap::new();
-    for (at, changes) in diffs.iter().enumerate() {
-        for (id, path) in &changes.changed {
-            let index = *slot.entry(*id).or_insert_with(|| {
-                blobs.push((*id, Vec::new()));
-                blobs.len() - 1
-            });
-            let renamed_from = || {
-                changes
-                    .renamed
-                    .iter()
-                    .find(|(to, _)| to == path)
-                    .map(|(_, from)| from.clone())
-            };
-            let places = &mut blobs[index].1;
-            match places.iter_mut().find(|place| place.path == *path) {
-                // Oldest by commit time; on a tie, the one met later in the walk (an ancestor).
-                Some(place) => {
-                    if (commits[at].time, std::cmp::Reverse(at))
-                        < (commits[place.at].time, std::cmp::Reverse(place.at))
-                    {
-                        place.at = at;
-                        place.renamed_from = renamed_from();
-                    }
-                }
-                None => places.push(Place {
-                    path: path.clone(),
-                    at,
-                    renamed_from: renamed_from(),
-                }),
-            }
-        }
-    }
-    blobs
-}
-
 /// Drops the blobs an earlier scan read, and records the rest as read. A blob read before is
 /// read again only where it could find something new at a new path: its content held findings
 /// then, or a path it is now at may be a sensitive file (findings already reported are dropped
@@ -596,6 +601,7 @@ fn scan_blobs(
     commits: &[Walked],
     scan: &HistoryScan,
     events: &Sender<Event>,
+    pages: &PackPages,
 ) -> Result<Oldest, GitError> {
     let order = pack_order(repo, blobs.iter().map(|(id, _)| *id));
     let runs: Vec<&[usize]> = order
@@ -606,6 +612,7 @@ fn scan_blobs(
         for &at in *run {
             let found = scan_blob(repo, at, &blobs[at], commits, scan, events);
             scan.history.blobs.fetch_add(1, Ordering::Relaxed);
+            pages.after(scan.counters.bytes.load(Ordering::Relaxed));
             match found {
                 Ok(found) if found.is_empty() => {}
                 Ok(found) => {
@@ -772,7 +779,10 @@ fn scan_commit_texts(
 struct Moves<'a> {
     repo: &'a gix::Repository,
     examiner: &'a Examiner<'a>,
-    diffs: &'a [Changes],
+    commits: &'a [Walked],
+    /// The deleted blobs of the commits findings are blamed on (walk index to its deletions),
+    /// diffed again when asked for: the scan keeps no commit's diff.
+    deleted: HashMap<usize, Vec<(ObjectId, BString)>>,
     blobs: &'a [(ObjectId, Vec<Place>)],
     /// What a (blob, path) held, as (rule, secret) pairs, examined once each.
     secrets: HashMap<(ObjectId, BString), Held>,
@@ -781,14 +791,15 @@ struct Moves<'a> {
 impl Moves<'_> {
     fn moved(&mut self, found: &Found) -> bool {
         let finding = &found.finding;
-        let Some((id, places)) = self.blobs.get(found.blob) else {
+        let blobs = self.blobs;
+        let Some((id, places)) = blobs.get(found.blob) else {
             return false;
         };
         let Some(place) = places.get(found.place) else {
             return false;
         };
         let source = match &place.renamed_from {
-            Some(from) => Some((*id, from.clone())),
+            Some(from) => Some((*id, BString::from(&from[..]))),
             None => self.edited_rename_source(*id, place),
         };
         let Some(source) = source else {
@@ -799,13 +810,19 @@ impl Moves<'_> {
     }
 
     /// The deleted file the commit at `place` renamed (with edits) to this blob, if any.
-    fn edited_rename_source(&self, id: ObjectId, place: &Place) -> Option<(ObjectId, BString)> {
-        let deleted = &self.diffs.get(place.at)?.deleted;
+    fn edited_rename_source(&mut self, id: ObjectId, place: &Place) -> Option<(ObjectId, BString)> {
+        let (repo, commits) = (self.repo, self.commits);
+        let deleted = match self.deleted.entry(place.at) {
+            std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                let commit = commits.get(place.at)?.id;
+                entry.insert(deleted_by(repo, commit).ok()?)
+            }
+        };
         if deleted.is_empty() {
             return None;
         }
         let data = self.repo.find_blob(id).ok()?.detach().data;
-        let repo = self.repo;
         let size = |d: &(ObjectId, BString)| repo.find_header(d.0).map_or(u64::MAX, |h| h.size());
         let read = |d: &(ObjectId, BString)| repo.find_blob(d.0).ok().map(|b| b.detach().data);
         let best = best_source(&data, &place.path, deleted, size, |d| &d.1, read)?;
@@ -831,15 +848,26 @@ impl Moves<'_> {
     }
 }
 
-/// The (blob, path) pairs that parents outside the walk have at the paths their walked children
-/// change: the content a range builds on.
+/// What `commit` deleted that no exact rename took, when it also added paths (the candidate
+/// sources of its renames with edits), as its tree diff says.
+fn deleted_by(
+    repo: &gix::Repository,
+    commit: ObjectId,
+) -> Result<Vec<(ObjectId, BString)>, GitError> {
+    let info = commit_info(repo, None, commit)?;
+    Ok(commit_changes(repo, &info, &HashMap::new())?.deleted)
+}
+
+/// Adds to `pairs` the (blob, path) pairs that parents outside the walk (`walked`) have at the
+/// paths their walked children (`commits`, whose changes are `diffs`) change: the content a
+/// range builds on.
 fn inherited(
     repo: &gix::Repository,
     commits: &[Walked],
     diffs: &[Changes],
-) -> Result<Vec<(ObjectId, BString)>, GitError> {
-    let walked: HashSet<ObjectId> = commits.iter().map(|c| c.id).collect();
-    let mut pairs = Vec::new();
+    walked: &HashSet<ObjectId>,
+    pairs: &mut Vec<(ObjectId, BString)>,
+) -> Result<(), GitError> {
     for (commit, changes) in commits.iter().zip(diffs) {
         if changes.changed.is_empty() {
             continue;
@@ -858,12 +886,10 @@ fn inherited(
             .filter(|p| !walked.contains(p))
             .collect();
         for parent in parents {
-            inherited_from(repo, parent, own_tree, &changes.changed, &mut pairs)?;
+            inherited_from(repo, parent, own_tree, &changes.changed, pairs)?;
         }
     }
-    pairs.sort();
-    pairs.dedup();
-    Ok(pairs)
+    Ok(())
 }
 
 /// What the unwalked `parent` held at the `changed` paths of its child (whose tree is `own`),
@@ -978,4 +1004,108 @@ fn pack_order(repo: &gix::Repository, ids: impl Iterator<Item = ObjectId>) -> Ve
         .collect();
     located.sort_unstable();
     located.into_iter().map(|(_, _, at)| at).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gix::objs::tree::{Entry, EntryKind};
+
+    /// A linear history of `count` commits over a flat tree: each edits one of five files, every
+    /// third adds a file, every seventh renames one. Returned newest first, as the walk lists it.
+    fn history(count: i64) -> (tempfile::TempDir, gix::Repository, Vec<Walked>) {
+        let dir = tempfile::TempDir::new().unwrap();
+        let repo = gix::init_bare(dir.path()).unwrap();
+        let mut files: std::collections::BTreeMap<String, String> = (0..5)
+            .map(|f| (format!("f{f}.txt"), format!("file {f}\n")))
+            .collect();
+        let (mut parent, mut walked) = (None, Vec::new());
+        for n in 0..count {
+            let edited = format!("f{}.txt", n % 5);
+            files
+                .entry(edited)
+                .or_default()
+                .push_str(&format!("line {n}\n"));
+            if n % 3 == 0 {
+                files.insert(format!("new{n}.txt"), format!("new {n}\n"));
+            }
+            if n % 7 == 6 {
+                if let Some(text) = files.remove(&format!("new{}.txt", n - 6)) {
+                    files.insert(format!("moved{n}.txt"), text);
+                }
+            }
+            let entries = files
+                .iter()
+                .map(|(name, text)| Entry {
+                    mode: EntryKind::Blob.into(),
+                    filename: name.as_str().into(),
+                    oid: repo.write_blob(text.as_bytes()).unwrap().detach(),
+                })
+                .collect();
+            let tree = repo.write_object(gix::objs::Tree { entries }).unwrap();
+            let who = gix::actor::Signature {
+                name: "Dev".into(),
+                email: "dev@example.com".into(),
+                time: gix::date::Time::new(1_000_000 + n, 0),
+            };
+            let commit = gix::objs::Commit {
+                tree: tree.detach(),
+                parents: parent.into_iter().collect(),
+                author: who.clone(),
+                committer: who,
+                encoding: None,
+                message: format!("commit {n}\n").into(),
+                extra_headers: Vec::new(),
+            };
+            let id = repo.write_object(commit).unwrap().detach();
+            parent = Some(id);
+            walked.push(Walked {
+                id,
+                time: 1_000_000 + n,
+            });
+        }
+        walked.reverse();
+        (dir, repo, walked)
+    }
+
+    /// (blob, [(path, commit, renamed from)]) of every introduced blob, in list order.
+    type Listed = Vec<(ObjectId, Vec<(Vec<u8>, usize, Option<Vec<u8>>)>)>;
+
+    fn listed(places: &BlobPlaces) -> Listed {
+        let place = |p: &Place| {
+            (
+                p.path.to_vec(),
+                p.at,
+                p.renamed_from.as_deref().map(<[u8]>::to_vec),
+            )
+        };
+        places
+            .blobs
+            .iter()
+            .map(|(id, list)| (*id, list.iter().map(place).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn diffs_are_held_a_batch_at_a_time_and_batching_changes_no_place() {
+        let (_dir, repo, commits) = history(60);
+        let whole = introduce(&repo, &commits, false, usize::MAX, &PackPages::new(&repo)).unwrap();
+        assert_eq!(whole.most_held, 60);
+        let expected = listed(&whole.places);
+        // 5 edited files, 20 added ones, the renames' new paths: all there, each blob once.
+        assert!(expected.len() > 60, "{}", expected.len());
+        assert!(expected
+            .iter()
+            .flat_map(|(_, places)| places)
+            .any(|(path, _, from)| path.starts_with(b"moved") && from.is_some()));
+        for batch in [1, 7, 59] {
+            let batched = introduce(&repo, &commits, false, batch, &PackPages::new(&repo)).unwrap();
+            assert_eq!(batched.most_held, batch, "batch {batch}");
+            assert_eq!(listed(&batched.places), expected, "batch {batch}");
+            assert_eq!(
+                batched.places.distinct_paths(),
+                whole.places.distinct_paths()
+            );
+        }
+    }
 }

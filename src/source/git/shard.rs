@@ -7,11 +7,11 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
-use gix::bstr::BString;
 use gix::{oid, ObjectId};
 
 use super::attribution::{Found, Walked};
-use super::history::{HistoryScan, Place};
+use super::history::HistoryScan;
+use super::places::{Path, Place};
 use super::{read_blob, GitError};
 
 /// Shard `index` (1-based) of `count`.
@@ -71,17 +71,17 @@ fn age(commits: &[Walked], at: usize) -> Age {
 /// shard must then stay silent where another shard's blob holds the same finding at an older
 /// place, or the merged shards would report a copy that one run does not.
 pub(super) struct Elsewhere {
-    by_path: HashMap<BString, Vec<(Age, ObjectId)>>,
+    by_path: HashMap<Path, Vec<(Age, ObjectId)>>,
 }
 
 impl Elsewhere {
     /// From the blobs `others` (outside this shard), those at `paths`, oldest first.
     pub fn new(
         others: &[(ObjectId, Vec<Place>)],
-        paths: &HashSet<BString>,
+        paths: &HashSet<Path>,
         commits: &[Walked],
     ) -> Elsewhere {
-        let mut by_path: HashMap<BString, Vec<(Age, ObjectId)>> = HashMap::new();
+        let mut by_path: HashMap<Path, Vec<(Age, ObjectId)>> = HashMap::new();
         for (id, places) in others {
             for place in places.iter().filter(|p| paths.contains(&p.path)) {
                 let entry = by_path.entry(place.path.clone()).or_default();
@@ -100,7 +100,7 @@ impl Elsewhere {
         &self,
         repo: &gix::Repository,
         scan: &HistoryScan,
-        path: &BString,
+        path: &[u8],
         found: &Found,
         commits: &[Walked],
     ) -> Result<bool, GitError> {
