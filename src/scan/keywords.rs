@@ -223,7 +223,7 @@ impl Segments {
             for (k, b) in [b0, b1, b2, b3].into_iter().enumerate() {
                 let sid = aut.next_state(Anchored::No, sids[k], symbols[usize::from(b)]);
                 sids[k] = sid;
-                if aut.is_special(sid) && aut.is_match(sid) {
+                if aut.is_special(sid) {
                     let buffer = if k == 0 { &mut *out } else { &mut later[k] };
                     self.report(aut, sid, k, self.starts[k] + i + 1, buffer);
                 }
@@ -255,13 +255,15 @@ impl Segments {
     ) {
         for (at, &b) in (from + 1..).zip(&data[from..self.ends[k]]) {
             *sid = aut.next_state(Anchored::No, *sid, symbols[usize::from(b)]);
-            if aut.is_special(*sid) && aut.is_match(*sid) {
+            if aut.is_special(*sid) {
                 self.report(aut, *sid, k, at, out);
             }
         }
     }
 
-    /// Reports the keywords of match state `sid` ending at `end`, if stream `k` reports there.
+    /// Reports the keywords of special state `sid` ending at `end`, if it is a match state and
+    /// stream `k` reports there. (The loops test only for a special state, one compare: with no
+    /// prefilter, the only special states a search reaches are match states.)
     fn report<A: Automaton>(
         &self,
         aut: &A,
@@ -270,7 +272,7 @@ impl Segments {
         end: usize,
         out: &mut Vec<Hit>,
     ) {
-        if end <= self.los[k] {
+        if end <= self.los[k] || !aut.is_match(sid) {
             return;
         }
         for i in 0..aut.match_len(sid) {
