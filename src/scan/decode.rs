@@ -457,6 +457,23 @@ mod tests {
         assert!(unescape(br"\u12").is_none());
     }
 
+    /// `count` texts of 40 pieces each, picked by a small deterministic generator.
+    fn random_texts<'a>(
+        pieces: &'a [&'a str],
+        seed: u32,
+        count: usize,
+    ) -> impl Iterator<Item = String> + 'a {
+        let mut state = seed;
+        (0..count).map(move |_| {
+            let mut text = String::new();
+            for _ in 0..40 {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                text.push_str(pieces[(state >> 16) as usize % pieces.len()]);
+            }
+            text
+        })
+    }
+
     #[test]
     fn the_run_finder_skipping_ahead_finds_what_a_byte_by_byte_walk_finds() {
         // Every maximal run of the alphabets of at least MIN_BASE64 bytes, walked plainly.
@@ -478,13 +495,7 @@ mod tests {
         let pieces = [
             "aGVsbG8g", "d29ybGQs", " ", "+/", "-_", "==", "\n", "x", "Q1", ".",
         ];
-        let mut state: u32 = 7;
-        for _ in 0..300 {
-            let mut text = String::new();
-            for _ in 0..40 {
-                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-                text.push_str(pieces[(state >> 16) as usize % pieces.len()]);
-            }
+        for text in random_texts(&pieces, 7, 300) {
             let data = text.as_bytes();
             let found: Vec<usize> = encoded_runs(data).map(|(r, _)| r.start).collect();
             let all: Vec<usize> = naive(data).into_iter().map(|r| r.start).collect();
@@ -542,13 +553,7 @@ mod tests {
             out
         };
         let pieces = ["\"", "'", "\\", "\\\\", "n", "abcdefgh", "\n", " ", "u00"];
-        let mut state: u32 = 11;
-        for _ in 0..500 {
-            let mut text = String::new();
-            for _ in 0..40 {
-                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-                text.push_str(pieces[(state >> 16) as usize % pieces.len()]);
-            }
+        for text in random_texts(&pieces, 11, 500) {
             let data = text.as_bytes();
             let found: Vec<Range<usize>> = escaped_strings(data).collect();
             assert_eq!(found, naive(data), "{text:?}");
