@@ -242,8 +242,8 @@ fn block_bits(block: &[u8; 64]) -> u64 {
     for (flag, &b) in flags.iter_mut().zip(block) {
         *flag = u8::from(in_base64_alphabet(b));
     }
-    (flags.chunks_exact(8).enumerate()).fold(0, |bits, (k, word)| {
-        let word = u64::from_le_bytes(word.try_into().expect("chunks of 8"));
+    (0..8).fold(0, |bits, k| {
+        let word = u64::from_le_bytes(std::array::from_fn(|i| flags[8 * k + i]));
         bits | (word.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k)
     })
 }
