@@ -151,26 +151,29 @@ fn exit_codes_are_the_commands() {
 
 #[test]
 fn sigterm_to_hush_reaches_the_command() {
-    let s = Scratch::new();
+    sigterm_reaches_the_command(&Scratch::new(), &["run"]);
+}
+
+/// Runs `hush <run_args> -- sh -c SCRIPT`, where the script says `ready`, then waits; sends
+/// hush SIGTERM once it did, and checks that the script's trap ran (its marker and exit 7).
+fn sigterm_reaches_the_command(s: &Scratch, run_args: &[&str]) {
     let marker = s.path().join("marker");
     let script = format!(
         "trap 'echo got-term > {}; exit 7' TERM; echo ready; i=0; \
          while [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; exit 9",
         marker.display()
     );
-    let mut child = s
-        .hush(&["run", "--", "sh", "-c", &script])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let args: Vec<&str> = (run_args.iter().copied())
+        .chain(["--", "sh", "-c", &script])
+        .collect();
+    let mut child = s.hush(&args).stdout(Stdio::piped()).spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     assert_eq!(lines.next().unwrap().unwrap(), "ready");
     // SAFETY: kill only sends a signal to our own child.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);
     }
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(7));
+    assert_eq!(child.wait().unwrap().code(), Some(7));
     assert_eq!(std::fs::read_to_string(&marker).unwrap(), "got-term\n");
 }
 
@@ -638,25 +641,7 @@ fn contain_keeps_exit_codes_and_signals() {
     let out = s.run(&["run", "--contain", "--", "hush-no-such-command-anywhere"]);
     assert_eq!(code(&out), 127);
     assert!(text(&out.stderr).contains("command not found"));
-    let marker = s.path().join("marker");
-    let script = format!(
-        "trap 'echo got-term > {}; exit 7' TERM; echo ready; i=0; \
-         while [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; exit 9",
-        marker.display()
-    );
-    let mut child = s
-        .hush(&["run", "--contain", "--", "sh", "-c", &script])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    assert_eq!(lines.next().unwrap().unwrap(), "ready");
-    // SAFETY: kill only sends a signal to our own child.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    assert_eq!(child.wait().unwrap().code(), Some(7));
-    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "got-term\n");
+    sigterm_reaches_the_command(&s, &["run", "--contain"]);
 }
 
 #[test]
