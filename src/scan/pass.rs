@@ -174,7 +174,7 @@ impl<'s, 'd> Pass<'s, 'd> {
         // The keywords ahead are found a stretch at a time; each line holding one is then
         // taken whole, with every keyword on it.
         let (scanner, data) = (self.scanner, self.data);
-        let search = scanner.keywords.search(data.len());
+        let search = scanner.keywords.search();
         let longest = scanner.keywords.longest;
         let mut upcoming = Upcoming::default();
         let mut spare = Vec::new();
