@@ -15,6 +15,7 @@ use gix::objs::TreeRefIter;
 use gix::ObjectId;
 
 use super::attribution::{name_commits, Found, Oldest, Walked};
+use super::parallel::Reads;
 use super::places::{BlobPlaces, Changes, Place};
 use super::renames::{best_source, pair_exact};
 use super::resident::PackPages;
@@ -404,6 +405,7 @@ fn commit_infos(repo: &gix::Repository, commits: &[Walked]) -> Result<Vec<Commit
             .collect(),
         None => parallel::map(
             repo,
+            Reads::Once,
             commits,
             run_length(commits.len()),
             "reading commits",
@@ -421,6 +423,7 @@ fn diff_batch(
     let by_tree = pack_order(repo, infos.iter().map(|info| info.tree));
     let sorted = parallel::map(
         repo,
+        Reads::Repeated,
         &by_tree,
         run_length(by_tree.len()),
         "diffing trees",
@@ -608,27 +611,35 @@ fn scan_blobs(
         .chunks((order.len() / (parallel::threads() * 16)).max(64))
         .collect();
     let oldest = Mutex::new(Oldest::default());
-    parallel::map(repo, &runs, 1, "scanning blobs", |repo, run| {
-        for &at in *run {
-            let found = scan_blob(repo, at, &blobs[at], commits, scan, events);
-            scan.history.blobs.fetch_add(1, Ordering::Relaxed);
-            pages.after(scan.counters.bytes.load(Ordering::Relaxed));
-            match found {
-                Ok(found) if found.is_empty() => {}
-                Ok(found) => {
-                    let mut oldest = oldest.lock().map_err(|_| GitError::Internal("scanning"))?;
-                    for f in found {
-                        oldest.keep(commits, f);
+    parallel::map(
+        repo,
+        Reads::Once,
+        &runs,
+        1,
+        "scanning blobs",
+        |repo, run| {
+            for &at in *run {
+                let found = scan_blob(repo, at, &blobs[at], commits, scan, events);
+                scan.history.blobs.fetch_add(1, Ordering::Relaxed);
+                pages.after(scan.counters.bytes.load(Ordering::Relaxed));
+                match found {
+                    Ok(found) if found.is_empty() => {}
+                    Ok(found) => {
+                        let mut oldest =
+                            oldest.lock().map_err(|_| GitError::Internal("scanning"))?;
+                        for f in found {
+                            oldest.keep(commits, f);
+                        }
+                    }
+                    Err(e) => {
+                        scan.counters.errors.fetch_add(1, Ordering::Relaxed);
+                        send(events, Event::Error(e.to_string()));
                     }
                 }
-                Err(e) => {
-                    scan.counters.errors.fetch_add(1, Ordering::Relaxed);
-                    send(events, Event::Error(e.to_string()));
-                }
             }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    )?;
     oldest
         .into_inner()
         .map_err(|_| GitError::Internal("scanning blobs"))
@@ -730,6 +741,7 @@ fn scan_commit_texts(
     let run = (chosen.len() / (parallel::threads() * 8)).max(64);
     let per_commit = parallel::map(
         repo,
+        Reads::Once,
         &chosen,
         run,
         "scanning commit messages",

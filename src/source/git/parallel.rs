@@ -22,9 +22,22 @@ fn delta_cache_bytes() -> usize {
     (CACHE_TOTAL_BYTES / threads()).min(CACHE_PER_THREAD)
 }
 
+/// What a pool's workers read, which decides their caches.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Reads {
+    /// Objects read more than once (the trees of neighbouring commits): an object cache beside
+    /// the delta cache.
+    Repeated,
+    /// Objects read once each (blobs, commits): the delta cache only. An object cache would
+    /// copy every object into itself for nothing.
+    Once,
+}
+
 /// Gives `repo` the caches a long read of many objects wants.
-pub fn with_caches(repo: &mut gix::Repository) {
-    repo.object_cache_size_if_unset(delta_cache_bytes() / 3);
+pub fn with_caches(repo: &mut gix::Repository, reads: Reads) {
+    if reads == Reads::Repeated {
+        repo.object_cache_size_if_unset(delta_cache_bytes() / 3);
+    }
     repo.objects.set_pack_cache(|| {
         Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
             delta_cache_bytes(),
@@ -37,6 +50,7 @@ pub fn with_caches(repo: &mut gix::Repository) {
 /// lands on one thread's cache). `doing` names the work for the internal-error message.
 pub fn map<T: Sync, R: Send>(
     repo: &gix::Repository,
+    reads: Reads,
     items: &[T],
     run: usize,
     doing: &'static str,
@@ -55,7 +69,7 @@ pub fn map<T: Sync, R: Send>(
             .map(|_| {
                 scope.spawn(|| {
                     let mut repo = shared.to_thread_local();
-                    with_caches(&mut repo);
+                    with_caches(&mut repo, reads);
                     let mut out = Vec::new();
                     while !failed.load(Ordering::Relaxed) {
                         let start = next.fetch_add(run, Ordering::Relaxed);
@@ -106,9 +120,9 @@ mod tests {
     fn results_keep_item_order_and_the_first_error_wins() {
         let (_dir, repo) = repo();
         let items: Vec<usize> = (0..1000).collect();
-        let doubled = map(&repo, &items, 7, "testing", |_, &i| Ok(i * 2)).unwrap();
+        let doubled = map(&repo, Reads::Once, &items, 7, "testing", |_, &i| Ok(i * 2)).unwrap();
         assert_eq!(doubled, items.iter().map(|i| i * 2).collect::<Vec<_>>());
-        let failed = map(&repo, &items, 7, "testing", |_, &i| {
+        let failed = map(&repo, Reads::Once, &items, 7, "testing", |_, &i| {
             if i >= 500 {
                 Err(GitError::Revision {
                     spec: i.to_string(),
@@ -125,7 +139,7 @@ mod tests {
     fn a_panicking_worker_is_an_internal_error() {
         let (_dir, repo) = repo();
         let items: Vec<usize> = (0..100).collect();
-        let result = map(&repo, &items, 1, "testing", |_, &i| {
+        let result = map(&repo, Reads::Once, &items, 1, "testing", |_, &i| {
             if i == 42 {
                 panic!("boom");
             }

@@ -14,6 +14,7 @@ use gix::objs::TreeRefIter;
 use gix::ObjectId;
 
 use super::index::{self, CacheTree, Entry};
+use super::parallel::Reads;
 use super::renames::{best_source, pair_exact};
 use super::{
     count_read, guard_blob, is_lfs_pointer, parallel, read_error, send, send_findings, GitError,
@@ -89,7 +90,7 @@ pub fn staged_changes(
         .map_err(|e| read_error("HEAD", &e))?
         .detach();
     let mut repo = repo.clone();
-    parallel::with_caches(&mut repo);
+    parallel::with_caches(&mut repo, Reads::Repeated);
     let mut merge = Merge {
         repo: &repo,
         entries: index.entries().peekable(),
@@ -336,6 +337,7 @@ pub fn scan_changes(
     };
     parallel::map(
         repo,
+        Reads::Once,
         &staged.changes,
         1,
         "scanning staged files",
