@@ -99,6 +99,15 @@ pub fn spans(data: &[u8]) -> Vec<Decoded> {
 
 /// Whether `bytes` read as text: valid UTF-8 nearly all printable or whitespace.
 fn is_text(bytes: &[u8]) -> bool {
+    // Most decoded text is ASCII: then a byte is a character, and no UTF-8 check is needed.
+    if bytes.is_ascii() {
+        let control = bytes
+            .iter()
+            .filter(|&&b| b.is_ascii_control() && !matches!(b, b'\n' | b'\r' | b'\t'))
+            .count();
+        return !bytes.is_empty()
+            && (bytes.len() - control) * 100 >= bytes.len() * MIN_TEXT_PERCENT;
+    }
     let Ok(text) = std::str::from_utf8(bytes) else {
         return false;
     };
@@ -364,8 +373,10 @@ fn unescape(text: &[u8]) -> Option<Vec<u8>> {
     let mut pending_high: Option<u32> = None;
     while i < text.len() {
         if text[i] != b'\\' {
-            out.push(text[i]);
-            i += 1;
+            // Up to the next escape in one copy.
+            let plain = memchr::memchr(b'\\', &text[i..]).unwrap_or(text.len() - i);
+            out.extend_from_slice(&text[i..i + plain]);
+            i += plain;
             continue;
         }
         let kind = *text.get(i + 1)?;
@@ -472,6 +483,39 @@ mod tests {
             }
             text
         })
+    }
+
+    #[test]
+    fn the_ascii_text_test_agrees_with_the_character_count() {
+        let by_chars = |bytes: &[u8]| {
+            let text = std::str::from_utf8(bytes).unwrap();
+            let printable = text
+                .chars()
+                .filter(|&c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'))
+                .count();
+            !text.is_empty() && printable * 100 >= text.chars().count() * MIN_TEXT_PERCENT
+        };
+        let mut pieces = vec!["a"; 60];
+        pieces.extend(["\n", "\t", "\r", "\u{1}", "\u{7f}", "\u{1b}", "key=", " "]);
+        // 95% printable is text, 90% is not; tabs and newlines count as printable.
+        let edges = [
+            "a".repeat(19) + "\u{1}",
+            "a".repeat(18) + "\u{1}\u{7f}",
+            "\t".repeat(20),
+        ];
+        assert_eq!(
+            edges.each_ref().map(|t| is_text(t.as_bytes())),
+            [true, false, true]
+        );
+        let extra = edges.into_iter().chain(["".into(), "\u{0}".into()]);
+        for text in random_texts(&pieces, 11, 300).chain(extra) {
+            for len in [1, 19, 20, 21, text.len()] {
+                let bytes = &text.as_bytes()[..len.min(text.len())];
+                assert_eq!(is_text(bytes), by_chars(bytes), "{bytes:?}");
+            }
+        }
+        // Past the ASCII path: a character of several bytes counts once.
+        assert!(is_text("ключ: значение".as_bytes()));
     }
 
     #[test]
