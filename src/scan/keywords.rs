@@ -343,7 +343,6 @@ impl Segments {
 
     /// Reports the keywords of the streams' states after step `i` side by side: stream 0's
     /// into `out`, the others' into their buffers.
-    #[cold]
     fn report_streams(
         &self,
         aut: &Keywords,
