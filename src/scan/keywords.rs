@@ -48,7 +48,9 @@ pub(super) struct Keywords {
     pub longest: usize,
     /// A state has `1 << shift` columns, at least one per symbol.
     shift: u32,
-    /// State `q` on symbol `y` goes to `table[(q << shift) + y]`. State 0 is the start.
+    /// State `q` on symbol `y` goes to `table[(q << shift) + y]`. State 0 is the start: the
+    /// root comes first in breadth-first order, and is a match state only if every state is
+    /// one (an empty keyword, which every node inherits).
     table: Vec<u16>,
     /// States from this one on are match states.
     first_match: u16,
@@ -59,7 +61,8 @@ pub(super) struct Keywords {
 }
 
 impl Keywords {
-    /// Compiles `keywords` (each at least one byte: an empty one would match everywhere).
+    /// Compiles `keywords`. (Rules' keywords have at least 3 bytes; an empty one would match
+    /// at every position.)
     pub(super) fn new(keywords: &[String]) -> Result<Keywords, TooManyKeywords> {
         let symbols = alphabet(keywords);
         let columns = symbols
@@ -496,6 +499,18 @@ mod tests {
         k.search().every(b"a\xffb a_b A-B a-b", 0, 0, 15, &mut out);
         let starts: Vec<usize> = out.iter().map(|h| h.start).collect();
         assert_eq!(starts, [8, 12]);
+    }
+
+    #[test]
+    fn an_empty_keyword_matches_at_every_position_and_the_others_still_match() {
+        // The rules never give one (keywords have 3 bytes or more), but then the start is a
+        // match state, numbered with the others: it must still be state 0.
+        let list = ["", "key", "ey"];
+        let k = keywords(&list);
+        let data = b"a key, a KEY and more text ".repeat(60);
+        let mut out = Vec::new();
+        k.search().every(&data, 0, 0, data.len(), &mut out);
+        assert_eq!(sorted(out), naive(&list, &data, 0, 0, data.len()));
     }
 
     #[test]
