@@ -80,9 +80,12 @@ impl Keywords {
         Ok(trie.resolve(symbols, columns, longest))
     }
 
-    /// The search over these keywords.
-    pub(super) fn search(&self) -> Search<'_> {
-        Search { keywords: self }
+    /// Every keyword ending in `lo+1..=to` and starting at or after `from`, overlapping ones
+    /// included, in order of their ends (those ending together in no set order), appended to
+    /// `out`. `lo - from` must be at least the longest keyword less one, unless no keyword
+    /// before `from` is wanted: the search starts there.
+    pub(super) fn every(&self, data: &[u8], from: usize, lo: usize, to: usize, out: &mut Vec<Hit>) {
+        Segments::new(from, lo, to, self.longest).search(self, data, out);
     }
 
     #[inline(always)]
@@ -248,23 +251,6 @@ fn alphabet(keywords: &[String]) -> [u8; 256] {
         symbols[usize::from(b)] = symbols[usize::from(b.to_ascii_lowercase())];
     }
     symbols
-}
-
-/// A search over the keywords.
-#[derive(Clone, Copy)]
-pub(super) struct Search<'k> {
-    keywords: &'k Keywords,
-}
-
-impl Search<'_> {
-    /// Every keyword ending in `lo+1..=to` and starting at or after `from`, overlapping ones
-    /// included, in order of their ends (those ending together in no set order), appended to
-    /// `out`. `lo - from` must be at least the longest keyword less one, unless no keyword
-    /// before `from` is wanted: the search starts there.
-    pub(super) fn every(&self, data: &[u8], from: usize, lo: usize, to: usize, out: &mut Vec<Hit>) {
-        let segments = Segments::new(from, lo, to, self.keywords.longest);
-        segments.search(self.keywords, data, out);
-    }
 }
 
 /// A stretch of input cut for the streams: stream `k` runs from `starts[k]` to `ends[k]` and
@@ -443,7 +429,7 @@ mod tests {
         }
         for (from, lo, to) in [(0, 0, data.len()), (5, 14, data.len() - 3), (0, 0, 40)] {
             let mut out = Vec::new();
-            k.search().every(&data, from, lo, to, &mut out);
+            k.every(&data, from, lo, to, &mut out);
             assert!(out.windows(2).all(|w| w[0].end <= w[1].end));
             let expected = naive(&list, &data, from, lo, to);
             assert_eq!(sorted(out), expected, "{from} {lo} {to}");
@@ -470,7 +456,7 @@ mod tests {
                 .map(|_| b"abAB-x\xff"[next(7)])
                 .collect();
             let mut out = Vec::new();
-            k.search().every(&data, 0, 0, data.len(), &mut out);
+            k.every(&data, 0, 0, data.len(), &mut out);
             assert_eq!(
                 sorted(out),
                 naive(&refs, &data, 0, 0, data.len()),
@@ -483,12 +469,12 @@ mod tests {
     fn keywords_ending_together_are_all_given() {
         let k = keywords(&["secret_key", "key"]);
         let mut out = Vec::new();
-        k.search().every(b"my_secret_key", 0, 0, 13, &mut out);
+        k.every(b"my_secret_key", 0, 0, 13, &mut out);
         let found: Vec<(usize, usize)> = sorted(out).iter().map(|h| (h.start, h.pattern)).collect();
         assert_eq!(found, [(3, 0), (10, 1)]);
         // A search from after the longer one's start sees only the shorter.
         let mut out = Vec::new();
-        k.search().every(b"my_secret_key", 5, 5, 13, &mut out);
+        k.every(b"my_secret_key", 5, 5, 13, &mut out);
         assert_eq!(out.iter().map(|h| h.pattern).collect::<Vec<_>>(), [1]);
     }
 
@@ -496,7 +482,7 @@ mod tests {
     fn bytes_in_no_keyword_never_match_and_case_is_ignored() {
         let k = keywords(&["a-b"]);
         let mut out = Vec::new();
-        k.search().every(b"a\xffb a_b A-B a-b", 0, 0, 15, &mut out);
+        k.every(b"a\xffb a_b A-B a-b", 0, 0, 15, &mut out);
         let starts: Vec<usize> = out.iter().map(|h| h.start).collect();
         assert_eq!(starts, [8, 12]);
     }
@@ -509,7 +495,7 @@ mod tests {
         let k = keywords(&list);
         let data = b"a key, a KEY and more text ".repeat(60);
         let mut out = Vec::new();
-        k.search().every(&data, 0, 0, data.len(), &mut out);
+        k.every(&data, 0, 0, data.len(), &mut out);
         assert_eq!(sorted(out), naive(&list, &data, 0, 0, data.len()));
     }
 

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 use regex_automata::util::captures::Captures;
 
-use super::keywords::{distinct, Hit, Search};
+use super::keywords::{distinct, Hit, Keywords};
 use super::{resolve_overlaps, CompiledRule, Match, Overflow, Scanner};
 
 /// A line longer than this is not confirmed whole: the window is clipped around the hit, so a
@@ -112,7 +112,7 @@ struct Upcoming {
 
 impl Upcoming {
     /// The first keyword (by its end) that starts at or after `at`.
-    fn next(&mut self, search: &Search, data: &[u8], at: usize, longest: usize) -> Option<Hit> {
+    fn next(&mut self, keywords: &Keywords, data: &[u8], at: usize) -> Option<Hit> {
         loop {
             while let Some(&hit) = self.hits.get(self.next) {
                 if hit.start >= at {
@@ -126,11 +126,12 @@ impl Upcoming {
             // From the longest keyword's reach before the end of what was searched, so that a
             // keyword across that end is found; never before `at`.
             self.lo = self.scanned_to.max(at);
-            self.from = at.max(self.lo.saturating_sub(longest.saturating_sub(1)));
+            let reach = keywords.longest.saturating_sub(1);
+            self.from = at.max(self.lo.saturating_sub(reach));
             self.scanned_to = (self.lo + UPCOMING).min(data.len());
             self.hits.clear();
             self.next = 0;
-            search.every(data, self.from, self.lo, self.scanned_to, &mut self.hits);
+            keywords.every(data, self.from, self.lo, self.scanned_to, &mut self.hits);
         }
     }
 
@@ -174,15 +175,15 @@ impl<'s, 'd> Pass<'s, 'd> {
         // The keywords ahead are found a stretch at a time; each line holding one is then
         // taken whole, with every keyword on it.
         let (scanner, data) = (self.scanner, self.data);
-        let search = scanner.keywords.search();
-        let longest = scanner.keywords.longest;
+        let keywords = &scanner.keywords;
+        let longest = keywords.longest;
         let mut upcoming = Upcoming::default();
         let mut spare = Vec::new();
         // Overlaps are resolved (and the count checked) each time `limit` more matches came in.
         let mut next_check = limit;
         let mut batch_start = None;
         let mut at = 0;
-        while let Some(first) = upcoming.next(&search, data, at, longest) {
+        while let Some(first) = upcoming.next(keywords, data, at) {
             let line = Line::around(data, first.start, first.end);
             // Every keyword on the line from where the last line ended, a keyword cut by that
             // end included; those before it were confirmed with that line.
@@ -194,7 +195,7 @@ impl<'s, 'd> Pass<'s, 'd> {
                 Some(hits) => hits,
                 None => {
                     spare.clear();
-                    search.every(data, from, from, line.end, &mut spare);
+                    keywords.every(data, from, from, line.end, &mut spare);
                     &spare
                 }
             };
