@@ -1373,6 +1373,27 @@ fn nested_percent_hex_and_escaped_encodings_are_decoded() {
     assert!(!raw.contains(&t) && !raw.contains(&hex), "{raw}");
 }
 
+/// A token glued to the one escape before it (`token%3Dghp_…`) has no word boundary as written,
+/// so only decoding finds it, even with a single escape in the URL.
+#[test]
+fn a_token_after_a_single_percent_escape_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = token();
+    fs::write(
+        dir.path().join("access.log"),
+        format!("GET /cb?state=token%3D{t} HTTP/1.1\nGET /x?q=%22{t} HTTP/1.1\n"),
+    )
+    .unwrap();
+    let (findings, raw) = scan_json(dir.path());
+    let lines: Vec<u64> = findings
+        .iter()
+        .filter(|f| f["rule_id"] == "github-pat" && f["decoded"] == "percent")
+        .map(|f| f["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [1, 2], "{raw}");
+    assert!(!raw.contains(&t), "{raw}");
+}
+
 #[test]
 fn a_secret_found_as_written_is_not_reported_again_decoded() {
     let dir = tempfile::tempdir().unwrap();

@@ -44,9 +44,11 @@ pub struct Decoded {
 /// token a rule recognises without context (and a bare value decoded loses its context).
 const MIN_BASE64: usize = 16;
 const MIN_HEX: usize = 32;
-/// Shortest percent-encoded or escaped span decoded, and how many escapes it must hold.
+/// Shortest percent-encoded or escaped span decoded, and how many escapes it must hold. One
+/// is enough: a token glued to the escape before it (`token%3Dghp_…`) has no word boundary as
+/// written, so decoding is the only way it is found.
 const MIN_ESCAPED: usize = 16;
-const MIN_PERCENT_ESCAPES: usize = 2;
+const MIN_PERCENT_ESCAPES: usize = 1;
 /// Decoded text kept per blob and level: past it, further spans are not decoded. Generous for
 /// real files (a Kubernetes manifest decodes to a few KiB), a ceiling for hostile ones.
 pub const MAX_DECODED: usize = 1 << 20;
