@@ -1789,6 +1789,40 @@ def write_all(c, keys):
     w_issue13_providers(c, keys)
     w_general_negatives(c, keys)
     w_more_negatives(c, keys)
+    w_command_lines_and_glued_escapes(c, keys)
+
+
+def w_command_lines_and_glued_escapes(c, keys):
+    """Leaks found after the corpus was first measured: a password given to a command in its
+    environment, a prose password holding `$`, and a token glued to the one percent escape before
+    it (no word boundary as written). Written last, so the values before them do not change."""
+    fam = "generic-passwords"
+    sh = c.file("ops/runbooks/restore.sh")
+    sh.text("#!/usr/bin/env bash\n# Restores last night's dump into the staging database.\nset -euo pipefail")
+    pw = password()
+    sh.pos(f"PGPASSWORD={pw} pg_restore -h db-staging.internal -U app -d orders /backups/orders.dump", fam, pw)
+    pw = password()
+    sh.pos(f'MYSQL_PWD="{pw}" mysqldump --single-transaction shop > /backups/shop.sql', fam, pw)
+    pw = password()
+    sh.pos(f"SSHPASS={pw} sshpass -e rsync -a /backups/ backup@10.0.4.12:/srv/backups/", fam, pw)
+    sh.neg('PGPASSWORD="$PGPASSWORD_STAGING" pg_restore -h db-staging.internal -U app -d orders /backups/orders.dump\n'
+           "PGPASSWORD=$(cat /run/secrets/pg) psql -h db-staging.internal -c 'select 1'\n"
+           "BYPASS_CACHE=1 make build\n"
+           "OLDPWD=/srv/app2 cd -", fam)
+    notes = c.file("docs/notes/handover.md")
+    notes.text("# Handover\n\nThings the on-call engineer needs this week.\n")
+    pw = f"{R.choice(['Harbor', 'Quartz', 'Orbit'])}${rnd(ALNUM, 6)}{R.randint(10, 99)}"
+    notes.pos(f"The staging admin password is {pw} until Friday's rotation.", fam, pw)
+    notes.neg("The admin password is ${STAGING_ADMIN_PASSWORD}, from the vault.\n"
+              "The password is $(pass show staging/admin) on the jump host.", fam)
+    fam = "encoded"
+    log = c.file("logs/oauth-callback.log")
+    for _ in range(2):
+        t = gh("ghp_")
+        log.pos(f'10.0.7.{R.randint(1, 254)} - - [01/Dec/2026:10:2{R.randint(0, 9)}:00 +0000] "GET /oauth/cb?state=token%3D{t} HTTP/1.1" 302 0', fam, t)
+    t = gh("ghp_")
+    log.pos(f'10.0.7.{R.randint(1, 254)} - - [01/Dec/2026:10:31:00 +0000] "GET /hook?payload=%22{t} HTTP/1.1" 400 0', fam, t)
+    log.neg('10.0.7.9 - - [01/Dec/2026:10:32:00 +0000] "GET /search?q=50%25+off+shoes HTTP/1.1" 200 5120', fam)
 
 
 

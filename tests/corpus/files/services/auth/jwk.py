@@ -1,1 +1,1 @@
-SIGNING_JWK = {"kty": "EC", "crv": "P-256", "x": "KPDvx-_jc0cguImdFVdRAkxEWaFXSnt6HrtjE4ZTnE8", "y": "CyYrr6myrw-lSmBZFX0o9AJl47o2B0VbL1cqmIaK3yg", "d": "q-d4zo0Z1A7QWwF12aHadBTWCBjMkpw0cl9DbsQsSKg", "kid": "86e56801a1d05d3a", "use": "sig"}
+SIGNING_JWK = {"kty": "EC", "crv": "P-256", "x": "14lF6NWjvg4ZAtjSIHRw6_5PuZx2yLriusrxNLld_Jc", "y": "geDLQOXLhiLCy5MRGBpGPXF6yb8ed7HJWq_cHfUee0c", "d": "eEnHj7TZnISwfqHA0bVOegjUv3C3WHqyDv7tjcB3DAM", "kid": "86e56801a1d05d3a", "use": "sig"}
