@@ -1799,12 +1799,11 @@ def w_command_lines_and_glued_escapes(c, keys):
     fam = "generic-passwords"
     sh = c.file("ops/runbooks/restore.sh")
     sh.text("#!/usr/bin/env bash\n# Restores last night's dump into the staging database.\nset -euo pipefail")
-    pw = password()
-    sh.pos(f"PGPASSWORD={pw} pg_restore -h db-staging.internal -U app -d orders /backups/orders.dump", fam, pw)
-    pw = password()
-    sh.pos(f'MYSQL_PWD="{pw}" mysqldump --single-transaction shop > /backups/shop.sql', fam, pw)
-    pw = password()
-    sh.pos(f"SSHPASS={pw} sshpass -e rsync -a /backups/ backup@10.0.4.12:/srv/backups/", fam, pw)
+    for line in ["PGPASSWORD={pw} pg_restore -h db-staging.internal -U app -d orders /backups/orders.dump",
+                 'MYSQL_PWD="{pw}" mysqldump --single-transaction shop > /backups/shop.sql',
+                 "SSHPASS={pw} sshpass -e rsync -a /backups/ backup@10.0.4.12:/srv/backups/"]:
+        pw = password()
+        sh.pos(line.format(pw=pw), fam, pw)
     sh.neg('PGPASSWORD="$PGPASSWORD_STAGING" pg_restore -h db-staging.internal -U app -d orders /backups/orders.dump\n'
            "PGPASSWORD=$(cat /run/secrets/pg) psql -h db-staging.internal -c 'select 1'\n"
            "BYPASS_CACHE=1 make build\n"
