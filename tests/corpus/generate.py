@@ -74,6 +74,13 @@ def password(n=None):
             return pw
 
 
+def passwords_in(f, family, templates):
+    """One positive per template in file `f`, each with a new `password()` in place of `{pw}`."""
+    for template in templates:
+        pw = password()
+        f.pos(template.format(pw=pw), family, pw)
+
+
 def word_password():
     """A password a person types: words, digits and a symbol (still a secret)."""
     words = ["Falcon", "River", "Copper", "Mango", "Orbit", "Tundra", "Velvet", "Quartz", "Harbor"]
@@ -1375,17 +1382,13 @@ def w_generic(c, keys):
         pw = db_password() if "{url_pw}" in cmd else password()
         sh.pos(cmd.format(pw=pw, url_pw=pw), fam, pw)
     hist = c.file("home/.bash_history")
-    for cmd in ["mysql -uadmin -p{pw} orders", "sshpass -p '{pw}' ssh root@192.168.10.4", "curl -u jenkins:{pw} https://ci.acme.internal/api/json",
-                "net use Z: \\\\fs01\\share /user:ACME\\ops {pw}"]:
-        pw = password()
-        hist.pos(cmd.format(pw=pw), fam, pw)
+    passwords_in(hist, fam, ["mysql -uadmin -p{pw} orders", "sshpass -p '{pw}' ssh root@192.168.10.4", "curl -u jenkins:{pw} https://ci.acme.internal/api/json",
+                             "net use Z: \\\\fs01\\share /user:ACME\\ops {pw}"])
     ps = c.file("scripts/Set-ServiceAccount.ps1")
     ps.text("# Creates the service account on the build agents")
-    for tmpl in ['$secure = ConvertTo-SecureString "{pw}" -AsPlainText -Force',
-                 "$cred = New-Object PSCredential('ACME\\svc-build', (ConvertTo-SecureString '{pw}' -AsPlainText -Force))",
-                 'net user svc-build {pw} /add /y']:
-        pw = password()
-        ps.pos(tmpl.format(pw=pw), fam, pw)
+    passwords_in(ps, fam, ['$secure = ConvertTo-SecureString "{pw}" -AsPlainText -Force',
+                           "$cred = New-Object PSCredential('ACME\\svc-build', (ConvertTo-SecureString '{pw}' -AsPlainText -Force))",
+                           'net user svc-build {pw} /add /y'])
     props = c.file("src/main/resources/application.properties")
     props.text("spring.application.name=orders\nspring.datasource.url=jdbc:postgresql://db.acme.internal:5432/orders\nspring.datasource.username=orders")
     for key in ["spring.datasource.password", "spring.mail.password", "spring.rabbitmq.password", "app.keystore.password"]:
@@ -1799,11 +1802,9 @@ def w_command_lines_and_glued_escapes(c, keys):
     fam = "generic-passwords"
     sh = c.file("ops/runbooks/restore.sh")
     sh.text("#!/usr/bin/env bash\n# Restores last night's dump into the staging database.\nset -euo pipefail")
-    for line in ["PGPASSWORD={pw} pg_restore -h db-staging.internal -U app -d orders /backups/orders.dump",
-                 'MYSQL_PWD="{pw}" mysqldump --single-transaction shop > /backups/shop.sql',
-                 "SSHPASS={pw} sshpass -e rsync -a /backups/ backup@10.0.4.12:/srv/backups/"]:
-        pw = password()
-        sh.pos(line.format(pw=pw), fam, pw)
+    passwords_in(sh, fam, ["PGPASSWORD={pw} pg_restore -h db-staging.internal -U app -d orders /backups/orders.dump",
+                           'MYSQL_PWD="{pw}" mysqldump --single-transaction shop > /backups/shop.sql',
+                           "SSHPASS={pw} sshpass -e rsync -a /backups/ backup@10.0.4.12:/srv/backups/"])
     sh.neg('PGPASSWORD="$PGPASSWORD_STAGING" pg_restore -h db-staging.internal -U app -d orders /backups/orders.dump\n'
            "PGPASSWORD=$(cat /run/secrets/pg) psql -h db-staging.internal -c 'select 1'\n"
            "BYPASS_CACHE=1 make build\n"
