@@ -1823,6 +1823,16 @@ def w_command_lines_and_glued_escapes(c, keys):
     t = gh("ghp_")
     log.pos(f'10.0.7.{R.randint(1, 254)} - - [01/Dec/2026:10:31:00 +0000] "GET /hook?payload=%22{t} HTTP/1.1" 400 0', fam, t)
     log.neg('10.0.7.9 - - [01/Dec/2026:10:32:00 +0000] "GET /search?q=50%25+off+shoes HTTP/1.1" 200 5120', fam)
+    fam = "generic-passwords"
+    ci = c.file("ci/deploy-staging.sh")
+    ci.text("#!/usr/bin/env bash\n# Brings up the staging stack by hand (the pipeline does the same).\nset -euo pipefail")
+    passwords_in(ci, fam, ["docker run -d --name pg -e POSTGRES_PASSWORD={pw} postgres:16",
+                           "kubectl -n staging create secret generic orders-db --from-literal=username=orders --from-literal=password={pw}",
+                           "helm upgrade --install orders ./charts/orders --set image.tag=2.4.1,postgresql.auth.password={pw}"])
+    ci.neg("docker run -d --name pg -e POSTGRES_PASSWORD=$POSTGRES_PASSWORD postgres:16\n"
+           "docker run -d --name pg -e POSTGRES_PASSWORD_FILE=/run/secrets/pg postgres:16\n"
+           'kubectl -n staging create secret generic orders-db --from-literal=password="${ORDERS_DB_PASSWORD}"\n'
+           "helm upgrade --install orders ./charts/orders --set postgresql.auth.password=<password>", fam)
 
 
 

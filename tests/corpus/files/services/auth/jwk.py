@@ -1,1 +1,1 @@
-SIGNING_JWK = {"kty": "EC", "crv": "P-256", "x": "14lF6NWjvg4ZAtjSIHRw6_5PuZx2yLriusrxNLld_Jc", "y": "geDLQOXLhiLCy5MRGBpGPXF6yb8ed7HJWq_cHfUee0c", "d": "eEnHj7TZnISwfqHA0bVOegjUv3C3WHqyDv7tjcB3DAM", "kid": "86e56801a1d05d3a", "use": "sig"}
+SIGNING_JWK = {"kty": "EC", "crv": "P-256", "x": "s6w5UNOjgnz5IyWWO6pBoCUNgcmM9rEZzZOHXGYXmbU", "y": "God4F4XIhadaraQ_y6jeIwNUMvt4QC362OD026tMBtk", "d": "PtVbjygW4Ws-gjCwzAvseuXwAvl_nVpE240Ob5OUBEU", "kid": "86e56801a1d05d3a", "use": "sig"}
