@@ -307,11 +307,14 @@ fn percent_runs(data: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
                 .map_or(data.len(), |n| percent + n);
             at = end.max(percent + 1);
             let text = &data[start..end];
-            let escapes = text
-                .windows(3)
-                .filter(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit())
-                .count();
-            if text.len() >= MIN_ESCAPED && escapes >= MIN_PERCENT_ESCAPES {
+            // Escapes are counted only as far as the minimum: the rest of a long run is not read.
+            let enough_escapes = || {
+                let escapes = text.windows(3).filter(|w| {
+                    w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit()
+                });
+                escapes.take(MIN_PERCENT_ESCAPES).count() == MIN_PERCENT_ESCAPES
+            };
+            if text.len() >= MIN_ESCAPED && enough_escapes() {
                 return Some(start..end);
             }
         }
